@@ -1,0 +1,307 @@
+/**
+ * The one place that turns CLI flags, `HLBOOK_*` environment variables and defaults into a frozen, typed
+ * {@link Config}. Every validation message lives here.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** hlbook's version, printed by `--version`. */
+export const VERSION = "0.1.0";
+
+/** Everything hlbook needs to run, validated. */
+export interface Config {
+  readonly address: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly infoUrl: string;
+  readonly snapshotPath: string;
+  readonly logLevel: LogLevel;
+  readonly logFormat: "pretty" | "json";
+  readonly ingest: "by-block" | "streaming";
+  /** Milliseconds between validation snapshots; 0 disables validation. */
+  readonly validateInterval: number;
+  /** Milliseconds without node output before the feed is reported stale. */
+  readonly stallTimeout: number;
+  readonly exitOnStall: boolean;
+  /** How many blocks to keep for replay after a snapshot. */
+  readonly blockCache: number;
+  readonly maxBuffered: number;
+  readonly maxConnections: number;
+  readonly maxSubscriptions: number;
+  readonly maxMessageSize: number;
+  readonly maxMessagesPerMinute: number;
+}
+
+/** Log levels accepted by `--log-level`. */
+export type LogLevel = "trace" | "debug" | "info" | "warning" | "error" | "fatal";
+const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
+
+/** A configuration problem: the message names the flag, the value and what is allowed. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** What `parseConfig` asks the caller to do. */
+export type ConfigResult =
+  | { readonly kind: "run"; readonly config: Config }
+  | { readonly kind: "help"; readonly text: string }
+  | { readonly kind: "version"; readonly text: string };
+
+type Kind = "string" | "port" | "url" | "path" | "duration" | "count" | "bytes" | "bool" | "enum";
+
+interface FlagSpec {
+  readonly name: string;
+  readonly key: keyof Config;
+  readonly kind: Kind;
+  readonly help: string;
+  readonly default: (env: Env) => string;
+  readonly choices?: readonly string[];
+  /** Smallest accepted value for numeric kinds. */
+  readonly min?: number;
+  readonly max?: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function home(env: Env): string {
+  return env.HOME ?? ".";
+}
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: "address", key: "address", kind: "string", help: "address to listen on", default: () => "127.0.0.1" },
+  { name: "port", key: "port", kind: "port", help: "port to listen on (0 = any free port)", default: () => "8000" },
+  {
+    name: "data-dir",
+    key: "dataDir",
+    kind: "path",
+    help: "the node's data directory holding node_*_by_block/",
+    default: (env) => `${home(env)}/hl/data`,
+  },
+  {
+    name: "info-url",
+    key: "infoUrl",
+    kind: "url",
+    help: "the node's info server, asked for L4 snapshots",
+    default: () => "http://localhost:3001/info",
+  },
+  {
+    name: "snapshot-path",
+    key: "snapshotPath",
+    kind: "path",
+    help: "absolute path where the node writes L4 snapshots (must be readable by hlbook)",
+    default: (env) => `${home(env)}/hl/hlbook_snapshot.json`,
+  },
+  {
+    name: "log-level",
+    key: "logLevel",
+    kind: "enum",
+    choices: LOG_LEVELS,
+    help: "least severe level logged",
+    default: () => "info",
+  },
+  {
+    name: "log-format",
+    key: "logFormat",
+    kind: "enum",
+    choices: ["pretty", "json"],
+    help: "pretty for a terminal, json for one JSON object per line",
+    default: () => "pretty",
+  },
+  {
+    name: "ingest",
+    key: "ingest",
+    kind: "enum",
+    choices: ["by-block", "streaming"],
+    help: "which node files to read: node_*_by_block or node_*_streaming",
+    default: () => "by-block",
+  },
+  {
+    name: "validate-interval",
+    key: "validateInterval",
+    kind: "duration",
+    help: "seconds between validation snapshots (0 = never)",
+    default: () => "10",
+  },
+  {
+    name: "stall-timeout",
+    key: "stallTimeout",
+    kind: "duration",
+    min: 0.001,
+    help: "seconds without node output before the feed is reported stale",
+    default: () => "5",
+  },
+  {
+    name: "exit-on-stall",
+    key: "exitOnStall",
+    kind: "bool",
+    help: "exit with code 1 when the node stalls instead of waiting for it",
+    default: () => "false",
+  },
+  {
+    name: "block-cache",
+    key: "blockCache",
+    kind: "count",
+    min: 1,
+    help: "blocks kept to replay on top of a snapshot",
+    default: () => "2000",
+  },
+  {
+    name: "max-buffered",
+    key: "maxBuffered",
+    kind: "bytes",
+    min: 1024,
+    help: "bytes a client may have unsent before it is closed with 1008",
+    default: () => String(4 * 1024 * 1024),
+  },
+  {
+    name: "max-connections",
+    key: "maxConnections",
+    kind: "count",
+    min: 1,
+    help: "WebSocket connections accepted at once",
+    default: () => "10000",
+  },
+  {
+    name: "max-subscriptions",
+    key: "maxSubscriptions",
+    kind: "count",
+    min: 1,
+    help: "subscriptions per connection",
+    default: () => "1000",
+  },
+  {
+    name: "max-message-size",
+    key: "maxMessageSize",
+    kind: "bytes",
+    min: 64,
+    help: "largest inbound client message in bytes",
+    default: () => String(64 * 1024),
+  },
+  {
+    name: "max-messages-per-minute",
+    key: "maxMessagesPerMinute",
+    kind: "count",
+    min: 1,
+    help: "inbound client messages per connection per minute",
+    default: () => "2000",
+  },
+];
+
+/** `--port` → `HLBOOK_PORT`. */
+function envName(flag: string): string {
+  return `HLBOOK_${flag.toUpperCase().replaceAll("-", "_")}`;
+}
+
+function fail(flag: string, raw: string, allowed: string): never {
+  throw new ConfigError(`--${flag} must be ${allowed}, got ${JSON.stringify(raw)}`);
+}
+
+function convert(spec: FlagSpec, raw: string): string | number | boolean {
+  const flag = spec.name;
+  switch (spec.kind) {
+    case "string":
+      if (raw.trim() === "") fail(flag, raw, "a non-empty string");
+      return raw;
+    case "path":
+      if (raw.trim() === "") fail(flag, raw, "a path");
+      return raw;
+    case "port": {
+      if (!/^\d+$/.test(raw) || Number(raw) > 65535) fail(flag, raw, "0..65535");
+      return Number(raw);
+    }
+    case "url": {
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        fail(flag, raw, "an http:// or https:// URL");
+      }
+      if (url.protocol !== "http:" && url.protocol !== "https:") fail(flag, raw, "an http:// or https:// URL");
+      return raw;
+    }
+    case "duration": {
+      const min = spec.min ?? 0;
+      const n = Number(raw);
+      if (raw.trim() === "" || !Number.isFinite(n) || n < min) {
+        fail(flag, raw, min === 0 ? "a number of seconds ≥ 0" : "a number of seconds > 0");
+      }
+      return Math.round(n * 1000);
+    }
+    case "count":
+    case "bytes": {
+      const min = spec.min ?? 0;
+      if (!/^\d+$/.test(raw) || Number(raw) < min || !Number.isSafeInteger(Number(raw))) {
+        fail(flag, raw, `a whole number ≥ ${min}`);
+      }
+      return Number(raw);
+    }
+    case "bool":
+      if (["true", "1", "yes"].includes(raw)) return true;
+      if (["false", "0", "no", ""].includes(raw)) return false;
+      return fail(flag, raw, "true or false");
+    case "enum":
+      if (!spec.choices?.includes(raw)) fail(flag, raw, `one of ${spec.choices?.join(", ")}`);
+      return raw;
+  }
+}
+
+/** The `--help` text: every flag with its default and environment variable. */
+export function helpText(env: Env = {}): string {
+  const lines = [
+    `hlbook ${VERSION}: live Hyperliquid order books from a node's files, served over WebSocket.`,
+    "",
+    "Usage: deno task start [flags]",
+    "",
+    "Flags (each can also be set with its environment variable; a flag wins over the variable):",
+  ];
+  for (const spec of FLAGS) {
+    const value = spec.kind === "bool" ? "" : ` <${spec.kind === "duration" ? "seconds" : spec.kind}>`;
+    lines.push(`  --${spec.name}${value}`);
+    const choices = spec.choices ? ` (${spec.choices.join("|")})` : "";
+    lines.push(`      ${spec.help}${choices}; default ${spec.default(env)}; env ${envName(spec.name)}`);
+  }
+  lines.push("  --help       print this help and exit");
+  lines.push("  --version    print the version and exit");
+  return lines.join("\n");
+}
+
+/**
+ * Parses CLI arguments and environment variables into a frozen {@link Config}.
+ * Throws {@link ConfigError} with a one-line message on any invalid flag, value or variable.
+ */
+export function parseConfig(args: readonly string[], env: Env = {}): ConfigResult {
+  const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" }, version: { type: "boolean" } };
+  for (const spec of FLAGS) options[spec.name] = { type: spec.kind === "bool" ? "boolean" : "string" };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: false });
+  } catch (error) {
+    const text = error instanceof Error ? error.message : String(error);
+    const unknown = /Unknown option '([^']+)'/.exec(text);
+    if (unknown) throw new ConfigError(`unknown flag ${unknown[1]}; see --help for the flags hlbook accepts`);
+    const positional = /Unexpected argument '([^']+)'/.exec(text);
+    if (positional) throw new ConfigError(`unexpected argument ${JSON.stringify(positional[1])}; hlbook takes only --flags`);
+    throw new ConfigError(text.split("\n")[0]);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) return { kind: "help", text: helpText(env) };
+  if (values.version) return { kind: "version", text: `hlbook ${VERSION}` };
+  const config: Record<string, unknown> = {};
+  for (const spec of FLAGS) {
+    const fromFlag = values[spec.name];
+    let raw: string;
+    if (fromFlag !== undefined) raw = String(fromFlag);
+    else if (env[envName(spec.name)] !== undefined) {
+      raw = env[envName(spec.name)] as string;
+      try {
+        config[spec.key] = convert(spec, raw);
+      } catch (error) {
+        throw new ConfigError(`${(error as Error).message} (from ${envName(spec.name)})`);
+      }
+      continue;
+    } else raw = spec.default(env);
+    config[spec.key] = convert(spec, raw);
+  }
+  return { kind: "run", config: Object.freeze(config) as unknown as Config };
+}
