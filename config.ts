@@ -282,6 +282,11 @@ export function parseConfig(args: readonly string[], env: Env = {}): ConfigResul
     if (unknown) throw new ConfigError(`unknown flag ${unknown[1]}; see --help for the flags hlbook accepts`);
     const positional = /Unexpected argument '([^']+)'/.exec(text);
     if (positional) throw new ConfigError(`unexpected argument ${JSON.stringify(positional[1])}; hlbook takes only --flags`);
+    const flag = /Option '(--[a-z-]+)/.exec(text)?.[1];
+    if (flag && /ambiguous/.test(text)) {
+      throw new ConfigError(`${flag} needs a value; write ${flag}=VALUE for a value that starts with "-"`);
+    }
+    if (flag && /missing/.test(text)) throw new ConfigError(`${flag} needs a value; see --help`);
     throw new ConfigError(text.split("\n")[0]);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;

@@ -1,0 +1,92 @@
+/**
+ * hlbook: wiring only — config → logging → components → serve, and a graceful shutdown.
+ *
+ * @module
+ */
+import { ConfigError, parseConfig, VERSION } from "./config.ts";
+import { logger, setupLogging } from "./src/log.ts";
+import { Metrics } from "./src/metrics.ts";
+import { Feed } from "./src/feed/mod.ts";
+import { startServer } from "./src/server/mod.ts";
+import { type IngestState, startIngest } from "./src/ingest/mod.ts";
+
+async function main(): Promise<number> {
+  let result;
+  try {
+    result = parseConfig(Deno.args, Deno.env.toObject());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // deno-lint-ignore no-console
+    console.error(`hlbook: ${error.message}`);
+    return 2;
+  }
+  if (result.kind !== "run") {
+    // deno-lint-ignore no-console
+    console.log(result.text);
+    return 0;
+  }
+  const config = result.config;
+  await setupLogging(config.logLevel, config.logFormat);
+  const log = logger("main");
+  const metrics = new Metrics();
+  const feed = new Feed({ metrics });
+
+  let state: IngestState = { phase: "starting", height: 0, time: 0 };
+  let exitCode = 0;
+  const stopped = Promise.withResolvers<void>();
+
+  const server = startServer({
+    address: config.address,
+    port: config.port,
+    maxBuffered: config.maxBuffered,
+    maxConnections: config.maxConnections,
+    maxSubscriptions: config.maxSubscriptions,
+    maxMessageSize: config.maxMessageSize,
+    maxMessagesPerMinute: config.maxMessagesPerMinute,
+    metrics,
+    health: () => ({ version: VERSION }),
+  }, feed);
+  log.info("hlbook listening on http://{hostname}:{port}/ (WebSocket at /ws)", {
+    hostname: server.hostname,
+    port: server.port,
+  });
+
+  const ingest = startIngest({
+    dataDir: config.dataDir,
+    infoUrl: config.infoUrl,
+    snapshotPath: config.snapshotPath,
+    mode: config.ingest,
+    validateInterval: config.validateInterval,
+    stallTimeout: config.stallTimeout,
+    blockCache: config.blockCache,
+    metrics,
+  }, {
+    onReset: (books) => feed.reset(books),
+    onBlock: (books, diff) => feed.block(books, diff),
+    onTrades: (trades) => feed.trades(trades),
+    onState: (next) => {
+      state = next;
+      feed.state(next);
+      if (next.phase === "stale" && config.exitOnStall) {
+        log.error("node stalled for {ms} ms and --exit-on-stall is set: exiting", { ms: config.stallTimeout });
+        exitCode = 1;
+        stopped.resolve();
+      }
+    },
+  });
+
+  const onSignal = (signal: Deno.Signal) => {
+    log.info("{signal} received: shutting down", { signal });
+    stopped.resolve();
+  };
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, () => onSignal(signal));
+
+  await stopped.promise;
+  await ingest.stop();
+  await server.shutdown();
+  log.info("stopped at height {height}", { height: state.height });
+  return exitCode;
+}
+
+if (import.meta.main) Deno.exit(await main());
