@@ -1,0 +1,186 @@
+import assert from "node:assert/strict";
+import {
+  decodeLine,
+  parseDiffLine,
+  parseFillLine,
+  parseSnapshotFile,
+  parseStatusLine,
+} from "../../src/node/mod.ts";
+import { fixtureIgnore, readFixtureLines, readFixtureText } from "../_fixtures.ts";
+
+const STATUS = {
+  time: "2026-05-05T17:39:13.024084407",
+  user: "0x4f23",
+  hash: null,
+  builder: null,
+  status: "open",
+  order: {
+    coin: "BTC",
+    side: "A",
+    limitPx: "65045.0",
+    sz: "0.0003",
+    oid: 412036451268,
+    timestamp: 1778002753024,
+    triggerCondition: "N/A",
+    isTrigger: false,
+    triggerPx: "0.0",
+    children: [],
+    isPositionTpsl: false,
+    reduceOnly: false,
+    orderType: "Limit",
+    origSz: "0.0003",
+    tif: "Alo",
+    cloid: null,
+  },
+};
+const DIFF = { user: "0x5e", oid: 4120, coin: "BTC", side: "A", px: "81308.0", raw_book_diff: "remove" };
+const FILL = [
+  "0x16",
+  {
+    coin: "BTC",
+    px: "81308.0",
+    sz: "0.00033",
+    side: "B",
+    time: 1778002753024,
+    hash: "0x00",
+    oid: 412036451245,
+    crossed: true,
+    tid: 316059956208702,
+  },
+];
+
+function line(events: unknown[], extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    local_time: "2026-05-05T17:39:13.394386432",
+    block_time: "2026-05-05T17:39:13.024084407",
+    block_number: 985148182,
+    events,
+    ...extra,
+  });
+}
+
+Deno.test("node lines parse into validated batches", async (t) => {
+  await t.step("a status line gives block number, block time in ms and the events as written", () => {
+    const result = parseStatusLine(line([STATUS], { future: 1 }));
+    assert.ok(result.ok);
+    assert.equal(result.batch.blockNumber, 985148182);
+    assert.equal(result.batch.blockTime, 1778002753024);
+    assert.equal(result.batch.localTime, "2026-05-05T17:39:13.394386432");
+    assert.deepEqual(result.batch.events, [STATUS]);
+  });
+  await t.step("every kind of raw diff is accepted", () => {
+    const diffs = [
+      DIFF,
+      { ...DIFF, raw_book_diff: { new: { sz: "0.5" } } },
+      { ...DIFF, raw_book_diff: { new: { sz: "0.5", insertBefore: 412036231803 } } },
+      { ...DIFF, raw_book_diff: { update: { origSz: "0.1804", newSz: "0.0" } } },
+    ];
+    const result = parseDiffLine(line(diffs));
+    assert.ok(result.ok);
+    assert.equal(result.batch.events.length, 4);
+  });
+  await t.step("a fill line is accepted, extra fields kept", () => {
+    const result = parseFillLine(line([FILL, [FILL[0], { ...(FILL[1] as object), liquidation: {} }]]));
+    assert.ok(result.ok);
+    assert.ok("liquidation" in result.batch.events[1][1]);
+  });
+  await t.step("a rejected status is only checked for what every consumer reads", () => {
+    const rejected = { ...STATUS, status: "badAloPxRejected", order: { coin: "BTC", limitPx: 5 } };
+    assert.ok(parseStatusLine(line([rejected])).ok);
+    const noCoin = { ...rejected, order: {} };
+    const result = parseStatusLine(line([noCoin]));
+    assert.ok(!result.ok);
+    assert.match(result.error, /order\.coin/);
+  });
+});
+
+Deno.test("malformed node lines are rejected with a clear error", async (t) => {
+  const cases: [string, string, RegExp][] = [
+    ["bad JSON", '{"block_number":1,', /not JSON/],
+    ["truncated line", line([STATUS]).slice(0, 100), /not JSON/],
+    ["not an object", "[1,2]", /batch object/],
+    ["missing block number", line([], { block_number: undefined }), /block_number/],
+    ["negative block number", line([], { block_number: -1 }), /block_number/],
+    ["bad block time", line([], { block_time: "2026-05-05 17:39" }), /block_time/],
+    ["events not an array", line([], { events: {} }), /events must be an array/],
+    [
+      "open status with a float price",
+      line([{ ...STATUS, order: { ...STATUS.order, limitPx: 1.5 } }]),
+      /limitPx/,
+    ],
+    ["open status with a bad side", line([{ ...STATUS, order: { ...STATUS.order, side: "S" } }]), /side/],
+    ["open status with a bad time", line([{ ...STATUS, time: "yesterday" }]), /time must be/],
+  ];
+  for (const [name, text, error] of cases) {
+    await t.step(`${name} is rejected`, () => {
+      const result = parseStatusLine(text);
+      assert.ok(!result.ok);
+      assert.match(result.error, error);
+    });
+  }
+  await t.step("a diff with an unknown raw_book_diff is rejected", () => {
+    const result = parseDiffLine(line([{ ...DIFF, raw_book_diff: { move: {} } }]));
+    assert.ok(!result.ok);
+    assert.match(result.error, /event 0: raw_book_diff/);
+  });
+  await t.step("a diff with an exponent size is rejected", () => {
+    const result = parseDiffLine(line([{ ...DIFF, raw_book_diff: { new: { sz: "1e-5" } } }]));
+    assert.ok(!result.ok);
+    assert.match(result.error, /new\.sz/);
+  });
+  await t.step("a fill without its tid is rejected", () => {
+    const result = parseFillLine(line([[FILL[0], { ...(FILL[1] as object), tid: "x" }]]));
+    assert.ok(!result.ok);
+    assert.match(result.error, /tid/);
+  });
+  await t.step("invalid UTF-8 bytes are not decoded", () => {
+    assert.equal(decodeLine(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])), null);
+    assert.equal(decodeLine(new TextEncoder().encode('{"a":"é"}')), '{"a":"é"}');
+  });
+});
+
+Deno.test("snapshot files are checked for the [height, books] shape", async (t) => {
+  const order = { ...STATUS.order };
+  await t.step("a valid snapshot parses", () => {
+    const result = parseSnapshotFile(JSON.stringify([5, [["BTC", [[["0xu", order]], []]]]]));
+    assert.ok(result.ok);
+    assert.equal(result.snapshot[0], 5);
+  });
+  for (
+    const [name, text] of [
+      ["garbage", "<html>"],
+      ["no height", JSON.stringify([["BTC", [[], []]]])],
+      ["bad sides", JSON.stringify([5, [["BTC", [[]]]]])],
+      ["bad order", JSON.stringify([5, [["BTC", [[["0xu", { ...order, sz: 1 }]], []]]]])],
+    ]
+  ) {
+    await t.step(`${name} is rejected`, () => {
+      const result = parseSnapshotFile(text);
+      assert.ok(!result.ok);
+      assert.ok(result.error.startsWith("snapshot"), result.error);
+    });
+  }
+});
+
+Deno.test("every real fixture line parses", { ignore: fixtureIgnore() }, async (t) => {
+  for (const mode of ["by_block", "streaming"]) {
+    await t.step(`${mode} statuses, diffs and fills parse`, async () => {
+      const parsers = [
+        [`node_order_statuses_${mode}.jsonl.gz`, parseStatusLine],
+        [`node_raw_book_diffs_${mode}.jsonl.gz`, parseDiffLine],
+        [`node_fills_${mode}.jsonl.gz`, parseFillLine],
+      ] as const;
+      for (const [name, parse] of parsers) {
+        for (const text of await readFixtureLines(name)) {
+          const result = parse(text);
+          assert.ok(result.ok, `${name}: ${!result.ok && result.error}`);
+        }
+      }
+    });
+  }
+  await t.step("the snapshot parses", async () => {
+    const result = parseSnapshotFile(await readFixtureText("snapshot.json.gz"));
+    assert.ok(result.ok, !result.ok ? result.error : "");
+    assert.equal(result.snapshot[0], 985148181);
+  });
+});
