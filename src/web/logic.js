@@ -1,0 +1,494 @@
+// @ts-check
+/**
+ * Pure logic of the order-book page: exact decimals, the L2 ladder with cumulative depth, the L4 book rebuilt
+ * from `l4Book` Snapshot + Updates, subscriptions, formatting. No DOM here, so Deno tests import it directly.
+ *
+ * Prices and sizes stay exact: they are parsed into scaled BigInts, never into floats. The only float is the
+ * depth-bar ratio, which is display-only.
+ *
+ * @module
+ */
+
+/** Decimal places kept by {@link parseDecimal} (node values have at most 8; a mid needs one more). */
+export const SCALE_DIGITS = 10;
+const SCALE = 10n ** BigInt(SCALE_DIGITS);
+const DECIMAL_RE = /^(-?)(\d+)(?:\.(\d+))?$/;
+
+/**
+ * Parses a decimal string (`"81308.0"`, `"0.00033"`) into an integer in units of 1e-10.
+ * @param {string} text
+ * @returns {bigint}
+ */
+export function parseDecimal(text) {
+  const match = DECIMAL_RE.exec(text);
+  if (match === null) throw new RangeError(`not a decimal: ${JSON.stringify(text)}`);
+  const fraction = match[3] ?? "";
+  if (fraction.length > SCALE_DIGITS) {
+    throw new RangeError(`more than ${SCALE_DIGITS} decimals: ${JSON.stringify(text)}`);
+  }
+  const value = BigInt(match[2]) * SCALE + BigInt(fraction.padEnd(SCALE_DIGITS, "0") || "0");
+  return match[1] === "-" ? -value : value;
+}
+
+/**
+ * Formats a value of {@link parseDecimal} node style: trailing zeros trimmed, at least `minDecimals` decimals.
+ * @param {bigint} value
+ * @param {number} [minDecimals]
+ * @returns {string}
+ */
+export function formatDecimal(value, minDecimals = 1) {
+  const negative = value < 0n;
+  const abs = negative ? -value : value;
+  const int = abs / SCALE;
+  let fraction = (abs % SCALE).toString().padStart(SCALE_DIGITS, "0").replace(/0+$/, "");
+  if (fraction.length < minDecimals) fraction = fraction.padEnd(minDecimals, "0");
+  return `${negative ? "-" : ""}${int}${fraction.length > 0 ? "." + fraction : ""}`;
+}
+
+/**
+ * Number of decimals written in a decimal string.
+ * @param {string} text
+ * @returns {number}
+ */
+export function decimalsOf(text) {
+  const dot = text.indexOf(".");
+  return dot < 0 ? 0 : text.length - dot - 1;
+}
+
+/**
+ * Pads (never cuts) a decimal string with trailing zeros to `decimals` places, so columns line up.
+ * @param {string} text
+ * @param {number} decimals
+ * @returns {string}
+ */
+export function padDecimals(text, decimals) {
+  const have = decimalsOf(text);
+  if (have >= decimals) return text;
+  return (have === 0 ? text + "." : text) + "0".repeat(decimals - have);
+}
+
+/** @typedef {{ px: string, sz: string, n: number }} Level */
+
+/**
+ * One row of the ladder.
+ * @typedef {object} LadderRow
+ * @property {string} px
+ * @property {string} sz
+ * @property {number} n
+ * @property {string} cum cumulative size from the best level to this one
+ * @property {number} depth cumulative size relative to the deepest side shown, 0..1 (display only)
+ */
+
+/**
+ * The ladder view of an `l2Book` message.
+ * @typedef {object} Ladder
+ * @property {LadderRow[]} bids best first
+ * @property {LadderRow[]} asks best first
+ * @property {string | null} mid (best bid + best ask) / 2, exact
+ * @property {string | null} spread best ask − best bid
+ * @property {string | null} spreadBps spread relative to the mid in basis points, 2 decimals (rounded down)
+ * @property {number} pxDecimals most decimals among the prices shown
+ * @property {number} szDecimals most decimals among the sizes shown
+ */
+
+/**
+ * Builds the ladder (cumulative depth, spread, mid) from `l2Book` levels `[bids, asks]`.
+ * @param {readonly [readonly Level[], readonly Level[]]} levels
+ * @returns {Ladder}
+ */
+export function buildLadder(levels) {
+  const [bidLevels, askLevels] = levels;
+  let pxDecimals = 0;
+  let szDecimals = 0;
+  /** @param {readonly Level[]} side */
+  const cumulate = (side) => {
+    let total = 0n;
+    return side.map((level) => {
+      total += parseDecimal(level.sz);
+      pxDecimals = Math.max(pxDecimals, decimalsOf(level.px));
+      szDecimals = Math.max(szDecimals, decimalsOf(level.sz));
+      return { level, total };
+    });
+  };
+  const bidCum = cumulate(bidLevels);
+  const askCum = cumulate(askLevels);
+  const deepest = [...bidCum, ...askCum].reduce((max, row) => (row.total > max ? row.total : max), 0n);
+  /** @param {{ level: Level, total: bigint }} row @returns {LadderRow} */
+  const toRow = ({ level, total }) => ({
+    px: level.px,
+    sz: level.sz,
+    n: level.n,
+    cum: formatDecimal(total),
+    depth: deepest === 0n ? 0 : ratio(total, deepest),
+  });
+  let mid = null;
+  let spread = null;
+  let spreadBps = null;
+  if (bidLevels.length > 0 && askLevels.length > 0) {
+    const bid = parseDecimal(bidLevels[0].px);
+    const ask = parseDecimal(askLevels[0].px);
+    const sum = bid + ask;
+    mid = formatDecimal(sum / 2n);
+    spread = formatDecimal(ask - bid);
+    // bps = spread / mid * 1e4 = 2 * spread * 1e4 / sum; kept at 2 decimals.
+    spreadBps = sum > 0n ? formatDecimal(((ask - bid) * 2n * 10000n * SCALE) / sum, 2) : null;
+    if (spreadBps !== null) spreadBps = trimTo(spreadBps, 2);
+  }
+  return { bids: bidCum.map(toRow), asks: askCum.map(toRow), mid, spread, spreadBps, pxDecimals, szDecimals };
+}
+
+/** @param {string} text @param {number} decimals */
+function trimTo(text, decimals) {
+  const dot = text.indexOf(".");
+  return dot < 0 ? text : text.slice(0, dot + 1 + decimals);
+}
+
+/** @param {bigint} part @param {bigint} whole */
+function ratio(part, whole) {
+  return Number((part * 1_000_000n) / whole) / 1_000_000;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// L4 book
+
+/**
+ * An order of the client-side L4 book.
+ * @typedef {object} BookOrder
+ * @property {string} user
+ * @property {number} oid
+ * @property {"B" | "A"} side
+ * @property {string} px
+ * @property {string} sz
+ * @property {number} timestamp order time in ms (from its status, else the block that inserted it)
+ */
+
+/**
+ * Why a block could not be applied.
+ * @typedef {{ ok: true } | { ok: false, reason: string }} ApplyOutcome
+ */
+
+/**
+ * Parses a node status time (`2026-05-05T17:39:13.024084407`, UTC, no zone) into milliseconds.
+ * @param {string} text
+ * @returns {number}
+ */
+export function parseNodeTime(text) {
+  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?$/.exec(text);
+  if (match === null) return Number.NaN;
+  const ms = (match[2] ?? "").padEnd(3, "0").slice(0, 3);
+  return Date.parse(`${match[1]}.${ms}Z`);
+}
+
+/**
+ * The L4 book of one coin, rebuilt client-side from an `l4Book` Snapshot and the Updates that follow it.
+ * Orders keep their priority within a price level (FIFO, `insertBefore` honoured).
+ */
+export class L4Book {
+  /**
+   * @param {{ coin: string, time: number, height: number, levels: readonly [readonly any[], readonly any[]] }} snapshot
+   */
+  constructor(snapshot) {
+    /** @type {string} */
+    this.coin = snapshot.coin;
+    /** @type {number} */
+    this.height = snapshot.height;
+    /** @type {number} */
+    this.time = snapshot.time;
+    /** @type {Map<number, BookOrder>} */
+    this.orders = new Map();
+    /** @type {{ B: Map<string, BookOrder[]>, A: Map<string, BookOrder[]> }} levels by canonical price */
+    this.levels = { B: new Map(), A: new Map() };
+    for (const side of snapshot.levels) {
+      for (const order of side) {
+        this.#insert({
+          user: order.user,
+          oid: order.oid,
+          side: order.side,
+          px: order.limitPx,
+          sz: order.sz,
+          timestamp: order.timestamp,
+        }, null);
+      }
+    }
+  }
+
+  /** Number of resting orders (zero-size ones included). */
+  get size() {
+    return this.orders.size;
+  }
+
+  /**
+   * Applies one `Updates` message. Returns what went wrong when the updates do not fit the book (the book is
+   * then out of sync and should be re-fetched); diffs of other coins are ignored.
+   * @param {{ time: number, height: number, order_statuses: readonly any[], book_diffs: readonly any[] }} updates
+   * @returns {ApplyOutcome}
+   */
+  applyUpdates(updates) {
+    if (updates.height <= this.height) return { ok: true };
+    /** @type {Map<number, number>} */
+    const entering = new Map();
+    for (const status of updates.order_statuses) {
+      const order = status.order;
+      if (order === undefined || order.coin !== this.coin) continue;
+      if (status.status === "open" && !order.isTrigger && order.tif !== "Ioc") {
+        entering.set(order.oid, order.timestamp);
+      } else if (status.status === "triggered") {
+        const ms = parseNodeTime(status.time);
+        entering.set(order.oid, Number.isNaN(ms) ? updates.time : ms);
+      }
+    }
+    this.height = updates.height;
+    this.time = updates.time;
+    for (const diff of updates.book_diffs) {
+      if (diff.coin !== this.coin) continue;
+      const raw = diff.raw_book_diff;
+      if (raw === "remove") {
+        const order = this.orders.get(diff.oid);
+        if (order === undefined) return { ok: false, reason: `remove of unknown order ${diff.oid}` };
+        this.#remove(order);
+      } else if (typeof raw === "object" && raw !== null && "new" in raw) {
+        if (this.orders.has(diff.oid)) return { ok: false, reason: `new for resting order ${diff.oid}` };
+        const ok = this.#insert({
+          user: diff.user,
+          oid: diff.oid,
+          side: diff.side,
+          px: diff.px,
+          sz: raw.new.sz,
+          timestamp: entering.get(diff.oid) ?? updates.time,
+        }, raw.new.insertBefore ?? null);
+        if (!ok) {
+          return { ok: false, reason: `insertBefore ${raw.new.insertBefore} not resting at ${diff.px}` };
+        }
+      } else if (typeof raw === "object" && raw !== null && "update" in raw) {
+        const order = this.orders.get(diff.oid);
+        if (order === undefined) return { ok: false, reason: `update of unknown order ${diff.oid}` };
+        order.sz = raw.update.newSz;
+      } else {
+        return { ok: false, reason: `unknown diff for order ${diff.oid}` };
+      }
+    }
+    return { ok: true };
+  }
+
+  /**
+   * Orders with a non-zero size on `side` whose price is within [lo, hi] (bounds inclusive, null = open),
+   * best price first, then by priority.
+   * @param {"B" | "A"} side
+   * @param {bigint | null} lo
+   * @param {bigint | null} hi
+   * @returns {BookOrder[]}
+   */
+  ordersBetween(side, lo, hi) {
+    /** @type {{ px: bigint, orders: BookOrder[] }[]} */
+    const found = [];
+    for (const [key, orders] of this.levels[side]) {
+      const px = BigInt(key);
+      if ((lo === null || px >= lo) && (hi === null || px <= hi)) found.push({ px, orders });
+    }
+    found.sort((a, b) => (a.px === b.px ? 0 : (a.px > b.px) === (side === "B") ? -1 : 1));
+    return found.flatMap(({ orders }) => orders.filter((order) => parseDecimal(order.sz) !== 0n));
+  }
+
+  /**
+   * The orders behind level `index` of an L2 side (`levels` best first, bucketed or not). A bid bucket holds
+   * prices from its own price up to the next better level; an ask bucket from the next better level up to its
+   * own price. Needs no knowledge of the bucket size because prices between shown levels are empty.
+   * @param {"B" | "A"} side
+   * @param {readonly Level[]} levels
+   * @param {number} index
+   * @returns {BookOrder[]}
+   */
+  levelOrders(side, levels, index) {
+    const own = parseDecimal(levels[index].px);
+    const better = index > 0 ? parseDecimal(levels[index - 1].px) : null;
+    if (side === "B") return this.ordersBetween("B", own, better === null ? null : better - 1n);
+    return this.ordersBetween("A", better === null ? null : better + 1n, own);
+  }
+
+  /**
+   * @param {BookOrder} order
+   * @param {number | null} insertBefore
+   * @returns {boolean} false when `insertBefore` names no order resting at that price
+   */
+  #insert(order, insertBefore) {
+    const key = parseDecimal(order.px).toString();
+    const levels = this.levels[order.side];
+    let level = levels.get(key);
+    if (level === undefined) {
+      level = [];
+      levels.set(key, level);
+    }
+    this.orders.set(order.oid, order);
+    if (insertBefore !== null) {
+      const at = level.findIndex((resting) => resting.oid === insertBefore);
+      if (at < 0) {
+        level.push(order);
+        return false;
+      }
+      level.splice(at, 0, order);
+      return true;
+    }
+    level.push(order);
+    return true;
+  }
+
+  /** @param {BookOrder} order */
+  #remove(order) {
+    this.orders.delete(order.oid);
+    const key = parseDecimal(order.px).toString();
+    const levels = this.levels[order.side];
+    const level = levels.get(key);
+    if (level === undefined) return;
+    const at = level.indexOf(order);
+    if (at >= 0) level.splice(at, 1);
+    if (level.length === 0) levels.delete(key);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Subscriptions and precision
+
+/**
+ * The precision choices of the ladder: key → `nSigFigs`/`mantissa`.
+ * @type {ReadonlyArray<{ key: string, label: string, nSigFigs: number | null, mantissa: number | null }>}
+ */
+export const PRECISIONS = Object.freeze([
+  { key: "full", label: "Full", nSigFigs: null, mantissa: null },
+  { key: "5", label: "5 sig", nSigFigs: 5, mantissa: null },
+  { key: "5m2", label: "5 sig ×2", nSigFigs: 5, mantissa: 2 },
+  { key: "5m5", label: "5 sig ×5", nSigFigs: 5, mantissa: 5 },
+  { key: "4", label: "4 sig", nSigFigs: 4, mantissa: null },
+  { key: "3", label: "3 sig", nSigFigs: 3, mantissa: null },
+  { key: "2", label: "2 sig", nSigFigs: 2, mantissa: null },
+]);
+
+/**
+ * The `l2Book` subscription for a coin at a precision key of {@link PRECISIONS} (unknown key = full).
+ * @param {string} coin
+ * @param {string} precisionKey
+ */
+export function l2Subscription(coin, precisionKey) {
+  const precision = PRECISIONS.find((p) => p.key === precisionKey) ?? PRECISIONS[0];
+  return { type: "l2Book", coin, nSigFigs: precision.nSigFigs, mantissa: precision.mantissa };
+}
+
+/**
+ * A stable identity for a subscription object (key order and null-vs-absent do not matter).
+ * @param {Record<string, unknown>} subscription
+ * @returns {string}
+ */
+export function subscriptionKey(subscription) {
+  const keys = Object.keys(subscription).filter((k) =>
+    subscription[k] !== null && subscription[k] !== undefined
+  )
+    .sort();
+  return JSON.stringify(keys.map((k) => [k, subscription[k]]));
+}
+
+/**
+ * Reconnect delay: exponential from 250 ms, capped at 8 s, with up to 25 % jitter.
+ * @param {number} attempt 0 for the first retry
+ * @param {number} [random] a number in [0, 1)
+ * @returns {number} milliseconds
+ */
+export function backoffDelay(attempt, random = Math.random()) {
+  const base = Math.min(8000, 250 * 2 ** Math.min(attempt, 10));
+  return Math.round(base * (1 + 0.25 * random));
+}
+
+/**
+ * Coins ordered for the picker: perps alphabetically, then spot (`@…`, names with `/`) in index order.
+ * @param {Iterable<string>} coins
+ * @returns {string[]}
+ */
+export function sortCoins(coins) {
+  const isSpot = (/** @type {string} */ c) => c.startsWith("@") || c.includes("/");
+  const spotIndex = (/** @type {string} */ c) => (c.startsWith("@") ? Number(c.slice(1)) : -1);
+  return [...coins].sort((a, b) => {
+    const sa = isSpot(a);
+    const sb = isSpot(b);
+    if (sa !== sb) return sa ? 1 : -1;
+    if (sa) return spotIndex(a) - spotIndex(b) || (a < b ? -1 : a > b ? 1 : 0);
+    return a < b ? -1 : a > b ? 1 : 0;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Trades tape
+
+/**
+ * A trade as shown on the tape.
+ * @typedef {{ coin: string, side: "B" | "A", px: string, sz: string, time: number, tid: number }} TapeTrade
+ */
+
+/**
+ * Adds a `trades` message to the tape (newest first), keeping at most `max` entries and dropping duplicates.
+ * @param {readonly TapeTrade[]} tape
+ * @param {readonly TapeTrade[]} trades in block order (oldest first)
+ * @param {number} max
+ * @returns {TapeTrade[]}
+ */
+export function pushTrades(tape, trades, max) {
+  const seen = new Set(tape.map((t) => `${t.tid}:${t.side}:${t.px}:${t.sz}`));
+  const fresh = [];
+  for (const t of trades) {
+    const key = `${t.tid}:${t.side}:${t.px}:${t.sz}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    fresh.push({ coin: t.coin, side: t.side, px: t.px, sz: t.sz, time: t.time, tid: t.tid });
+  }
+  return [...fresh.reverse(), ...tape].slice(0, max);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Formatting
+
+/**
+ * `0x1234abcd…` → `0x1234…abcd`.
+ * @param {string} user
+ * @returns {string}
+ */
+export function shortUser(user) {
+  return user.length > 12 ? `${user.slice(0, 6)}…${user.slice(-4)}` : user;
+}
+
+/**
+ * A compact age: `0s`, `42s`, `5m`, `3h 2m`, `4d 1h`.
+ * @param {number} ms
+ * @returns {string}
+ */
+export function formatAge(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+/**
+ * `HH:MM:SS` of a millisecond time, in UTC or in the local zone.
+ * @param {number} ms
+ * @param {boolean} [utc]
+ * @returns {string}
+ */
+export function formatClock(ms, utc = false) {
+  const d = new Date(ms);
+  const parts = utc
+    ? [d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()]
+    : [d.getHours(), d.getMinutes(), d.getSeconds()];
+  return parts.map((p) => String(p).padStart(2, "0")).join(":");
+}
+
+/**
+ * A short lag text: `120 ms`, `2.4 s`, `3m 5s`.
+ * @param {number | null | undefined} ms
+ * @returns {string}
+ */
+export function formatLag(ms) {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–";
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return formatAge(ms);
+}
