@@ -1,0 +1,550 @@
+/**
+ * All coins' L4 books: snapshot load and export, atomic per-block apply with a per-block diff, views.
+ *
+ * @module
+ */
+import { formatMid, formatSz, parseNodeTime, parsePx, parseSzInto, type Sz } from "./decimal.ts";
+import { l2Levels } from "./l2.ts";
+import { FLAG_REDUCE_ONLY, FLAG_TPSL, FLAG_TRIGGER, Level, Order, OrderBook } from "./order_book.ts";
+import type {
+  ApplyResult,
+  BlockInput,
+  BookDiffEvent,
+  BookError,
+  Coin,
+  CoinDiff,
+  L2Levels,
+  L2Params,
+  L4Order,
+  Level as WireLevel,
+  LevelChange,
+  NodeOrder,
+  OrderStatusEvent,
+  SnapshotFile,
+} from "./types.ts";
+
+/** Users whose orders never get an order status (HIP-2 market making, Assistance Fund). */
+export const STATUSLESS_USERS: ReadonlySet<string> = new Set([
+  "0xffffffffffffffffffffffffffffffffffffffff",
+  "0xfefefefefefefefefefefefefefefefefefefefe",
+]);
+
+/** Orders between two yields of `Books.loadSnapshot`. */
+export const LOAD_CHUNK = 20_000;
+
+/** Thrown by `Books.fromSnapshot` / `loadSnapshot` when the snapshot file is inconsistent. */
+export class SnapshotLoadError extends Error {
+  constructor(message: string, readonly coin?: Coin, readonly oid?: number) {
+    super(message);
+    this.name = "SnapshotLoadError";
+  }
+}
+
+/** Undo record of one applied diff. */
+type Undo =
+  | { readonly kind: 0; readonly book: OrderBook; readonly order: Order } // new → unlink
+  | { readonly kind: 1; readonly book: OrderBook; readonly order: Order; readonly after: Order | null } // remove → relink
+  | {
+    readonly kind: 2;
+    readonly book: OrderBook;
+    readonly order: Order;
+    readonly int: number;
+    readonly frac: number;
+  } // update
+  | { readonly kind: 3; readonly coin: Coin }; // book created
+
+/** Per-coin scratch of one block. */
+interface CoinWork {
+  readonly coin: Coin;
+  readonly statuses: OrderStatusEvent[];
+  readonly diffs: BookDiffEvent[];
+  /** Touched bid / ask levels: px → px string. */
+  readonly touchedB: Map<number, string>;
+  readonly touchedA: Map<number, string>;
+}
+
+const szA: Sz = { int: 0, frac: 0 };
+const szB: Sz = { int: 0, frac: 0 };
+
+function isInserting(st: OrderStatusEvent): boolean {
+  const s = st.status;
+  if (s === "open") return !st.order.isTrigger && st.order.tif !== "Ioc";
+  return s === "triggered";
+}
+
+/**
+ * Every coin's L4 book. `new Books()` is empty at height 0, which means "no height yet": its first block may
+ * have any height; after that each block must be exactly `height + 1`.
+ */
+export class Books {
+  #books = new Map<Coin, OrderBook>();
+  #height = 0;
+  #time = 0;
+  /** Interned repeated strings (users, tif, orderType, triggerCondition…). */
+  #strings = new Map<string, string>();
+  #undo: Undo[] = [];
+
+  /** Empty books, height 0. */
+  constructor() {}
+
+  /** Books from a node `l4Snapshots` file (trigger orders excluded, priority kept). */
+  static fromSnapshot(file: SnapshotFile): Books {
+    const gen = Books.loadSnapshot(file);
+    for (;;) {
+      const r = gen.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /** Same as `fromSnapshot`, yielding every ~20k orders so the caller can let the event loop run. */
+  static *loadSnapshot(file: SnapshotFile): Generator<void, Books> {
+    const books = new Books();
+    if (!Array.isArray(file) || typeof file[0] !== "number" || !Array.isArray(file[1])) {
+      throw new SnapshotLoadError("snapshot must be [height, [[coin, [bids, asks]], …]]");
+    }
+    books.#height = file[0];
+    let sinceYield = 0;
+    for (const entry of file[1]) {
+      const coin = entry[0];
+      if (typeof coin !== "string" || !Array.isArray(entry[1])) {
+        throw new SnapshotLoadError(`snapshot entry must be [coin, [bids, asks]], got ${String(coin)}`);
+      }
+      if (books.#books.has(coin)) {
+        throw new SnapshotLoadError(`coin ${coin} appears twice in the snapshot`, coin);
+      }
+      const book = new OrderBook(coin);
+      books.#books.set(coin, book);
+      for (let s = 0; s < 2; s++) {
+        const side = s === 0 ? "B" : "A";
+        const bookSide = book.sideOf(side);
+        const list = entry[1][s];
+        if (!Array.isArray(list)) {
+          throw new SnapshotLoadError(`coin ${coin}: side ${side} is not a list`, coin);
+        }
+        // Levels are collected unsorted and sorted once at the end.
+        for (const pair of list) {
+          const user = pair[0];
+          const o = pair[1];
+          if (o.isTrigger) continue;
+          const oid = o.oid;
+          if (typeof oid !== "number" || typeof user !== "string") {
+            throw new SnapshotLoadError(`coin ${coin}: order without oid/user`, coin);
+          }
+          if (o.side !== side) {
+            throw new SnapshotLoadError(
+              `coin ${coin} oid ${oid}: side ${o.side} listed under ${side}`,
+              coin,
+              oid,
+            );
+          }
+          if (book.orders.has(oid)) {
+            throw new SnapshotLoadError(`coin ${coin}: oid ${oid} appears twice`, coin, oid);
+          }
+          const px = parsePx(o.limitPx);
+          if (Number.isNaN(px)) {
+            throw new SnapshotLoadError(`coin ${coin} oid ${oid}: bad limitPx ${o.limitPx}`, coin, oid);
+          }
+          if (!parseSzInto(o.sz, szA)) {
+            throw new SnapshotLoadError(`coin ${coin} oid ${oid}: bad sz ${o.sz}`, coin, oid);
+          }
+          let level = bookSide.byPx.get(px);
+          if (level === undefined) {
+            level = new Level(side, px, o.limitPx);
+            bookSide.byPx.set(px, level);
+            bookSide.levels.push(level);
+          }
+          const order = books.#makeOrder(user, o, level, szA, o.timestamp, o.limitPx);
+          book.link(order, null);
+          if (++sinceYield >= LOAD_CHUNK) {
+            sinceYield = 0;
+            yield;
+          }
+        }
+        if (side === "B") bookSide.levels.sort((a, b) => a.px - b.px);
+        else bookSide.levels.sort((a, b) => b.px - a.px);
+      }
+    }
+    return books;
+  }
+
+  #intern(s: string): string {
+    const hit = this.#strings.get(s);
+    if (hit !== undefined) return hit;
+    this.#strings.set(s, s);
+    return s;
+  }
+
+  #internNullable(s: string | null): string | null {
+    return s === null ? null : this.#intern(s);
+  }
+
+  #makeOrder(user: string, o: NodeOrder, level: Level, sz: Sz, timestamp: number, limitPx: string): Order {
+    const flags = (o.isPositionTpsl ? FLAG_TPSL : 0) | (o.reduceOnly ? FLAG_REDUCE_ONLY : 0) |
+      (o.isTrigger ? FLAG_TRIGGER : 0);
+    return new Order(
+      o.oid,
+      this.#intern(user),
+      level,
+      sz.int,
+      sz.frac,
+      timestamp,
+      limitPx === level.pxStr ? null : this.#intern(limitPx),
+      this.#internNullable(o.tif),
+      this.#intern(o.orderType),
+      this.#intern(o.triggerCondition),
+      this.#intern(o.triggerPx),
+      flags,
+      o.cloid ?? null,
+    );
+  }
+
+  /** Height of the last applied block (or of the snapshot); 0 = none yet. */
+  get height(): number {
+    return this.#height;
+  }
+
+  /** Time of the last applied block in ms (0 before the first block). */
+  get time(): number {
+    return this.#time;
+  }
+
+  /** Coins that have a book, sorted. */
+  coins(): Coin[] {
+    return [...this.#books.keys()].sort();
+  }
+
+  /** True when the coin has a book (possibly empty). */
+  has(coin: Coin): boolean {
+    return this.#books.has(coin);
+  }
+
+  /** The internal book of a coin (for views and comparison inside `src/book`). */
+  book(coin: Coin): OrderBook | undefined {
+    return this.#books.get(coin);
+  }
+
+  /** Number of resting orders of a coin, or of all coins. */
+  orderCount(coin?: Coin): number {
+    if (coin !== undefined) return this.#books.get(coin)?.size ?? 0;
+    let n = 0;
+    for (const book of this.#books.values()) n += book.size;
+    return n;
+  }
+
+  /** Aggregated top levels (Hyperliquid bucketing); empty sides for an unknown coin. */
+  l2(coin: Coin, params: L2Params): L2Levels {
+    const book = this.#books.get(coin);
+    return l2Levels(book?.bids, book?.asks, params);
+  }
+
+  /** Best bid and best ask levels (zero-size orders ignored). */
+  bbo(coin: Coin): readonly [WireLevel | null, WireLevel | null] {
+    const book = this.#books.get(coin);
+    if (book === undefined) return [null, null];
+    const b = book.bids.best();
+    const a = book.asks.best();
+    return [
+      b === null ? null : { px: b.pxStr, sz: b.sz(), n: b.n },
+      a === null ? null : { px: a.pxStr, sz: a.sz(), n: a.n },
+    ];
+  }
+
+  /** `(best bid + best ask) / 2`, exact, node style; null when a side is empty. */
+  mid(coin: Coin): string | null {
+    const book = this.#books.get(coin);
+    if (book === undefined) return null;
+    const b = book.bids.best();
+    const a = book.asks.best();
+    return b === null || a === null ? null : formatMid(b.px, a.px);
+  }
+
+  /** A coin's orders: bids best first, asks best first, FIFO within a level. */
+  l4(coin: Coin): readonly [readonly L4Order[], readonly L4Order[]] {
+    const book = this.#books.get(coin);
+    if (book === undefined) return [[], []];
+    const bids: L4Order[] = [];
+    const asks: L4Order[] = [];
+    for (const o of book.ordersOf("B")) bids.push(book.toL4(o));
+    for (const o of book.ordersOf("A")) asks.push(book.toL4(o));
+    return [bids, asks];
+  }
+
+  /** Deep copy. */
+  clone(): Books {
+    const copy = new Books();
+    copy.#height = this.#height;
+    copy.#time = this.#time;
+    copy.#strings = new Map(this.#strings);
+    for (const [coin, book] of this.#books) copy.#books.set(coin, book.clone());
+    return copy;
+  }
+
+  /** The node's `l4Snapshots` shape `[height, [[coin, [bids, asks]]]]`, coins sorted, orders `[user, order]`. */
+  toSnapshot(): SnapshotFile {
+    const coins: [Coin, [[string, NodeOrder][], [string, NodeOrder][]]][] = [];
+    for (const coin of this.coins()) {
+      const book = this.#books.get(coin) as OrderBook;
+      const sides: [[string, NodeOrder][], [string, NodeOrder][]] = [[], []];
+      for (let s = 0; s < 2; s++) {
+        for (const o of book.ordersOf(s === 0 ? "B" : "A")) {
+          const { user, ...order } = book.toL4(o);
+          sides[s].push([user, order]);
+        }
+      }
+      coins.push([coin, sides]);
+    }
+    return [this.#height, coins];
+  }
+
+  /**
+   * Applies one block atomically: on any inconsistency the books are left exactly as they were and the error
+   * names the coin, oid and block. Cost O(events in the block).
+   */
+  applyBlock(block: BlockInput): ApplyResult {
+    const height = block.height;
+    if (this.#height !== 0 && height !== this.#height + 1) {
+      return fail({
+        kind: "heightMismatch",
+        block: height,
+        message: `block ${height} does not follow height ${this.#height} (expected ${this.#height + 1})`,
+      });
+    }
+    const work = new Map<Coin, CoinWork>();
+    const inserting = new Map<number, OrderStatusEvent>();
+    for (const st of block.statuses) {
+      workFor(work, st.order.coin).statuses.push(st);
+      if (isInserting(st)) inserting.set(st.order.oid, st);
+    }
+    const undo = this.#undo;
+    undo.length = 0;
+    const diffs = block.diffs;
+    for (let i = 0; i < diffs.length; i++) {
+      const d = diffs[i];
+      const w = workFor(work, d.coin);
+      w.diffs.push(d);
+      const error = this.#applyDiff(d, w, inserting, block);
+      if (error !== null) {
+        this.#rollback();
+        return fail(error);
+      }
+    }
+    undo.length = 0;
+    this.#height = height;
+    this.#time = block.time;
+    const coins = new Map<Coin, CoinDiff>();
+    for (const w of work.values()) {
+      const levels: LevelChange[] = [];
+      const book = this.#books.get(w.coin);
+      for (let s = 0; s < 2; s++) {
+        const side = s === 0 ? "B" : "A";
+        const touched = s === 0 ? w.touchedB : w.touchedA;
+        if (touched.size === 0) continue;
+        const byPx = book?.sideOf(side).byPx;
+        for (const [px, pxStr] of touched) {
+          const level = byPx?.get(px);
+          if (level === undefined || level.n === 0) levels.push({ side, px: pxStr, sz: "0.0", n: 0 });
+          else levels.push({ side, px: level.pxStr, sz: level.sz(), n: level.n });
+        }
+      }
+      coins.set(w.coin, { coin: w.coin, levels, statuses: w.statuses, diffs: w.diffs });
+    }
+    return { ok: true, diff: { height, time: block.time, coins } };
+  }
+
+  #applyDiff(
+    d: BookDiffEvent,
+    w: CoinWork,
+    inserting: Map<number, OrderStatusEvent>,
+    block: BlockInput,
+  ): BookError | null {
+    const coin = d.coin;
+    const oid = d.oid;
+    const raw = d.raw_book_diff;
+    const undo = this.#undo;
+    const err = (kind: BookError["kind"], what: string): BookError => ({
+      kind,
+      block: block.height,
+      coin,
+      oid,
+      message: `block ${block.height} ${coin} oid ${oid}: ${what}`,
+    });
+    let book = this.#books.get(coin);
+    if (raw === "remove") {
+      const order = book?.orders.get(oid);
+      if (book === undefined || order === undefined) {
+        return err("unknownOrder", "remove of an order not on the book");
+      }
+      if (!restsAt(order, d)) {
+        return err("unknownOrder", `remove at ${d.side} ${d.px} of an order resting elsewhere`);
+      }
+      (d.side === "B" ? w.touchedB : w.touchedA).set(order.level.px, order.level.pxStr);
+      undo.push({ kind: 1, book, order, after: order.prev });
+      book.unlink(order);
+      return null;
+    }
+    if (typeof raw !== "object" || raw === null) {
+      return err("badValue", `unknown raw_book_diff ${String(raw)}`);
+    }
+    if ("update" in raw) {
+      const order = book?.orders.get(oid);
+      if (book === undefined || order === undefined) {
+        return err("unknownOrder", "update of an order not on the book");
+      }
+      if (!restsAt(order, d)) {
+        return err("unknownOrder", `update at ${d.side} ${d.px} of an order resting elsewhere`);
+      }
+      const u = raw.update;
+      if (!parseSzInto(u.origSz, szA)) return err("badValue", `bad origSz ${String(u.origSz)}`);
+      if (!parseSzInto(u.newSz, szB)) return err("badValue", `bad newSz ${String(u.newSz)}`);
+      if (szA.int !== order.szInt || szA.frac !== order.szFrac) {
+        return err(
+          "sizeMismatch",
+          `origSz ${u.origSz} != resting size ${formatSz(order.szInt, order.szFrac)}`,
+        );
+      }
+      (d.side === "B" ? w.touchedB : w.touchedA).set(order.level.px, order.level.pxStr);
+      undo.push({ kind: 2, book, order, int: order.szInt, frac: order.szFrac });
+      book.resize(order, szB.int, szB.frac);
+      return null;
+    }
+    if (!("new" in raw)) return err("badValue", "raw_book_diff is none of new/update/remove");
+    const n = raw.new;
+    if (book !== undefined && book.orders.has(oid)) {
+      return err("duplicateOrder", "new for an oid already resting");
+    }
+    if (d.side !== "B" && d.side !== "A") return err("badValue", `bad side ${String(d.side)}`);
+    const px = parsePx(d.px);
+    if (Number.isNaN(px)) return err("badValue", `bad px ${String(d.px)}`);
+    if (!parseSzInto(n.sz, szA)) return err("badValue", `bad sz ${String(n.sz)}`);
+    let before: Order | null = null;
+    const insertBefore = n.insertBefore;
+    if (insertBefore !== undefined && insertBefore !== null) {
+      const target = book?.orders.get(insertBefore);
+      if (target === undefined || target.level.side !== d.side || target.level.px !== px) {
+        return err("badInsertBefore", `insertBefore ${insertBefore} is not resting at ${d.side} ${d.px}`);
+      }
+      before = target;
+    }
+    const st = inserting.get(oid);
+    let order: Order;
+    let level: Level;
+    if (st !== undefined && st.order.coin === coin) {
+      if (book === undefined) book = this.#createBook(coin);
+      level = book.levelFor(d.side, px, d.px);
+      let timestamp = st.order.timestamp;
+      if (st.status === "triggered") {
+        timestamp = parseNodeTime(st.time);
+        if (Number.isNaN(timestamp)) {
+          this.#dropIfEmptyLevel(book, level);
+          return err("badValue", `bad status time ${String(st.time)}`);
+        }
+        order = this.#triggered(st, level, timestamp);
+      } else {
+        order = this.#makeOrder(st.user, st.order, level, szA, timestamp, st.order.limitPx);
+      }
+    } else if (STATUSLESS_USERS.has(d.user)) {
+      if (book === undefined) book = this.#createBook(coin);
+      level = book.levelFor(d.side, px, d.px);
+      order = new Order(
+        oid,
+        this.#intern(d.user),
+        level,
+        szA.int,
+        szA.frac,
+        block.time,
+        null,
+        "Alo",
+        "Limit",
+        "N/A",
+        "0.0",
+        0,
+        null,
+      );
+    } else {
+      return err(
+        "newWithoutStatus",
+        "new without an inserting order status (open or triggered) in the block",
+      );
+    }
+    (d.side === "B" ? w.touchedB : w.touchedA).set(level.px, level.pxStr);
+    undo.push({ kind: 0, book, order });
+    book.link(order, before);
+    return null;
+  }
+
+  #triggered(st: OrderStatusEvent, level: Level, timestamp: number): Order {
+    const o = st.order;
+    const flags = (o.isPositionTpsl ? FLAG_TPSL : 0) | (o.reduceOnly ? FLAG_REDUCE_ONLY : 0);
+    return new Order(
+      o.oid,
+      this.#intern(st.user),
+      level,
+      szA.int,
+      szA.frac,
+      timestamp,
+      o.limitPx === level.pxStr ? null : this.#intern(o.limitPx),
+      "Gtc",
+      this.#intern(o.orderType),
+      "Triggered",
+      "0.0",
+      flags,
+      o.cloid ?? null,
+    );
+  }
+
+  #dropIfEmptyLevel(book: OrderBook, level: Level): void {
+    if (level.count === 0) book.sideOf(level.side).deleteLevel(level);
+  }
+
+  #createBook(coin: Coin): OrderBook {
+    const book = new OrderBook(coin);
+    this.#books.set(coin, book);
+    this.#undo.push({ kind: 3, coin });
+    return book;
+  }
+
+  #rollback(): void {
+    const undo = this.#undo;
+    for (let i = undo.length - 1; i >= 0; i--) {
+      const u = undo[i];
+      switch (u.kind) {
+        case 0:
+          u.book.unlink(u.order);
+          break;
+        case 1: {
+          const level = u.order.level;
+          const side = u.book.sideOf(level.side);
+          if (side.byPx.get(level.px) !== level) side.insertLevel(level);
+          u.book.linkAfter(u.order, u.after);
+          break;
+        }
+        case 2:
+          u.book.resize(u.order, u.int, u.frac);
+          break;
+        case 3:
+          this.#books.delete(u.coin);
+          break;
+      }
+    }
+    undo.length = 0;
+  }
+}
+
+function restsAt(order: Order, d: BookDiffEvent): boolean {
+  const level = order.level;
+  if (level.side !== d.side) return false;
+  return d.px === level.pxStr || parsePx(d.px) === level.px;
+}
+
+function workFor(work: Map<Coin, CoinWork>, coin: Coin): CoinWork {
+  let w = work.get(coin);
+  if (w === undefined) {
+    w = { coin, statuses: [], diffs: [], touchedB: new Map(), touchedA: new Map() };
+    work.set(coin, w);
+  }
+  return w;
+}
+
+function fail(error: BookError): ApplyResult {
+  return { ok: false, error };
+}

@@ -1,0 +1,181 @@
+/**
+ * Exact decimals for prices and sizes. The only module that does arithmetic on price or size values.
+ *
+ * - A price is a safe integer number of 1e-8 units (`"81307.0"` → `8130700000000`). Its integer part must be
+ *   below 9e7 so the scaled value stays below 2^53.
+ * - A size is a pair of safe integers: the integer part and the fraction in 1e-8 units
+ *   (`"1250000000.5"` → `{ int: 1250000000, frac: 50000000 }`), so sums of memecoin sizes above 1e9 with 8
+ *   decimals stay exact without BigInt.
+ *
+ * Output strings use the node's style: trailing zeros trimmed, at least one decimal digit (`"81308.0"`,
+ * `"0.00033"`, `"0.0"`).
+ *
+ * @module
+ */
+
+/** 1e8: the number of units in one, for 8-decimal fixed point. */
+export const SCALE = 100_000_000;
+/** Largest integer part of a price: keeps `int·1e8 + frac` below 2^53. */
+export const MAX_PX_INT = 90_000_000;
+/** Largest integer part of a size (and of a sum of sizes): a safe integer with room for carries. */
+export const MAX_SZ_INT = 1e15;
+
+/** `POW10[k]` = 10^k exactly, k = 0..16. */
+export const POW10: readonly number[] = Array.from({ length: 17 }, (_, k) => 10 ** k);
+
+/** A mutable exact size: integer part and fraction in 1e-8 units (0 ≤ frac < 1e8). */
+export interface Sz {
+  int: number;
+  frac: number;
+}
+
+let parsedInt = 0;
+let parsedFrac = 0;
+
+/** Parses `digits[.digits]` into parsedInt/parsedFrac; false when malformed, > 8 non-zero decimals, or too big. */
+function parseParts(s: string, maxInt: number): boolean {
+  const len = s.length;
+  if (len === 0) return false;
+  let i = 0;
+  let int = 0;
+  let c = s.charCodeAt(0);
+  if (c < 48 || c > 57) return false;
+  while (i < len) {
+    c = s.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    int = int * 10 + (c - 48);
+    if (int > maxInt) return false;
+    i++;
+  }
+  let frac = 0;
+  if (i < len) {
+    if (c !== 46 || i + 1 === len) return false; // "."
+    i++;
+    let nd = 0;
+    while (i < len) {
+      c = s.charCodeAt(i);
+      if (c < 48 || c > 57) return false;
+      if (nd < 8) frac = frac * 10 + (c - 48);
+      else if (c !== 48) return false; // a non-zero 9th decimal cannot be represented
+      nd++;
+      i++;
+    }
+    if (nd < 8) frac *= POW10[8 - nd];
+  }
+  parsedInt = int;
+  parsedFrac = frac;
+  return true;
+}
+
+/** A price string as 1e-8 units, or NaN when it is not a plain non-negative decimal with ≤ 8 decimals. */
+export function parsePx(s: string): number {
+  if (typeof s !== "string" || !parseParts(s, MAX_PX_INT)) return NaN;
+  return parsedInt * SCALE + parsedFrac;
+}
+
+/** Parses a size string into `out`; false (out untouched) when it is not a plain decimal with ≤ 8 decimals. */
+export function parseSzInto(s: string, out: Sz): boolean {
+  if (typeof s !== "string" || !parseParts(s, MAX_SZ_INT)) return false;
+  out.int = parsedInt;
+  out.frac = parsedFrac;
+  return true;
+}
+
+/** A size string as a new `Sz`, or null when invalid. */
+export function parseSz(s: string): Sz | null {
+  const out = { int: 0, frac: 0 };
+  return parseSzInto(s, out) ? out : null;
+}
+
+/** The fractional digits of `frac` (0 < frac < 1e8, 1e-8 units) with trailing zeros trimmed. */
+function fracDigits(frac: number): string {
+  let f = frac;
+  let digits = 8;
+  while (f % 10 === 0) {
+    f /= 10;
+    digits--;
+  }
+  const s = String(f);
+  return s.length < digits ? "0".repeat(digits - s.length) + s : s;
+}
+
+/** Node-style string of an integer part and a fraction in 1e-8 units. */
+export function formatParts(int: number, frac: number): string {
+  return frac === 0 ? `${int}.0` : `${int}.${fracDigits(frac)}`;
+}
+
+/** Node-style string of a price in 1e-8 units. */
+export function formatPx(units: number): string {
+  const frac = units % SCALE;
+  return formatParts((units - frac) / SCALE, frac);
+}
+
+/** Node-style string of a size. */
+export function formatSz(int: number, frac: number): string {
+  return formatParts(int, frac);
+}
+
+/** `(a + b) / 2` of two prices in 1e-8 units, exact (up to 9 decimals), node style. */
+export function formatMid(a: number, b: number): string {
+  const ra = a % 2;
+  const rb = b % 2;
+  let half = (a - ra) / 2 + (b - rb) / 2;
+  const rem = ra + rb;
+  if (rem === 2) half += 1;
+  if (rem !== 1) return formatPx(half);
+  // half + 0.5 units: one more decimal digit, always a 5.
+  const frac = half % SCALE;
+  const int = (half - frac) / SCALE;
+  const s = String(frac);
+  return `${int}.${"0".repeat(8 - s.length)}${s}5`;
+}
+
+/** Compares two sizes: negative, zero or positive. */
+export function compareSz(aInt: number, aFrac: number, bInt: number, bFrac: number): number {
+  return aInt !== bInt ? aInt - bInt : aFrac - bFrac;
+}
+
+/** Number of decimal digits of a non-negative safe integer (1 for 0). */
+export function digitCount(v: number): number {
+  let d = 1;
+  while (d < 16 && v >= POW10[d]) d++;
+  return d;
+}
+
+/**
+ * Milliseconds since the epoch of a node time string `YYYY-MM-DDTHH:MM:SS[.fraction]` (UTC, no zone; the
+ * fraction has 0..9 digits and is truncated to milliseconds), or NaN when malformed.
+ */
+export function parseNodeTime(s: string): number {
+  if (typeof s !== "string" || s.length < 19) return NaN;
+  const y = digitsAt(s, 0, 4);
+  const mo = digitsAt(s, 5, 2);
+  const d = digitsAt(s, 8, 2);
+  const h = digitsAt(s, 11, 2);
+  const mi = digitsAt(s, 14, 2);
+  const sec = digitsAt(s, 17, 2);
+  if (
+    s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58 ||
+    s.charCodeAt(16) !== 58
+  ) return NaN;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return NaN;
+  let ms = 0;
+  if (s.length > 19) {
+    if (s.charCodeAt(19) !== 46 || s.length === 20 || s.length > 29) return NaN;
+    const fracLen = s.length - 20;
+    const f = digitsAt(s, 20, fracLen);
+    if (Number.isNaN(f)) return NaN;
+    ms = fracLen >= 3 ? Math.floor(f / POW10[fracLen - 3]) : f * POW10[3 - fracLen];
+  }
+  return Date.UTC(y, mo - 1, d, h, mi, sec) + ms;
+}
+
+function digitsAt(s: string, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return NaN;
+    v = v * 10 + (c - 48);
+  }
+  return v;
+}

@@ -1,0 +1,11 @@
+/**
+ * The book engine: exact L4 books for every coin, atomic per-block apply with diffs, Hyperliquid L2 views.
+ * Pure: no I/O, no timers, no logging.
+ *
+ * @module
+ */
+export { Books, LOAD_CHUNK, SnapshotLoadError, STATUSLESS_USERS } from "./books.ts";
+export { type BookMismatch, compareBooks } from "./compare.ts";
+export { bucketPx } from "./l2.ts";
+export { formatMid, formatPx, formatSz, parseNodeTime, parsePx, parseSz } from "./decimal.ts";
+export * from "./types.ts";

@@ -1,0 +1,330 @@
+/**
+ * One coin's L4 book: price levels per side (sorted array, best level last, plus a px → level map), each level
+ * a FIFO doubly linked list of orders with its aggregate size and count kept incrementally; oid → order map.
+ *
+ * Internal to `src/book`: the public surface is `Books` in `books.ts`.
+ *
+ * @module
+ */
+import { formatPx, formatSz, SCALE } from "./decimal.ts";
+import type { Coin, L4Order, Oid, Side } from "./types.ts";
+
+/** Bit flags of an order's booleans. */
+export const FLAG_TPSL = 1;
+export const FLAG_REDUCE_ONLY = 2;
+export const FLAG_TRIGGER = 4;
+
+/** A resting order. Strings that repeat (user, tif, orderType…) are interned by the caller. */
+export class Order {
+  prev: Order | null = null;
+  next: Order | null = null;
+  constructor(
+    readonly oid: Oid,
+    readonly user: string,
+    public level: Level,
+    public szInt: number,
+    public szFrac: number,
+    readonly timestamp: number,
+    /** The order's limitPx when it differs from its level's px string, else null. */
+    readonly limitPx: string | null,
+    readonly tif: string | null,
+    readonly orderType: string,
+    readonly triggerCondition: string,
+    readonly triggerPx: string,
+    readonly flags: number,
+    readonly cloid: string | null,
+  ) {}
+}
+
+/** A price level: FIFO list of orders with aggregates over its non-zero-size orders. */
+export class Level {
+  head: Order | null = null;
+  tail: Order | null = null;
+  /** All orders, zero-size ones included. */
+  count = 0;
+  /** Orders with a non-zero size (the L2 `n`). */
+  n = 0;
+  szInt = 0;
+  szFrac = 0;
+  /** Cached `formatSz(szInt, szFrac)`, null when stale. */
+  szStr: string | null = null;
+  constructor(readonly side: Side, readonly px: number, readonly pxStr: string) {}
+
+  /** The aggregate size, node style. */
+  sz(): string {
+    return this.szStr ??= formatSz(this.szInt, this.szFrac);
+  }
+
+  addSz(int: number, frac: number): void {
+    let f = this.szFrac + frac;
+    let i = this.szInt + int;
+    if (f >= SCALE) {
+      f -= SCALE;
+      i += 1;
+    }
+    this.szInt = i;
+    this.szFrac = f;
+    this.szStr = null;
+  }
+
+  subSz(int: number, frac: number): void {
+    let f = this.szFrac - frac;
+    let i = this.szInt - int;
+    if (f < 0) {
+      f += SCALE;
+      i -= 1;
+    }
+    this.szInt = i;
+    this.szFrac = f;
+    this.szStr = null;
+  }
+}
+
+/** One side of a book: levels sorted worst → best (best last, so top-of-book inserts are cheap). */
+export class BookSide {
+  /** Worst first, best last. */
+  readonly levels: Level[] = [];
+  readonly byPx: Map<number, Level> = new Map();
+  constructor(readonly side: Side) {}
+
+  /** Index at which a level with price `px` belongs in `levels`. */
+  indexFor(px: number): number {
+    const levels = this.levels;
+    let lo = 0;
+    let hi = levels.length;
+    if (this.side === "B") {
+      // ascending px
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (levels[mid].px < px) lo = mid + 1;
+        else hi = mid;
+      }
+    } else {
+      // descending px
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (levels[mid].px > px) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    return lo;
+  }
+
+  /** Puts an (empty or re-used) level into the sorted array and the map. */
+  insertLevel(level: Level): void {
+    const levels = this.levels;
+    const last = levels.length - 1;
+    // Fast path: a new best level.
+    if (last < 0 || (this.side === "B" ? level.px > levels[last].px : level.px < levels[last].px)) {
+      levels.push(level);
+    } else {
+      levels.splice(this.indexFor(level.px), 0, level);
+    }
+    this.byPx.set(level.px, level);
+  }
+
+  deleteLevel(level: Level): void {
+    const levels = this.levels;
+    const last = levels.length - 1;
+    if (levels[last] === level) levels.pop();
+    else levels.splice(this.indexFor(level.px), 1);
+    this.byPx.delete(level.px);
+  }
+
+  /** The best level with at least one non-zero-size order, or null. */
+  best(): Level | null {
+    const levels = this.levels;
+    for (let i = levels.length - 1; i >= 0; i--) {
+      if (levels[i].n > 0) return levels[i];
+    }
+    return null;
+  }
+}
+
+/** One coin's L4 book. */
+export class OrderBook {
+  readonly bids: BookSide = new BookSide("B");
+  readonly asks: BookSide = new BookSide("A");
+  readonly orders: Map<Oid, Order> = new Map();
+  constructor(readonly coin: Coin) {}
+
+  sideOf(side: Side): BookSide {
+    return side === "B" ? this.bids : this.asks;
+  }
+
+  /** The level at `px` on `side`, created (and inserted) if absent. */
+  levelFor(side: Side, px: number, pxStr: string | null): Level {
+    const bookSide = side === "B" ? this.bids : this.asks;
+    let level = bookSide.byPx.get(px);
+    if (level === undefined) {
+      level = new Level(side, px, pxStr ?? formatPx(px));
+      bookSide.insertLevel(level);
+    }
+    return level;
+  }
+
+  /** Links `order` into its level: at the back, or immediately before `before` (same level). */
+  link(order: Order, before: Order | null): void {
+    const level = order.level;
+    if (before === null) {
+      const tail = level.tail;
+      order.prev = tail;
+      order.next = null;
+      if (tail === null) level.head = order;
+      else tail.next = order;
+      level.tail = order;
+    } else {
+      const prev = before.prev;
+      order.prev = prev;
+      order.next = before;
+      before.prev = order;
+      if (prev === null) level.head = order;
+      else prev.next = order;
+    }
+    this.account(order, level);
+  }
+
+  /** Links `order` immediately after `after` (null = at the front); used by rollback. */
+  linkAfter(order: Order, after: Order | null): void {
+    const level = order.level;
+    if (after === null) {
+      const head = level.head;
+      order.prev = null;
+      order.next = head;
+      if (head === null) level.tail = order;
+      else head.prev = order;
+      level.head = order;
+    } else {
+      const next = after.next;
+      order.prev = after;
+      order.next = next;
+      after.next = order;
+      if (next === null) level.tail = order;
+      else next.prev = order;
+    }
+    this.account(order, level);
+  }
+
+  private account(order: Order, level: Level): void {
+    level.count++;
+    if (order.szInt !== 0 || order.szFrac !== 0) {
+      level.n++;
+      level.addSz(order.szInt, order.szFrac);
+    }
+    this.orders.set(order.oid, order);
+  }
+
+  /** Unlinks `order`; deletes its level when it becomes empty. */
+  unlink(order: Order): void {
+    const level = order.level;
+    const prev = order.prev;
+    const next = order.next;
+    if (prev === null) level.head = next;
+    else prev.next = next;
+    if (next === null) level.tail = prev;
+    else next.prev = prev;
+    order.prev = null;
+    order.next = null;
+    level.count--;
+    if (order.szInt !== 0 || order.szFrac !== 0) {
+      level.n--;
+      level.subSz(order.szInt, order.szFrac);
+    }
+    this.orders.delete(order.oid);
+    if (level.count === 0) this.sideOf(level.side).deleteLevel(level);
+  }
+
+  /** Sets a resting order's size in place (it keeps its priority). */
+  resize(order: Order, int: number, frac: number): void {
+    const level = order.level;
+    const wasLive = order.szInt !== 0 || order.szFrac !== 0;
+    const isLive = int !== 0 || frac !== 0;
+    if (wasLive) level.subSz(order.szInt, order.szFrac);
+    if (isLive) level.addSz(int, frac);
+    if (wasLive !== isLive) level.n += isLive ? 1 : -1;
+    order.szInt = int;
+    order.szFrac = frac;
+  }
+
+  /** Number of resting orders (zero-size ones included). */
+  get size(): number {
+    return this.orders.size;
+  }
+
+  /** True when the book has no order. */
+  isEmpty(): boolean {
+    return this.orders.size === 0;
+  }
+
+  /** Deep copy (strings shared). */
+  clone(): OrderBook {
+    const copy = new OrderBook(this.coin);
+    for (const [from, to] of [[this.bids, copy.bids], [this.asks, copy.asks]] as const) {
+      for (const level of from.levels) {
+        const l = new Level(level.side, level.px, level.pxStr);
+        l.count = level.count;
+        l.n = level.n;
+        l.szInt = level.szInt;
+        l.szFrac = level.szFrac;
+        l.szStr = level.szStr;
+        let prev: Order | null = null;
+        for (let o = level.head; o !== null; o = o.next) {
+          const c = new Order(
+            o.oid,
+            o.user,
+            l,
+            o.szInt,
+            o.szFrac,
+            o.timestamp,
+            o.limitPx,
+            o.tif,
+            o.orderType,
+            o.triggerCondition,
+            o.triggerPx,
+            o.flags,
+            o.cloid,
+          );
+          c.prev = prev;
+          if (prev === null) l.head = c;
+          else prev.next = c;
+          prev = c;
+          copy.orders.set(c.oid, c);
+        }
+        l.tail = prev;
+        to.levels.push(l);
+        to.byPx.set(l.px, l);
+      }
+    }
+    return copy;
+  }
+
+  /** The side's orders in priority order (best level first, FIFO within a level). */
+  *ordersOf(side: Side): Generator<Order> {
+    const levels = this.sideOf(side).levels;
+    for (let i = levels.length - 1; i >= 0; i--) {
+      for (let o = levels[i].head; o !== null; o = o.next) yield o;
+    }
+  }
+
+  /** The L4 shape of a resting order. */
+  toL4(o: Order): L4Order {
+    const level = o.level;
+    return {
+      user: o.user,
+      coin: this.coin,
+      side: level.side,
+      limitPx: o.limitPx ?? level.pxStr,
+      sz: formatSz(o.szInt, o.szFrac),
+      oid: o.oid,
+      timestamp: o.timestamp,
+      triggerCondition: o.triggerCondition,
+      isTrigger: (o.flags & FLAG_TRIGGER) !== 0,
+      triggerPx: o.triggerPx,
+      isPositionTpsl: (o.flags & FLAG_TPSL) !== 0,
+      reduceOnly: (o.flags & FLAG_REDUCE_ONLY) !== 0,
+      orderType: o.orderType,
+      tif: o.tif,
+      cloid: o.cloid,
+    };
+  }
+}
