@@ -1,0 +1,26 @@
+/**
+ * The WebSocket API's subscription registry and messages (formats.md §4).
+ *
+ * @module
+ */
+export {
+  Client,
+  type ClientLimits,
+  type ClientSink,
+  Feed,
+  type FeedStatus,
+  type InfoResult,
+} from "./registry.ts";
+export {
+  type ClientMessage,
+  DEFAULT_LEVELS,
+  type InfoRequest,
+  MAX_LEVELS,
+  parseClientMessage,
+  parseInfoRequest,
+  parseSubscription,
+  type Subscription,
+  subscriptionKey,
+  type SubscriptionRequest,
+} from "./subscription.ts";
+export { errorMessage, type Phase } from "./messages.ts";

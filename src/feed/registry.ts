@@ -1,0 +1,614 @@
+/**
+ * The subscription registry: which client watches which view, and the per-block fan-out.
+ *
+ * A view (one `l2Book` parameter set of a coin, a coin's `bbo`, `trades` or `l4Book`, one `allMids` dex) exists
+ * only while somebody subscribes to it. Per block, every view of every changed coin is computed once, compared
+ * with what was last sent, serialised once, and the same string goes to all its subscribers.
+ *
+ * Backpressure: a client whose socket has more than a soft threshold unsent gets its `l2Book`, `bbo` and
+ * `allMids` messages conflated to the latest per view (flushed when it drains, checked on every block);
+ * `trades`, `l4Book` and replies are always queued; above `maxBuffered` the client is closed with 1008.
+ *
+ * @module
+ */
+import type { Books } from "../book/mod.ts";
+import type { BookDiff, Coin, Trade } from "../book/types.ts";
+import type { Counter, Gauge, Histogram, Metrics } from "../metrics.ts";
+import { logger } from "../log.ts";
+import {
+  allMidsMessage,
+  bboJson,
+  bboMessage,
+  errorMessage,
+  l2BookData,
+  l2BookMessage,
+  l4SnapshotMessage,
+  l4UpdatesMessage,
+  levelsJson,
+  midsJson,
+  type Phase,
+  PONG,
+  postErrorResponse,
+  postInfoResponse,
+  statusMessage,
+  subscriptionResponse,
+  tradesMessage,
+} from "./messages.ts";
+import {
+  type CoinCheck,
+  type InfoRequest,
+  parseClientMessage,
+  type Subscription,
+  type SubscriptionRequest,
+} from "./subscription.ts";
+
+const log = logger("feed");
+
+/** What the feed needs from a connection (a `WebSocket` fits). */
+export interface ClientSink {
+  send(text: string): void;
+  readonly bufferedAmount: number;
+  close(code?: number, reason?: string): void;
+}
+
+/** Per-connection limits. */
+export interface ClientLimits {
+  /** Subscriptions one connection may hold. */
+  readonly maxSubscriptions: number;
+  /** Unsent bytes above which the client is closed with 1008. */
+  readonly maxBuffered: number;
+}
+
+interface View {
+  readonly key: string;
+  readonly subscription: Subscription;
+  readonly subscribers: Set<Client>;
+  /** What was last sent (levels / bbo / mids JSON), to skip blocks that did not change the view. */
+  last: string | null;
+}
+
+/** One connected client as the feed sees it. Create with {@link Feed.attach}. */
+export class Client {
+  /** Subscription key → view. */
+  readonly views = new Map<string, View>();
+  /** Conflated messages waiting for the socket to drain, latest per view key. */
+  pending: Map<string, string> | null = null;
+  closed = false;
+  readonly softBuffered: number;
+  constructor(readonly sink: ClientSink, readonly limits: ClientLimits) {
+    this.softBuffered = Math.max(16 * 1024, Math.floor(limits.maxBuffered / 8));
+  }
+  /** Number of subscriptions held. */
+  get subscriptionCount(): number {
+    return this.views.size;
+  }
+}
+
+/** Outcome of an info request: serialised `data` object or an error with an HTTP status. */
+export type InfoResult =
+  | { readonly ok: true; readonly json: string }
+  | { readonly ok: false; readonly status: number; readonly error: string };
+
+/** Feed state as `/health` reports it. */
+export interface FeedStatus {
+  readonly phase: Phase;
+  /** A book is loaded and being served. */
+  readonly live: boolean;
+  readonly height: number;
+  /** Block time of the last block, ms. */
+  readonly time: number;
+  readonly clients: number;
+  readonly subscriptions: number;
+}
+
+function isBookView(type: Subscription["type"]): boolean {
+  return type === "l2Book" || type === "bbo";
+}
+
+/** Whether a coin belongs to an `allMids` dex: "" = the main dex (no `dex:` prefix). */
+function inDex(coin: Coin, dex: string): boolean {
+  const colon = coin.indexOf(":");
+  return dex === "" ? colon < 0 : colon === dex.length && coin.startsWith(dex);
+}
+
+/** The subscription registry and fan-out. */
+export class Feed {
+  readonly #clients = new Set<Client>();
+  readonly #views = new Map<string, View>();
+  /** Coin → views of that coin (l2Book, bbo, l4Book, trades). */
+  readonly #byCoin = new Map<Coin, Set<View>>();
+  readonly #midsViews = new Set<View>();
+  /** Current mids of every coin with both sides; valid only while an allMids view exists. */
+  #mids: Map<Coin, string> | null = null;
+  readonly #backlogged = new Set<Client>();
+  #subscriptions = 0;
+  #books: Books | null = null;
+  #live = false;
+  #phase: Phase = "starting";
+  #height = 0;
+  #time = 0;
+  #l4Cache: { coin: Coin; height: number; text: string } | null = null;
+  #faultLogged = false;
+
+  readonly #clientsGauge: Gauge;
+  readonly #subscriptionsGauge: Gauge;
+  readonly #messages: Counter;
+  readonly #bytes: Counter;
+  readonly #conflated: Counter;
+  readonly #dropped: Counter;
+  readonly #closedSlow: Counter;
+  readonly #errors: Counter;
+  readonly #fanout: Histogram;
+
+  constructor(options: { metrics: Metrics }) {
+    const m = options.metrics;
+    this.#clientsGauge = m.gauge("hlbook_clients", "WebSocket clients connected");
+    this.#subscriptionsGauge = m.gauge("hlbook_subscriptions", "subscriptions held by all clients");
+    this.#messages = m.counter("hlbook_messages_sent_total", "messages sent to WebSocket clients");
+    this.#bytes = m.counter("hlbook_bytes_sent_total", "bytes (UTF-16 code units) sent to WebSocket clients");
+    this.#conflated = m.counter(
+      "hlbook_conflated_total",
+      "l2Book/bbo/allMids messages replaced by a newer one for a slow client",
+    );
+    this.#dropped = m.counter(
+      "hlbook_dropped_total",
+      "messages discarded because their client was closed as too slow",
+    );
+    this.#closedSlow = m.counter(
+      "hlbook_closed_slow_total",
+      "clients closed with 1008 for exceeding --max-buffered",
+    );
+    this.#errors = m.counter("hlbook_client_errors_total", "client requests answered with an error");
+    this.#fanout = m.histogram(
+      "hlbook_fanout_ms",
+      "time to compute, serialise and send one block's messages (ms)",
+    );
+  }
+
+  // ---- ingest side ------------------------------------------------------------------------------------
+
+  /** A fresh book (bootstrap or re-sync): every subscriber gets a fresh snapshot of what it watches. */
+  reset(books: Books): void {
+    this.#books = books;
+    this.#height = books.height;
+    this.#time = books.time;
+    this.#goLive();
+  }
+
+  /** One applied block: fan out every watched view the block changed. */
+  block(books: Books, diff: BookDiff): void {
+    const start = performance.now();
+    this.#books = books;
+    this.#height = diff.height;
+    this.#time = diff.time;
+    this.#drain();
+    if (!this.#live) return;
+    let midsChanged = false;
+    for (const [coin, coinDiff] of diff.coins) {
+      if (this.#mids !== null) {
+        const mid = books.mid(coin);
+        if (mid !== (this.#mids.get(coin) ?? null)) {
+          midsChanged = true;
+          if (mid === null) this.#mids.delete(coin);
+          else this.#mids.set(coin, mid);
+        }
+      }
+      const views = this.#byCoin.get(coin);
+      if (views === undefined) continue;
+      for (const view of views) {
+        const sub = view.subscription;
+        if (sub.type === "l2Book") {
+          const levels = levelsJson(books.l2(coin, sub.params));
+          if (levels === view.last) continue;
+          view.last = levels;
+          this.#broadcast(view, l2BookMessage(coin, diff.time, levels), true);
+        } else if (sub.type === "bbo") {
+          const bbo = bboJson(books.bbo(coin));
+          if (bbo === view.last) continue;
+          view.last = bbo;
+          this.#broadcast(view, bboMessage(coin, diff.time, bbo), true);
+        } else if (sub.type === "l4Book") {
+          if (coinDiff.statuses.length === 0 && coinDiff.diffs.length === 0) continue;
+          this.#broadcast(
+            view,
+            l4UpdatesMessage(diff.time, diff.height, coinDiff.statuses, coinDiff.diffs),
+            false,
+          );
+        }
+      }
+    }
+    if (midsChanged) {
+      for (const view of this.#midsViews) {
+        const mids = this.#midsOf(view.subscription.type === "allMids" ? view.subscription.dex : "");
+        if (mids === view.last) continue;
+        view.last = mids;
+        this.#broadcast(view, allMidsMessage(mids), true);
+      }
+    }
+    this.#fanout.observe(performance.now() - start);
+  }
+
+  /** One block's trades: one message per coin to that coin's `trades` subscribers. */
+  trades(trades: readonly Trade[]): void {
+    if (trades.length === 0 || this.#byCoin.size === 0) return;
+    let byCoin: Map<Coin, Trade[]> | null = null;
+    for (const trade of trades) {
+      if (!this.#views.has(`trades\u0000${trade.coin}`)) continue;
+      byCoin ??= new Map();
+      let list = byCoin.get(trade.coin);
+      if (list === undefined) byCoin.set(trade.coin, list = []);
+      list.push(trade);
+    }
+    if (byCoin === null) return;
+    for (const [coin, list] of byCoin) {
+      const view = this.#views.get(`trades\u0000${coin}`);
+      if (view !== undefined) this.#broadcast(view, tradesMessage(list), false);
+    }
+  }
+
+  /** Ingest state: `starting`/`resyncing` stop serving the book until the next reset; changes are told to clients. */
+  state(state: { phase: Phase; height: number; time: number }): void {
+    const changed = state.phase !== this.#phase;
+    this.#phase = state.phase;
+    if (state.phase === "starting" || state.phase === "resyncing") this.#live = false;
+    else if (!this.#live && this.#books !== null) this.#goLive();
+    if (!changed) return;
+    const text = statusMessage(state.phase, state.height, state.time);
+    for (const client of this.#clients) {
+      if (client.views.size > 0) this.#deliver(client, text, null);
+    }
+  }
+
+  // ---- server side ------------------------------------------------------------------------------------
+
+  /** Registers a new connection. */
+  attach(sink: ClientSink, limits: ClientLimits): Client {
+    const client = new Client(sink, limits);
+    this.#clients.add(client);
+    this.#clientsGauge.set(this.#clients.size);
+    return client;
+  }
+
+  /** Forgets a connection and all its subscriptions (idempotent). */
+  detach(client: Client): void {
+    client.closed = true;
+    if (!this.#clients.delete(client)) return;
+    for (const [key, view] of client.views) this.#removeSubscriber(key, view, client);
+    client.views.clear();
+    client.pending = null;
+    this.#backlogged.delete(client);
+    this.#clientsGauge.set(this.#clients.size);
+  }
+
+  /** Handles one text message from a client; answers on the client's socket. Never throws. */
+  handle(client: Client, text: string): void {
+    try {
+      const parsed = parseClientMessage(text, this.#coinCheck());
+      if (!parsed.ok) {
+        this.#errors.inc();
+        if ("postId" in parsed) this.#deliver(client, postErrorResponse(parsed.postId, parsed.error), null);
+        else this.#deliver(client, errorMessage(parsed.error), null);
+        return;
+      }
+      const message = parsed.message;
+      switch (message.method) {
+        case "ping":
+          this.#deliver(client, PONG, null);
+          return;
+        case "subscribe":
+          this.#subscribe(client, message.request);
+          return;
+        case "unsubscribe":
+          this.#unsubscribe(client, message.request);
+          return;
+        case "post": {
+          const result = this.info(message.request);
+          this.#deliver(
+            client,
+            result.ok
+              ? postInfoResponse(message.id, message.request.type, result.json)
+              : postErrorResponse(message.id, result.error),
+            null,
+          );
+          return;
+        }
+      }
+    } catch (error) {
+      if (!this.#faultLogged) {
+        this.#faultLogged = true;
+        log.error("failed to handle a client message: {error}", { error });
+      }
+      this.#deliver(client, errorMessage("internal error while handling the request"), null);
+    }
+  }
+
+  /** Sends an error text to a client (used by the server for limit violations). */
+  sendError(client: Client, text: string): void {
+    this.#errors.inc();
+    this.#deliver(client, errorMessage(text), null);
+  }
+
+  /** Answers an info request (`l2Book` → `{coin,time,levels}`, `allMids` → `{coin: mid}`). */
+  info(request: InfoRequest): InfoResult {
+    const books = this.#books;
+    if (!this.#live || books === null) {
+      return { ok: false, status: 503, error: `order book not ready (${this.#phase}): retry shortly` };
+    }
+    if (request.type === "l2Book") {
+      return {
+        ok: true,
+        json: l2BookData(request.coin, books.time, levelsJson(books.l2(request.coin, request.params))),
+      };
+    }
+    return { ok: true, json: this.#midsOf(request.dex, this.#mids ?? this.#computeMids(books)) };
+  }
+
+  /** Parses an info request body against the current coins. */
+  coinCheck(): CoinCheck {
+    return this.#coinCheck();
+  }
+
+  /** Current state, for `/health`. */
+  status(): FeedStatus {
+    return {
+      phase: this.#phase,
+      live: this.#live,
+      height: this.#height,
+      time: this.#time,
+      clients: this.#clients.size,
+      subscriptions: this.#subscriptions,
+    };
+  }
+
+  /** Closes every client (server shutdown). */
+  closeAll(code: number, reason: string): void {
+    for (const client of [...this.#clients]) {
+      try {
+        client.sink.close(code, reason);
+      } catch {
+        // already closed
+      }
+      this.detach(client);
+    }
+  }
+
+  // ---- internals --------------------------------------------------------------------------------------
+
+  #coinCheck(): CoinCheck {
+    const books = this.#books;
+    return this.#live && books !== null ? (coin) => books.has(coin) : null;
+  }
+
+  #subscribe(client: Client, request: SubscriptionRequest): void {
+    if (client.views.has(request.key)) {
+      this.#errors.inc();
+      this.#deliver(client, errorMessage(`Already subscribed: ${request.sent}`), null);
+      return;
+    }
+    if (client.views.size >= client.limits.maxSubscriptions) {
+      this.#errors.inc();
+      this.#deliver(
+        client,
+        errorMessage(
+          `Invalid subscription: ${request.sent} (too many subscriptions: at most ${client.limits.maxSubscriptions} per connection)`,
+        ),
+        null,
+      );
+      return;
+    }
+    let view = this.#views.get(request.key);
+    if (view === undefined) {
+      view = { key: request.key, subscription: request.subscription, subscribers: new Set(), last: null };
+      this.#views.set(request.key, view);
+      const sub = request.subscription;
+      if (sub.type === "allMids") {
+        this.#midsViews.add(view);
+        if (this.#mids === null && this.#live && this.#books !== null) {
+          this.#mids = this.#computeMids(this.#books);
+        }
+        if (this.#mids !== null) view.last = this.#midsOf(sub.dex);
+      } else {
+        let set = this.#byCoin.get(sub.coin);
+        if (set === undefined) this.#byCoin.set(sub.coin, set = new Set());
+        set.add(view);
+        if (this.#live && this.#books !== null && isBookView(sub.type)) {
+          view.last = this.#viewJson(this.#books, sub);
+        }
+      }
+    }
+    view.subscribers.add(client);
+    client.views.set(request.key, view);
+    this.#subscriptions++;
+    this.#subscriptionsGauge.set(this.#subscriptions);
+    this.#deliver(client, subscriptionResponse("subscribe", request.echo), null);
+    if (this.#live && this.#books !== null) this.#sendSnapshot(client, view, this.#books);
+    else this.#deliver(client, statusMessage(this.#phase, this.#height, this.#time), null);
+  }
+
+  #unsubscribe(client: Client, request: SubscriptionRequest): void {
+    const view = client.views.get(request.key);
+    if (view === undefined) {
+      this.#errors.inc();
+      this.#deliver(client, errorMessage(`Already unsubscribed: ${request.sent}`), null);
+      return;
+    }
+    client.views.delete(request.key);
+    client.pending?.delete(request.key);
+    this.#removeSubscriber(request.key, view, client);
+    this.#deliver(client, subscriptionResponse("unsubscribe", request.echo), null);
+  }
+
+  #removeSubscriber(key: string, view: View, client: Client): void {
+    if (!view.subscribers.delete(client)) return;
+    this.#subscriptions--;
+    this.#subscriptionsGauge.set(this.#subscriptions);
+    if (view.subscribers.size > 0) return;
+    this.#views.delete(key);
+    const sub = view.subscription;
+    if (sub.type === "allMids") {
+      this.#midsViews.delete(view);
+      if (this.#midsViews.size === 0) this.#mids = null;
+    } else {
+      const set = this.#byCoin.get(sub.coin);
+      set?.delete(view);
+      if (set?.size === 0) this.#byCoin.delete(sub.coin);
+    }
+  }
+
+  /** Serialised comparable content of an l2Book or bbo view. */
+  #viewJson(books: Books, sub: Subscription): string | null {
+    if (sub.type === "l2Book") return levelsJson(books.l2(sub.coin, sub.params));
+    if (sub.type === "bbo") return bboJson(books.bbo(sub.coin));
+    return null;
+  }
+
+  #computeMids(books: Books): Map<Coin, string> {
+    const mids = new Map<Coin, string>();
+    for (const coin of books.coins()) {
+      const mid = books.mid(coin);
+      if (mid !== null) mids.set(coin, mid);
+    }
+    return mids;
+  }
+
+  #midsOf(dex: string, mids: ReadonlyMap<Coin, string> | null = this.#mids): string {
+    if (mids === null) return "{}";
+    if (dex === "") {
+      let all = true;
+      for (const coin of mids.keys()) {
+        if (coin.includes(":")) {
+          all = false;
+          break;
+        }
+      }
+      if (all) return midsJson(mids);
+    }
+    const filtered = new Map<Coin, string>();
+    for (const [coin, mid] of mids) if (inDex(coin, dex)) filtered.set(coin, mid);
+    return midsJson(filtered);
+  }
+
+  /** The message a new subscriber (or everyone after a reset) gets first. */
+  #sendSnapshot(client: Client, view: View, books: Books): void {
+    const sub = view.subscription;
+    switch (sub.type) {
+      case "l2Book":
+        this.#deliver(
+          client,
+          l2BookMessage(sub.coin, books.time, levelsJson(books.l2(sub.coin, sub.params))),
+          view.key,
+        );
+        return;
+      case "bbo":
+        this.#deliver(client, bboMessage(sub.coin, books.time, bboJson(books.bbo(sub.coin))), view.key);
+        return;
+      case "allMids":
+        this.#deliver(client, allMidsMessage(this.#midsOf(sub.dex)), view.key);
+        return;
+      case "l4Book":
+        this.#deliver(client, this.#l4Snapshot(books, sub.coin), null);
+        return;
+      case "trades":
+        return;
+    }
+  }
+
+  #l4Snapshot(books: Books, coin: Coin): string {
+    const cache = this.#l4Cache;
+    if (cache !== null && cache.coin === coin && cache.height === books.height) return cache.text;
+    const text = l4SnapshotMessage(coin, books.time, books.height, books.l4(coin));
+    this.#l4Cache = { coin, height: books.height, text };
+    return text;
+  }
+
+  /** A fresh book is being served: recompute every view and send every subscriber its snapshot. */
+  #goLive(): void {
+    const books = this.#books;
+    if (books === null) return;
+    this.#live = true;
+    this.#l4Cache = null;
+    this.#mids = this.#midsViews.size > 0 ? this.#computeMids(books) : null;
+    for (const view of this.#views.values()) {
+      const sub = view.subscription;
+      view.last = sub.type === "allMids" ? this.#midsOf(sub.dex) : this.#viewJson(books, sub);
+      for (const client of view.subscribers) this.#sendSnapshot(client, view, books);
+    }
+  }
+
+  #broadcast(view: View, text: string, conflatable: boolean): void {
+    const key = conflatable ? view.key : null;
+    for (const client of view.subscribers) this.#deliver(client, text, key);
+  }
+
+  /** Sends or conflates one message; `key` is the view key for conflatable messages, null otherwise. */
+  #deliver(client: Client, text: string, key: string | null): void {
+    if (client.closed) return;
+    const buffered = client.sink.bufferedAmount;
+    if (buffered > client.limits.maxBuffered) {
+      this.#closeSlow(client, buffered);
+      return;
+    }
+    if (key !== null) {
+      const pending = client.pending;
+      if (pending !== null) {
+        if (pending.delete(key)) this.#conflated.inc();
+        pending.set(key, text);
+        return;
+      }
+      if (buffered > client.softBuffered) {
+        client.pending = new Map([[key, text]]);
+        this.#backlogged.add(client);
+        return;
+      }
+    }
+    this.#write(client, text);
+  }
+
+  #write(client: Client, text: string): void {
+    try {
+      client.sink.send(text);
+    } catch {
+      // The socket is closing: its close event detaches the client.
+      client.closed = true;
+      return;
+    }
+    this.#messages.inc();
+    this.#bytes.inc(text.length);
+  }
+
+  /** Flushes the pending messages of clients whose socket drained below the soft threshold. */
+  #drain(): void {
+    if (this.#backlogged.size === 0) return;
+    for (const client of this.#backlogged) {
+      if (client.closed) {
+        this.#backlogged.delete(client);
+        continue;
+      }
+      const buffered = client.sink.bufferedAmount;
+      if (buffered > client.limits.maxBuffered) {
+        this.#closeSlow(client, buffered);
+        continue;
+      }
+      if (buffered > client.softBuffered) continue;
+      const pending = client.pending;
+      client.pending = null;
+      this.#backlogged.delete(client);
+      if (pending !== null) { for (const text of pending.values()) this.#write(client, text); }
+    }
+  }
+
+  #closeSlow(client: Client, buffered: number): void {
+    this.#closedSlow.inc();
+    this.#dropped.inc(1 + (client.pending?.size ?? 0));
+    log.warn("closing a slow client: {buffered} bytes unsent, limit {limit}", {
+      buffered,
+      limit: client.limits.maxBuffered,
+    });
+    try {
+      client.sink.close(1008, `too slow: over ${client.limits.maxBuffered} bytes unsent`);
+    } catch {
+      // already closing
+    }
+    this.detach(client);
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The HTTP server: `/ws` (and `/`) WebSocket upgrades, `/health`, `/metrics`, `POST /info` and the static page.
+ *
+ * @module
+ */
+import { type Feed, parseInfoRequest } from "../feed/mod.ts";
+import { logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { serveSocket } from "./socket.ts";
+
+const log = logger("server");
+
+/** Where the live page's files live (`deno compile --include src/web` embeds them). */
+const WEB_ROOT = new URL("../web/", import.meta.url);
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  mjs: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  json: "application/json; charset=utf-8",
+  svg: "image/svg+xml",
+  png: "image/png",
+  ico: "image/x-icon",
+  txt: "text/plain; charset=utf-8",
+  map: "application/json; charset=utf-8",
+  woff2: "font/woff2",
+};
+
+/** What {@link startServer} needs. */
+export interface ServerOptions {
+  readonly address: string;
+  /** 0 = any free port (see {@link Server.port}). */
+  readonly port: number;
+  readonly maxBuffered: number;
+  readonly maxConnections: number;
+  readonly maxSubscriptions: number;
+  readonly maxMessageSize: number;
+  readonly maxMessagesPerMinute: number;
+  readonly metrics: Metrics;
+  /** Extra fields for `/health`. */
+  readonly health: () => object;
+}
+
+/** A running server. */
+export interface Server {
+  /** The port actually listened on. */
+  readonly port: number;
+  readonly hostname: string;
+  /** Closes every WebSocket with 1001 and stops listening. */
+  shutdown(): Promise<void>;
+}
+
+function json(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", "access-control-allow-origin": "*" },
+  });
+}
+
+function jsonText(text: string, status = 200): Response {
+  return new Response(text, {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", "access-control-allow-origin": "*" },
+  });
+}
+
+/** Maps a URL path to a file under `src/web/`, or null when it is not a safe, plain file name. */
+function webFile(pathname: string): URL | null {
+  let path: string;
+  try {
+    path = decodeURIComponent(pathname);
+  } catch {
+    return null;
+  }
+  if (path === "/" || path === "") path = "/index.html";
+  const segments = path.slice(1).split("/");
+  for (const segment of segments) {
+    // No empty, dot-leading (`..`, hidden files) or odd segments: nothing outside src/web can be named.
+    if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(segment)) return null;
+  }
+  const url = new URL(segments.join("/"), WEB_ROOT);
+  return url.href.startsWith(WEB_ROOT.href) ? url : null;
+}
+
+async function serveStatic(request: Request, pathname: string): Promise<Response> {
+  const url = webFile(pathname);
+  if (url === null) return new Response("not found\n", { status: 404 });
+  const ext = url.pathname.slice(url.pathname.lastIndexOf(".") + 1).toLowerCase();
+  try {
+    const body = await Deno.readFile(url);
+    return new Response(request.method === "HEAD" ? null : body, {
+      headers: {
+        "content-type": CONTENT_TYPES[ext] ?? "application/octet-stream",
+        "cache-control": "no-cache",
+        "content-length": String(body.byteLength),
+      },
+    });
+  } catch {
+    return new Response("not found\n", { status: 404 });
+  }
+}
+
+async function readInfo(request: Request, feed: Feed, maxSize: number): Promise<Response> {
+  let body: string;
+  try {
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    if (bytes.byteLength > maxSize) return json({ error: `request body over ${maxSize} bytes` }, 413);
+    body = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return json({ error: "request body must be UTF-8 JSON" }, 400);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    return json({ error: 'request body must be JSON, e.g. {"type":"l2Book","coin":"BTC"}' }, 400);
+  }
+  const parsed = parseInfoRequest(raw, feed.coinCheck());
+  if (!parsed.ok) return json({ error: parsed.error }, 400);
+  const result = feed.info(parsed.request);
+  return result.ok ? jsonText(result.json) : json({ error: result.error }, result.status);
+}
+
+/** Starts listening; routes as described in the module doc. */
+export function startServer(options: ServerOptions, feed: Feed): Server {
+  const sockets = new Set<WebSocket>();
+  const limits = {
+    maxBuffered: options.maxBuffered,
+    maxSubscriptions: options.maxSubscriptions,
+    maxMessageSize: options.maxMessageSize,
+    maxMessagesPerMinute: options.maxMessagesPerMinute,
+  };
+  const rejected = options.metrics.counter(
+    "hlbook_connections_rejected_total",
+    "WebSocket upgrades refused because --max-connections was reached",
+  );
+
+  const handler = async (request: Request): Promise<Response> => {
+    const url = new URL(request.url);
+    const path = url.pathname;
+    const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
+    if (upgrade && (path === "/ws" || path === "/")) {
+      if (sockets.size >= options.maxConnections) {
+        rejected.inc();
+        return json({ error: `too many connections: at most ${options.maxConnections}` }, 429);
+      }
+      let upgraded;
+      try {
+        upgraded = Deno.upgradeWebSocket(request);
+      } catch (error) {
+        return json({ error: `bad WebSocket upgrade: ${(error as Error).message}` }, 400);
+      }
+      const socket = upgraded.socket;
+      sockets.add(socket);
+      serveSocket(socket, feed, { limits, onClosed: () => sockets.delete(socket) });
+      return upgraded.response;
+    }
+    if (path === "/ws") return json({ error: "/ws expects a WebSocket upgrade" }, 426);
+    if (path === "/health" && (request.method === "GET" || request.method === "HEAD")) {
+      const status = feed.status();
+      return json({
+        ready: status.live && status.phase === "ready",
+        stale: status.phase === "stale",
+        phase: status.phase,
+        height: status.height,
+        blockTime: status.time,
+        lagMs: status.time > 0 ? Date.now() - status.time : null,
+        clients: status.clients,
+        subscriptions: status.subscriptions,
+        ...options.health(),
+      });
+    }
+    if (path === "/metrics" && (request.method === "GET" || request.method === "HEAD")) {
+      return new Response(options.metrics.render(), {
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      });
+    }
+    if (path === "/info") {
+      if (request.method === "OPTIONS") {
+        return new Response(null, {
+          status: 204,
+          headers: {
+            "access-control-allow-origin": "*",
+            "access-control-allow-methods": "POST",
+            "access-control-allow-headers": "content-type",
+          },
+        });
+      }
+      if (request.method !== "POST") return json({ error: "/info expects POST with a JSON body" }, 405);
+      return await readInfo(request, feed, options.maxMessageSize);
+    }
+    if (request.method === "GET" || request.method === "HEAD") return await serveStatic(request, path);
+    return json({ error: `no route for ${request.method} ${path}` }, 404);
+  };
+
+  const httpServer = Deno.serve({
+    hostname: options.address,
+    port: options.port,
+    onListen: () => {},
+    onError: (error) => {
+      log.error("HTTP handler failed: {error}", { error });
+      return json({ error: "internal error" }, 500);
+    },
+  }, handler);
+  const addr = httpServer.addr;
+
+  return {
+    port: addr.port,
+    hostname: addr.hostname,
+    async shutdown() {
+      for (const socket of sockets) {
+        try {
+          socket.close(1001, "server shutting down");
+        } catch {
+          // already closing
+        }
+      }
+      feed.closeAll(1001, "server shutting down");
+      await httpServer.shutdown();
+    },
+  };
+}

@@ -1,0 +1,7 @@
+/**
+ * hlbook's HTTP and WebSocket server.
+ *
+ * @module
+ */
+export { type Server, type ServerOptions, startServer } from "./http.ts";
+export { serveSocket, type SocketLimits } from "./socket.ts";

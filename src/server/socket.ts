@@ -1,0 +1,111 @@
+/**
+ * One WebSocket connection: inbound limits (size, rate, frame type), then hands text to the {@link Feed}.
+ *
+ * hlbook never closes a client for being idle (the official server closes after 60 s without sending; hlbook
+ * keeps quiet subscribers): dead peers are found by Deno's own ping/pong (`idleTimeout`, 120 s).
+ *
+ * @module
+ */
+import type { Client, Feed } from "../feed/mod.ts";
+import { logger } from "../log.ts";
+
+const log = logger("server");
+
+/** Inbound limits of one connection. */
+export interface SocketLimits {
+  readonly maxBuffered: number;
+  readonly maxSubscriptions: number;
+  /** Largest accepted inbound message in bytes; 16× larger closes the connection with 1009. */
+  readonly maxMessageSize: number;
+  /** Inbound messages per minute; well past it the connection is closed with 1008. */
+  readonly maxMessagesPerMinute: number;
+}
+
+const WINDOW_MS = 60_000;
+const encoder = new TextEncoder();
+
+function byteLength(text: string): number {
+  // Code units ≤ bytes ≤ 3 × code units: only encode when it can matter.
+  return text.length * 3 <= 1024 ? text.length * 3 : encoder.encode(text).length;
+}
+
+/** Wires a freshly upgraded socket to the feed; `onClosed` runs once when it is gone. */
+export function serveSocket(
+  socket: WebSocket,
+  feed: Feed,
+  options: { limits: SocketLimits; onClosed: () => void },
+): void {
+  const limits = options.limits;
+  let client: Client | null = null;
+  let windowStart = 0;
+  let count = 0;
+  let done = false;
+  // Tolerate a short burst over the limit (answered with errors) before closing.
+  const grace = Math.max(10, Math.floor(limits.maxMessagesPerMinute / 10));
+
+  const finish = () => {
+    if (done) return;
+    done = true;
+    if (client !== null) feed.detach(client);
+    options.onClosed();
+  };
+  const closeWith = (code: number, reason: string) => {
+    try {
+      socket.close(code, reason);
+    } catch {
+      // already closing
+    }
+    finish();
+  };
+
+  socket.addEventListener("open", () => {
+    client = feed.attach(socket, {
+      maxSubscriptions: limits.maxSubscriptions,
+      maxBuffered: limits.maxBuffered,
+    });
+  });
+  socket.addEventListener("close", finish);
+  socket.addEventListener("error", finish);
+  socket.addEventListener("message", (event: MessageEvent) => {
+    try {
+      if (client === null || done) return;
+      const now = Date.now();
+      if (now - windowStart >= WINDOW_MS) {
+        windowStart = now;
+        count = 0;
+      }
+      count++;
+      if (count > limits.maxMessagesPerMinute) {
+        if (count > limits.maxMessagesPerMinute + grace) {
+          closeWith(1008, `too many messages: more than ${limits.maxMessagesPerMinute} per minute`);
+          return;
+        }
+        feed.sendError(
+          client,
+          `Too many messages: at most ${limits.maxMessagesPerMinute} per minute; further messages close the connection`,
+        );
+        return;
+      }
+      const data: unknown = event.data;
+      if (typeof data !== "string") {
+        feed.sendError(client, "Binary frames are not supported: send JSON text frames");
+        return;
+      }
+      if (data.length > limits.maxMessageSize || byteLength(data) > limits.maxMessageSize) {
+        const size = encoder.encode(data).length;
+        if (size > 16 * limits.maxMessageSize) {
+          closeWith(1009, `message too big: ${size} bytes, limit ${limits.maxMessageSize}`);
+          return;
+        }
+        feed.sendError(
+          client,
+          `Message too large: ${size} bytes, at most ${limits.maxMessageSize} bytes accepted`,
+        );
+        return;
+      }
+      feed.handle(client, data);
+    } catch (error) {
+      log.error("failed to handle a WebSocket message: {error}", { error });
+    }
+  });
+}

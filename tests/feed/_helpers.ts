@@ -1,0 +1,303 @@
+/**
+ * Test helpers for the feed and server: hand-made blocks, a feed + server on a free loopback port, and a
+ * WebSocket client with bounded waits.
+ *
+ * @module
+ */
+import { Books } from "../../src/book/mod.ts";
+import type {
+  BlockInput,
+  BookDiff,
+  BookDiffEvent,
+  Coin,
+  OrderStatusEvent,
+  Side,
+  Trade,
+} from "../../src/book/mod.ts";
+import { Feed } from "../../src/feed/mod.ts";
+import { Metrics } from "../../src/metrics.ts";
+import { type Server, type ServerOptions, startServer } from "../../src/server/mod.ts";
+
+const USER = "0x0000000000000000000000000000000000000001";
+
+interface Resting {
+  coin: Coin;
+  side: Side;
+  px: string;
+  sz: string;
+}
+
+/** Builds consecutive blocks of hand-made orders and applies them to a {@link Books}. */
+export class BlockMaker {
+  height: number;
+  time: number;
+  #nextOid = 1000;
+  #statuses: OrderStatusEvent[] = [];
+  #diffs: BookDiffEvent[] = [];
+  readonly resting = new Map<number, Resting>();
+
+  constructor(readonly books: Books, start = { height: 100, time: 1_700_000_000_000 }) {
+    this.height = books.height > 0 ? books.height : start.height;
+    this.time = books.time > 0 ? books.time : start.time;
+  }
+
+  #status(status: string, oid: number, r: Resting): void {
+    this.#statuses.push({
+      time: new Date(this.time + 1000).toISOString().replace("Z", "000000"),
+      user: USER,
+      status,
+      order: {
+        coin: r.coin,
+        side: r.side,
+        limitPx: r.px,
+        sz: r.sz,
+        oid,
+        timestamp: this.time + 1000,
+        triggerCondition: "N/A",
+        isTrigger: false,
+        triggerPx: "0.0",
+        children: [],
+        isPositionTpsl: false,
+        reduceOnly: false,
+        orderType: "Limit",
+        origSz: r.sz,
+        tif: "Gtc",
+        cloid: null,
+      },
+    });
+  }
+
+  /** Places a resting order in the next block; returns its oid. */
+  place(coin: Coin, side: Side, px: string, sz: string): number {
+    const oid = this.#nextOid++;
+    const r = { coin, side, px, sz };
+    this.#status("open", oid, r);
+    this.#diffs.push({ user: USER, oid, coin, side, px, raw_book_diff: { new: { sz } } });
+    this.resting.set(oid, r);
+    return oid;
+  }
+
+  /** Cancels a resting order in the next block. */
+  cancel(oid: number): void {
+    const r = this.resting.get(oid);
+    if (r === undefined) throw new Error(`no resting order ${oid}`);
+    this.#status("canceled", oid, r);
+    this.#diffs.push({ user: USER, oid, coin: r.coin, side: r.side, px: r.px, raw_book_diff: "remove" });
+    this.resting.delete(oid);
+  }
+
+  /** Changes a resting order's size in the next block. */
+  resize(oid: number, newSz: string): void {
+    const r = this.resting.get(oid);
+    if (r === undefined) throw new Error(`no resting order ${oid}`);
+    this.#diffs.push({
+      user: USER,
+      oid,
+      coin: r.coin,
+      side: r.side,
+      px: r.px,
+      raw_book_diff: { update: { origSz: r.sz, newSz } },
+    });
+    r.sz = newSz;
+  }
+
+  /** Adds a status that does not touch the book (e.g. a rejected order). */
+  reject(coin: Coin, side: Side, px: string): void {
+    this.#status("badAloPxRejected", this.#nextOid++, { coin, side, px, sz: "1.0" });
+  }
+
+  /** The next block with everything queued since the last one. */
+  next(): BlockInput {
+    this.height++;
+    this.time += 500;
+    const block = { height: this.height, time: this.time, statuses: this.#statuses, diffs: this.#diffs };
+    this.#statuses = [];
+    this.#diffs = [];
+    return block;
+  }
+
+  /** Applies the next block to the books; throws when the book rejects it. */
+  apply(): BookDiff {
+    const result = this.books.applyBlock(this.next());
+    if (!result.ok) throw new Error(result.error.message);
+    return result.diff;
+  }
+}
+
+/** A trade for tests. */
+export function trade(coin: Coin, tid: number, px = "100.0"): Trade {
+  return {
+    coin,
+    side: "B",
+    px,
+    sz: "1.5",
+    hash: "0xabc",
+    time: 1_700_000_000_000 + tid,
+    tid,
+    users: ["0x00000000000000000000000000000000000000b1", "0x00000000000000000000000000000000000000a1"],
+  };
+}
+
+/** A running feed + server on 127.0.0.1 with a free port. */
+export interface Harness {
+  readonly feed: Feed;
+  readonly server: Server;
+  readonly metrics: Metrics;
+  readonly url: string;
+  readonly http: string;
+}
+
+/** Runs `fn` against a fresh feed and server, always shutting it down. */
+export async function withServer(
+  fn: (h: Harness) => Promise<void>,
+  options: Partial<Omit<ServerOptions, "metrics">> = {},
+): Promise<void> {
+  const metrics = new Metrics();
+  const feed = new Feed({ metrics });
+  const server = startServer({
+    address: "127.0.0.1",
+    port: 0,
+    maxBuffered: 4 * 1024 * 1024,
+    maxConnections: 100,
+    maxSubscriptions: 1000,
+    maxMessageSize: 64 * 1024,
+    maxMessagesPerMinute: 2000,
+    health: () => ({ version: "test" }),
+    ...options,
+    metrics,
+  }, feed);
+  try {
+    await fn({
+      feed,
+      server,
+      metrics,
+      url: `ws://127.0.0.1:${server.port}/ws`,
+      http: `http://127.0.0.1:${server.port}`,
+    });
+  } finally {
+    await server.shutdown();
+  }
+}
+
+/** A feed with books at a known state: BTC with a few levels, ETH with one level each side. */
+export function sampleBooks(): { books: Books; maker: BlockMaker } {
+  const books = new Books();
+  const maker = new BlockMaker(books);
+  maker.place("BTC", "B", "100.0", "1.0");
+  maker.place("BTC", "B", "99.0", "2.0");
+  maker.place("BTC", "B", "98.0", "3.0");
+  maker.place("BTC", "A", "101.0", "1.5");
+  maker.place("BTC", "A", "102.0", "2.5");
+  maker.place("ETH", "B", "10.0", "1.0");
+  maker.place("ETH", "A", "11.0", "1.0");
+  maker.apply();
+  return { books, maker };
+}
+
+/** A WebSocket client that queues every message; every wait is bounded. */
+export class TestClient {
+  readonly texts: string[] = [];
+  #waiters: (() => void)[] = [];
+  closed: CloseEvent | null = null;
+  #closedWaiters: (() => void)[] = [];
+
+  private constructor(readonly socket: WebSocket) {
+    socket.addEventListener("message", (event) => {
+      this.texts.push(String(event.data));
+      for (const w of this.#waiters.splice(0)) w();
+    });
+    socket.addEventListener("close", (event) => {
+      this.closed = event;
+      for (const w of this.#closedWaiters.splice(0)) w();
+      for (const w of this.#waiters.splice(0)) w();
+    });
+  }
+
+  /** Opens a connection (rejects after `timeoutMs`). */
+  static async open(url: string, timeoutMs = 3000): Promise<TestClient> {
+    const socket = new WebSocket(url);
+    const client = new TestClient(socket);
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        socket.addEventListener("open", () => resolve(), { once: true });
+        socket.addEventListener("error", () => reject(new Error(`could not connect to ${url}`)), {
+          once: true,
+        });
+      }),
+      timeoutMs,
+      "open",
+    );
+    return client;
+  }
+
+  send(message: unknown): void {
+    this.socket.send(typeof message === "string" ? message : JSON.stringify(message));
+  }
+
+  /** The next message's text. */
+  async nextText(timeoutMs = 3000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.texts.length === 0) {
+      if (this.closed) {
+        throw new Error(`socket closed (${this.closed.code} ${this.closed.reason}) while waiting`);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no message within ${timeoutMs} ms`);
+      await withTimeout(new Promise<void>((resolve) => this.#waiters.push(resolve)), left, "message").catch(
+        () => {},
+      );
+    }
+    return this.texts.shift() as string;
+  }
+
+  /** The next message, parsed. */
+  // deno-lint-ignore no-explicit-any
+  async next(timeoutMs = 3000): Promise<any> {
+    return JSON.parse(await this.nextText(timeoutMs));
+  }
+
+  /** The next message on a channel (others are skipped). */
+  // deno-lint-ignore no-explicit-any
+  async nextOn(channel: string, timeoutMs = 3000): Promise<any> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const msg = await this.next(Math.max(1, deadline - Date.now()));
+      if (msg.channel === channel) return msg;
+    }
+  }
+
+  /** Asserts nothing arrives within `ms` (a ping round trip first flushes what the server already sent). */
+  async expectQuiet(): Promise<void> {
+    this.send({ method: "ping" });
+    const text = await this.nextText();
+    if (text !== '{"channel":"pong"}') throw new Error(`expected nothing before pong, got ${text}`);
+  }
+
+  /** Resolves when the socket is closed (bounded). */
+  async waitClosed(timeoutMs = 3000): Promise<CloseEvent> {
+    if (this.closed) return this.closed;
+    await withTimeout(new Promise<void>((resolve) => this.#closedWaiters.push(resolve)), timeoutMs, "close");
+    return this.closed as unknown as CloseEvent;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.socket.close();
+    await this.waitClosed().catch(() => {});
+  }
+}
+
+/** Rejects when `promise` does not settle within `ms`; never leaves a timer behind. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
