@@ -1,0 +1,182 @@
+/**
+ * A running simulated node: steps a `Simulator` on a timer at `rate` blocks per second, writes the node's
+ * files into a data dir and answers the node's info-server `fileSnapshot` request on a loopback port.
+ *
+ * @module
+ */
+import { isAbsolute } from "node:path";
+import type { SnapshotFile } from "../book/types.ts";
+import { logger } from "../log.ts";
+import { type SimBlock, type SimOptions, Simulator } from "./engine.ts";
+import { NodeFileWriter } from "./writer.ts";
+
+const log = logger("sim");
+
+/** Options of `startSimNode` (the simulator's own options apply too). */
+export interface SimNodeOptions extends SimOptions {
+  /** Where the node files go (created if missing). */
+  readonly dataDir: string;
+  /** Info-server port; 0 picks a free one; null runs no info server (default 3001). */
+  readonly infoPort?: number | null;
+  /** Info-server address (default 127.0.0.1). */
+  readonly hostname?: string;
+  /** Also write the streaming files (default false). */
+  readonly streaming?: boolean;
+  /** Stop after this many blocks (default: run until `stop()`). */
+  readonly maxBlocks?: number;
+  /** Called after each block is fully written (tests record the simulator's truth here). */
+  readonly onBlock?: (block: SimBlock, sim: Simulator) => void;
+  /** Step only when `advance()` is called, instead of on a timer (default false). */
+  readonly manual?: boolean;
+}
+
+/** A running simulated node. */
+export interface SimNode {
+  readonly dataDir: string;
+  /** `http://127.0.0.1:PORT/info`, or null without an info server. */
+  readonly infoUrl: string | null;
+  readonly infoPort: number | null;
+  readonly sim: Simulator;
+  /** Height of the last fully written block (the initial book's height before the first). */
+  readonly height: number;
+  /** Produce and write `n` blocks now (any mode). */
+  advance(n?: number): void;
+  /** Resolves when the node stopped (after `stop()` or `maxBlocks`). */
+  readonly finished: Promise<void>;
+  /** Stop the timer and the info server, close the files. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Start a simulated node. Live block times start at the current wall clock unless `startTime` is given. */
+export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
+  const rate = options.rate ?? 15;
+  const sim = new Simulator({ ...options, startTime: options.startTime ?? Date.now() - 370 });
+  await Deno.mkdir(options.dataDir, { recursive: true });
+  const writer = new NodeFileWriter(options.dataDir, { streaming: options.streaming });
+  let height = sim.height;
+  let stopped = false;
+  let written = 0;
+  let resolveFinished = () => {};
+  const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
+
+  const advance = (n = 1) => {
+    for (let i = 0; i < n && !stopped; i++) {
+      const block = sim.step();
+      writer.write(block);
+      height = block.height;
+      written++;
+      options.onBlock?.(block, sim);
+      if (options.maxBlocks !== undefined && written >= options.maxBlocks) {
+        void stop();
+        return;
+      }
+    }
+  };
+
+  let server: Deno.HttpServer<Deno.NetAddr> | null = null;
+  let infoPort: number | null = null;
+  if (options.infoPort !== null) {
+    server = Deno.serve({
+      hostname: options.hostname ?? "127.0.0.1",
+      port: options.infoPort ?? 3001,
+      onListen: () => {},
+    }, (request) => handleInfo(request, () => sim.snapshot()));
+    infoPort = server.addr.port;
+  }
+
+  let timer: ReturnType<typeof setInterval> | undefined;
+  if (!options.manual) {
+    const t0 = performance.now();
+    timer = setInterval(() => {
+      const due = Math.floor(((performance.now() - t0) * rate) / 1000) - written;
+      // never more than a second of blocks in one go: a stalled event loop slows the chain instead
+      if (due > 0) advance(Math.min(due, Math.max(1, Math.ceil(rate))));
+    }, Math.max(1, Math.floor(1000 / rate)));
+  }
+
+  async function stop(): Promise<void> {
+    if (stopped) return finished;
+    stopped = true;
+    if (timer !== undefined) clearInterval(timer);
+    writer.close();
+    if (server) await server.shutdown();
+    log.info("simulated node stopped at block {height}", { height });
+    resolveFinished();
+  }
+
+  log.info("simulated node writing to {dataDir}, info server on port {infoPort}", {
+    dataDir: options.dataDir,
+    infoPort,
+  });
+  return {
+    dataDir: options.dataDir,
+    infoUrl: infoPort === null ? null : `http://127.0.0.1:${infoPort}/info`,
+    infoPort,
+    sim,
+    get height() {
+      return height;
+    },
+    advance,
+    finished,
+    stop,
+  };
+}
+
+/**
+ * The node's info endpoint, as far as hlbook uses it: `POST /info` with a `fileSnapshot` request for
+ * `l4Snapshots` writes the book at the last fully written block to `outPath` and answers 200.
+ */
+export async function handleInfo(request: Request, snapshot: () => SnapshotFile): Promise<Response> {
+  const url = new URL(request.url);
+  if (url.pathname !== "/info") return json(404, { error: `no route ${url.pathname}` });
+  if (request.method !== "POST") return json(405, { error: "use POST" });
+  let body: unknown;
+  try {
+    body = await request.json();
+  } catch {
+    return json(400, { error: "body is not JSON" });
+  }
+  const problem = checkSnapshotRequest(body);
+  if (typeof problem === "string") return json(400, { error: problem });
+  // Take the snapshot synchronously: no block can be written between here and the end of the serialisation.
+  const [height, coins] = snapshot();
+  const books = problem.includeUsers ? coins : coins.map(([coin, [bids, asks]]) => [
+    coin,
+    [bids.map(([, o]) => o), asks.map(([, o]) => o)],
+  ]);
+  const text = JSON.stringify(problem.includeHeightInOutput ? [height, books] : books);
+  try {
+    await Deno.writeTextFile(problem.outPath, text);
+  } catch (error) {
+    return json(500, { error: `cannot write ${problem.outPath}: ${(error as Error).message}` });
+  }
+  return json(200, null);
+}
+
+interface SnapshotRequest {
+  readonly outPath: string;
+  readonly includeUsers: boolean;
+  readonly includeHeightInOutput: boolean;
+}
+
+function checkSnapshotRequest(body: unknown): SnapshotRequest | string {
+  if (typeof body !== "object" || body === null) return "request must be a JSON object";
+  const b = body as Record<string, unknown>;
+  if (b.type !== "fileSnapshot") {
+    return `unsupported request type ${JSON.stringify(b.type)} (only fileSnapshot)`;
+  }
+  const r = b.request as Record<string, unknown> | undefined;
+  if (typeof r !== "object" || r === null || r.type !== "l4Snapshots") {
+    return "request.type must be l4Snapshots";
+  }
+  if (typeof b.outPath !== "string" || !isAbsolute(b.outPath)) return "outPath must be an absolute path";
+  return {
+    outPath: b.outPath,
+    includeUsers: r.includeUsers !== false,
+    includeHeightInOutput: b.includeHeightInOutput === true,
+  };
+}
+
+function json(status: number, value: unknown): Response {
+  return new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json" } });
+}
