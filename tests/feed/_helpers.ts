@@ -273,6 +273,17 @@ export class TestClient {
     if (text !== '{"channel":"pong"}') throw new Error(`expected nothing before pong, got ${text}`);
   }
 
+  /** Everything the server sent before the answer to a fresh ping. */
+  async collect(timeoutMs = 5000): Promise<string[]> {
+    this.send({ method: "ping" });
+    const out: string[] = [];
+    for (;;) {
+      const text = await this.nextText(timeoutMs);
+      if (text === '{"channel":"pong"}') return out;
+      out.push(text);
+    }
+  }
+
   /** Resolves when the socket is closed (bounded). */
   async waitClosed(timeoutMs = 3000): Promise<CloseEvent> {
     if (this.closed) return this.closed;
