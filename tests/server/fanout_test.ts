@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { Books, compareBooks } from "../../src/book/mod.ts";
 import type { L4Order, NodeOrder, SnapshotFile } from "../../src/book/mod.ts";
-import { BlockMaker, sampleBooks, TestClient, withServer } from "../feed/_helpers.ts";
+import { sampleBooks, TestClient, withServer } from "../feed/_helpers.ts";
 
 async function subscribed(url: string, subscription: Record<string, unknown>): Promise<TestClient> {
   const c = await TestClient.open(url);
