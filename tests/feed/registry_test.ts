@@ -1,0 +1,186 @@
+import assert from "node:assert/strict";
+import { type Client, type ClientSink, Feed } from "../../src/feed/mod.ts";
+import { Metrics } from "../../src/metrics.ts";
+import { sampleBooks, trade } from "./_helpers.ts";
+
+class FakeSink implements ClientSink {
+  readonly sent: string[] = [];
+  bufferedAmount = 0;
+  closedWith: [number | undefined, string | undefined] | null = null;
+  send(text: string): void {
+    if (this.closedWith) throw new Error("closed");
+    this.sent.push(text);
+  }
+  close(code?: number, reason?: string): void {
+    this.closedWith = [code, reason];
+  }
+  channels(): string[] {
+    return this.sent.map((text) => JSON.parse(text).channel);
+  }
+}
+
+const LIMITS = { maxSubscriptions: 10, maxBuffered: 1024 * 1024 };
+
+function setup() {
+  const metrics = new Metrics();
+  const feed = new Feed({ metrics });
+  const { books, maker } = sampleBooks();
+  feed.reset(books);
+  feed.state({ phase: "ready", height: books.height, time: books.time });
+  const connect = (...subscriptions: object[]): [Client, FakeSink] => {
+    const sink = new FakeSink();
+    const client = feed.attach(sink, LIMITS);
+    for (const subscription of subscriptions) {
+      feed.handle(client, JSON.stringify({ method: "subscribe", subscription }));
+    }
+    sink.sent.length = 0;
+    return [client, sink];
+  };
+  return { metrics, feed, books, maker, connect };
+}
+
+Deno.test("a slow client's book views are conflated to the latest, its trades are not", async (t) => {
+  const { metrics, feed, books, maker, connect } = setup();
+  const [, slow] = connect({ type: "l2Book", coin: "BTC" }, { type: "bbo", coin: "BTC" }, {
+    type: "trades",
+    coin: "BTC",
+  });
+  const [, fast] = connect({ type: "l2Book", coin: "BTC" }, { type: "bbo", coin: "BTC" }, {
+    type: "trades",
+    coin: "BTC",
+  });
+
+  await t.step("over the soft threshold, l2Book and bbo wait while trades still go out", () => {
+    slow.bufferedAmount = 300 * 1024;
+    for (let i = 0; i < 3; i++) {
+      maker.place("BTC", "B", `100.${i + 1}`, "1.0");
+      feed.block(books, maker.apply());
+      feed.trades([trade("BTC", i)]);
+    }
+    assert.deepEqual(slow.channels(), ["trades", "trades", "trades"]);
+    assert.deepEqual(fast.channels(), [
+      "l2Book",
+      "bbo",
+      "trades",
+      "l2Book",
+      "bbo",
+      "trades",
+      "l2Book",
+      "bbo",
+      "trades",
+    ]);
+    assert.equal(metrics.value("hlbook_conflated_total"), 4);
+  });
+
+  await t.step("when it drains it gets only the latest of each view, equal to what others got", () => {
+    slow.sent.length = 0;
+    slow.bufferedAmount = 0;
+    maker.place("ETH", "B", "9.0", "1.0");
+    feed.block(books, maker.apply());
+    assert.deepEqual(slow.channels(), ["l2Book", "bbo"]);
+    const fastL2 = fast.sent.filter((text) => text.startsWith('{"channel":"l2Book"'));
+    assert.equal(slow.sent[0], fastL2[fastL2.length - 1]);
+  });
+
+  await t.step("a fresh message after a drain is never followed by a stale one", () => {
+    slow.sent.length = 0;
+    maker.place("BTC", "B", "100.9", "1.0");
+    feed.block(books, maker.apply());
+    feed.block(books, maker.apply());
+    assert.deepEqual(slow.channels(), ["l2Book", "bbo"]);
+  });
+
+  await t.step("over maxBuffered the client is closed with 1008 and forgotten", () => {
+    const before = feed.status().subscriptions;
+    slow.bufferedAmount = LIMITS.maxBuffered + 1;
+    feed.trades([trade("BTC", 99)]);
+    assert.equal(slow.closedWith?.[0], 1008);
+    assert.match(slow.closedWith?.[1] ?? "", /too slow/);
+    assert.ok((slow.closedWith?.[1] ?? "").length <= 123);
+    assert.equal(feed.status().subscriptions, before - 3);
+    assert.equal(feed.status().clients, 1);
+    assert.equal(metrics.value("hlbook_closed_slow_total"), 1);
+    // Others are unaffected.
+    assert.equal(fast.channels().at(-1), "trades");
+  });
+});
+
+Deno.test("views nobody watches cost nothing and disappear with their last subscriber", () => {
+  const { feed, books, maker, connect } = setup();
+  const [client, sink] = connect({ type: "l2Book", coin: "ETH" });
+  maker.place("BTC", "B", "100.0", "1.0");
+  feed.block(books, maker.apply());
+  assert.deepEqual(sink.sent, []);
+  feed.handle(client, '{"method":"unsubscribe","subscription":{"type":"l2Book","coin":"ETH"}}');
+  assert.equal(feed.status().subscriptions, 0);
+  maker.place("ETH", "B", "10.0", "1.0");
+  feed.block(books, maker.apply());
+  assert.deepEqual(sink.channels(), ["subscriptionResponse"]);
+});
+
+Deno.test("the subscription limit per connection is answered with an error the SDK can match", () => {
+  const { feed, connect } = setup();
+  const [client, sink] = connect();
+  for (let i = 1; i <= LIMITS.maxSubscriptions + 1; i++) {
+    feed.handle(
+      client,
+      JSON.stringify({ method: "subscribe", subscription: { type: "l2Book", coin: "BTC", nLevels: i } }),
+    );
+  }
+  const last = JSON.parse(sink.sent.at(-1) ?? "null");
+  assert.equal(last.channel, "error");
+  assert.match(
+    last.data,
+    /^Invalid subscription: \{"type":"l2Book","coin":"BTC","nLevels":11\} \(too many subscriptions/,
+  );
+  assert.equal(feed.status().subscriptions, LIMITS.maxSubscriptions);
+});
+
+Deno.test("no client input throws: random bytes and shapes are answered with errors", () => {
+  const { feed, connect } = setup();
+  const [client, sink] = connect();
+  let seed = 42;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const atoms = [
+    "null",
+    "1",
+    '"x"',
+    "[]",
+    "{}",
+    "true",
+    '"subscribe"',
+    '"l2Book"',
+    '"BTC"',
+    "5",
+    "-1",
+    "1e308",
+    '{"type":"l2Book"}',
+  ];
+  const keys = [
+    "method",
+    "subscription",
+    "type",
+    "coin",
+    "nSigFigs",
+    "mantissa",
+    "nLevels",
+    "id",
+    "request",
+    "payload",
+  ];
+  const value = (depth: number): string => {
+    if (depth > 2 || rand() < 0.5) return atoms[Math.floor(rand() * atoms.length)];
+    const n = Math.floor(rand() * 4);
+    const parts = [];
+    for (let i = 0; i < n; i++) parts.push(`"${keys[Math.floor(rand() * keys.length)]}":${value(depth + 1)}`);
+    return `{${parts.join(",")}}`;
+  };
+  for (let i = 0; i < 2000; i++) {
+    const text = rand() < 0.1
+      ? String.fromCharCode(...Array.from({ length: 20 }, () => Math.floor(rand() * 65536)))
+      : value(0);
+    feed.handle(client, text);
+  }
+  assert.equal(sink.sent.length, 2000);
+  for (const text of sink.sent) JSON.parse(text);
+});
