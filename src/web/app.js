@@ -256,6 +256,9 @@ function openL4(side, px) {
   }
   touch("l4");
   touch("ladder");
+  if (matchMedia("(max-width: 760px)").matches) {
+    requestAnimationFrame(() => dom.l4.scrollIntoView({ block: "nearest", behavior: "smooth" }));
+  }
 }
 
 function closeL4Subscription() {

@@ -404,3 +404,14 @@ Deno.test("formatting for display", async (t) => {
     assert.ok(Number.isNaN(parseNodeTime("yesterday")));
   });
 });
+
+Deno.test("the page writes wire data as text only, never as HTML", async () => {
+  for (const file of ["app.js", "logic.js", "index.html"]) {
+    const text = await Deno.readTextFile(new URL(`../../src/web/${file}`, import.meta.url));
+    assert.doesNotMatch(
+      text,
+      /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/,
+      file,
+    );
+  }
+});
