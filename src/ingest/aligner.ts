@@ -75,6 +75,12 @@ export class BlockAligner {
     this.#lastEmitted = null;
   }
 
+  /** Streaming: the stream's first block is known to be seen from its start (its first line opened a file). */
+  keepFirstBlock(name: "statuses" | "diffs"): void {
+    const state = name === "statuses" ? this.#statuses : this.#diffs;
+    if (state.last === null) state.skip = false;
+  }
+
   /** Adds one parsed `node_order_statuses_*` line. */
   pushStatuses(batch: Batch<OrderStatusEvent>): void {
     this.#push(this.#statuses, batch);

@@ -1,0 +1,609 @@
+/**
+ * Connects the node's files to a live `Books`: tail → parse → align → apply, bootstrapped from the node's L4
+ * snapshot, validated against fresh snapshots, re-synced on any fault, reported stale when the node stalls.
+ *
+ * Blocks are kept in a bounded, contiguous cache (the last `blockCache` complete blocks) so that a snapshot that
+ * lags the head can be brought forward; a snapshot ahead of the cache simply waits for the blocks after it.
+ *
+ * @module
+ */
+import { type BookDiff, type Books, compareBooks, type Trade } from "../book/mod.ts";
+import type { BlockInput } from "../book/types.ts";
+import { logger } from "../log.ts";
+import type { Counter, Gauge, Histogram, Metrics } from "../metrics.ts";
+import { parseDiffLine, parseFillLine, parseStatusLine } from "../node/parse.ts";
+import { type AlignFault, BlockAligner, TradeAssembler } from "./aligner.ts";
+import {
+  loadBooks,
+  requestSnapshot,
+  requestSnapshotWithRetry,
+  type SnapshotError,
+} from "./snapshot_client.ts";
+import { tail, type Tailer, type TailFault, type TailLine } from "./tail.ts";
+
+const log = logger("ingest");
+
+/** What `startIngest` needs. */
+export interface IngestOptions {
+  /** The node's data directory (holding `node_*_by_block/` or `node_*_streaming/`). */
+  readonly dataDir: string;
+  /** The node's info endpoint for snapshots. */
+  readonly infoUrl: string;
+  /** Where the node writes snapshots (must be readable here). */
+  readonly snapshotPath: string;
+  readonly mode: "by-block" | "streaming";
+  /** Milliseconds between validation snapshots, 0 = off. */
+  readonly validateInterval: number;
+  /** Milliseconds without node output before the state is reported stale. */
+  readonly stallTimeout: number;
+  /** Complete blocks kept to bring a lagging snapshot forward. */
+  readonly blockCache: number;
+  readonly metrics: Metrics;
+  /** Read existing files from their start (replay, tests) instead of following from their end. */
+  readonly fromStart?: boolean;
+  /** Tail poll period in ms (default 100). */
+  readonly pollInterval?: number;
+  /** First snapshot retry delay in ms (default 250, doubling up to 5000). */
+  readonly retryDelay?: number;
+  /** Snapshot request timeout in ms (default 60 000). */
+  readonly snapshotTimeout?: number;
+}
+
+/** The pipeline's phase and the height/time of the live book. */
+export interface IngestState {
+  readonly phase: "starting" | "ready" | "stale" | "resyncing";
+  readonly height: number;
+  readonly time: number;
+}
+
+/** What the pipeline tells its owner. */
+export interface IngestEvents {
+  /** A fresh book is live (bootstrap or re-sync): subscribers get fresh snapshots. */
+  onReset(books: Books): void;
+  /** After each applied block. */
+  onBlock(books: Books, diff: BookDiff): void;
+  /** One block's trades (all coins), in order. */
+  onTrades(trades: readonly Trade[]): void;
+  /** On every phase change. */
+  onState(state: IngestState): void;
+}
+
+/** A running pipeline. */
+export interface Ingest {
+  readonly state: IngestState;
+  /** Stops tailing, timers and snapshot requests. */
+  stop(): Promise<void>;
+}
+
+/** The three stream directories of a mode, relative to the data dir. */
+export function streamDirs(
+  mode: "by-block" | "streaming",
+): { statuses: string; diffs: string; fills: string } {
+  const suffix = mode === "by-block" ? "by_block" : "streaming";
+  return {
+    statuses: `node_order_statuses_${suffix}`,
+    diffs: `node_raw_book_diffs_${suffix}`,
+    fills: `node_fills_${suffix}`,
+  };
+}
+
+interface IngestMetrics {
+  readonly blocks: Counter;
+  readonly events: Counter;
+  readonly malformed: Counter;
+  readonly resyncs: Counter;
+  readonly inconsistencies: Counter;
+  readonly gaps: Counter;
+  readonly oddFills: Counter;
+  readonly snapshotFailures: Counter;
+  readonly trades: Counter;
+  readonly height: Gauge;
+  readonly stale: Gauge;
+  readonly apply: Histogram;
+}
+
+function ingestMetrics(metrics: Metrics): IngestMetrics {
+  return {
+    blocks: metrics.counter("hlbook_blocks_applied_total", "Blocks applied to the book"),
+    events: metrics.counter("hlbook_events_total", "Order status and book diff events of complete blocks"),
+    malformed: metrics.counter("hlbook_malformed_lines_total", "Node lines that failed to parse"),
+    resyncs: metrics.counter("hlbook_resyncs_total", "Re-syncs from a fresh snapshot"),
+    inconsistencies: metrics.counter(
+      "hlbook_inconsistencies_total",
+      "Validation snapshots that disagreed with the book",
+    ),
+    gaps: metrics.counter("hlbook_gaps_total", "Missing or duplicate blocks in the node's streams"),
+    oddFills: metrics.counter("hlbook_odd_fills_total", "Fills that could not be paired into a trade"),
+    snapshotFailures: metrics.counter("hlbook_snapshot_failures_total", "Failed snapshot requests"),
+    trades: metrics.counter("hlbook_trades_total", "Trades built from fills"),
+    height: metrics.gauge("hlbook_height", "Height of the live book"),
+    stale: metrics.gauge("hlbook_stale", "1 while the node writes nothing for longer than the stall timeout"),
+    apply: metrics.histogram("hlbook_ingest_apply_ms", "Time to apply one block to the book (ms)"),
+  };
+}
+
+class Pipeline implements Ingest {
+  readonly #options: IngestOptions;
+  readonly #events: IngestEvents;
+  readonly #metrics: IngestMetrics;
+  readonly #aligner: BlockAligner;
+  readonly #trades: TradeAssembler;
+  readonly #tailers: Tailer[] = [];
+  readonly #abort = new AbortController();
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  #phase: IngestState["phase"] = "starting";
+  #books: Books | null = null;
+  /** Contiguous chain of the latest complete blocks: height → block. */
+  readonly #cache = new Map<number, BlockInput>();
+  #cacheLo = 0;
+  #cacheHi = -1;
+  #resyncing: Promise<void> | null = null;
+  #validating = false;
+  /** A validation snapshot ahead of the live book, compared when the book reaches its height. */
+  #pendingCheck: Books | null = null;
+  /** Incremented whenever the live book is replaced: stale async work checks it. */
+  #epoch = 0;
+  #lastData = Date.now();
+  #firstLine = { statuses: true, diffs: true };
+  #malformedLogged = false;
+  #stopped = false;
+
+  constructor(options: IngestOptions, events: IngestEvents) {
+    this.#options = options;
+    this.#events = events;
+    this.#metrics = ingestMetrics(options.metrics);
+    this.#aligner = new BlockAligner({
+      mode: options.mode,
+      maxPending: Math.max(100, options.blockCache),
+      skipFirstBlock: !options.fromStart,
+      onBlock: (block) => this.#onBlock(block),
+      onFault: (fault) => this.#onAlignFault(fault),
+    });
+    this.#trades = new TradeAssembler(options.mode);
+  }
+
+  get state(): IngestState {
+    const books = this.#books;
+    return { phase: this.#phase, height: books?.height ?? 0, time: books?.time ?? 0 };
+  }
+
+  start(): void {
+    const dirs = streamDirs(this.#options.mode);
+    const common = { fromStart: this.#options.fromStart, pollInterval: this.#options.pollInterval };
+    const dir = (name: string) => `${this.#options.dataDir}/${name}`;
+    this.#tailers.push(
+      tail(dir(dirs.fills), {
+        ...common,
+        onLines: (lines) => this.#onFills(lines),
+        onFault: (fault) => log.debug("fills stream: {kind} at {file}", { ...fault }),
+      }),
+      tail(dir(dirs.diffs), {
+        ...common,
+        onLines: (lines) => this.#onDiffs(lines),
+        onFault: (fault) => this.#onTailFault(fault),
+      }),
+      tail(dir(dirs.statuses), {
+        ...common,
+        onLines: (lines) => this.#onStatuses(lines),
+        onFault: (fault) => this.#onTailFault(fault),
+      }),
+    );
+    const stallCheck = Math.max(10, Math.min(250, this.#options.stallTimeout / 4));
+    this.#timers.push(setInterval(() => this.#checkStall(), stallCheck));
+    if (this.#options.validateInterval > 0) {
+      this.#timers.push(setInterval(() => this.#validate(), this.#options.validateInterval));
+    }
+    this.#emitState();
+    this.#resync("bootstrap");
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#abort.abort();
+    for (const timer of this.#timers) clearInterval(timer);
+    await Promise.all(this.#tailers.map((tailer) => tailer.stop()));
+    await this.#resyncing?.catch(() => {});
+  }
+
+  #setPhase(phase: IngestState["phase"]): void {
+    if (this.#phase === phase) return;
+    this.#phase = phase;
+    this.#metrics.stale.set(phase === "stale" ? 1 : 0);
+    this.#emitState();
+  }
+
+  #emitState(): void {
+    try {
+      this.#events.onState(this.state);
+    } catch (error) {
+      log.error("onState failed: {error}", { error: String(error) });
+    }
+  }
+
+  // ---- lines ----
+
+  #seen(): void {
+    this.#lastData = Date.now();
+    if (this.#phase === "stale") {
+      log.info("node output resumed");
+      this.#setPhase(this.#books ? "ready" : "resyncing");
+    }
+  }
+
+  #malformed(line: TailLine, error: string): void {
+    this.#metrics.malformed.inc();
+    if (!this.#malformedLogged) {
+      this.#malformedLogged = true;
+      log.warn("malformed line at {file}:{offset}: {error}", { file: line.file, offset: line.offset, error });
+    } else {log.debug("malformed line at {file}:{offset}: {error}", {
+        file: line.file,
+        offset: line.offset,
+        error,
+      });}
+  }
+
+  #onStatuses(lines: readonly TailLine[]): void {
+    this.#seen();
+    for (const line of lines) {
+      if (this.#stopped) return;
+      if (this.#firstLine.statuses) {
+        this.#firstLine.statuses = false;
+        if (line.offset === 0) this.#aligner.keepFirstBlock("statuses");
+      }
+      const result = line.text === null
+        ? { ok: false as const, error: "invalid UTF-8" }
+        : parseStatusLine(line.text);
+      if (!result.ok) {
+        this.#malformed(line, result.error);
+        this.#outOfSync(`malformed statuses line at ${line.file}:${line.offset}`);
+        continue;
+      }
+      this.#aligner.pushStatuses(result.batch);
+    }
+  }
+
+  #onDiffs(lines: readonly TailLine[]): void {
+    this.#seen();
+    for (const line of lines) {
+      if (this.#stopped) return;
+      if (this.#firstLine.diffs) {
+        this.#firstLine.diffs = false;
+        if (line.offset === 0) this.#aligner.keepFirstBlock("diffs");
+      }
+      const result = line.text === null
+        ? { ok: false as const, error: "invalid UTF-8" }
+        : parseDiffLine(line.text);
+      if (!result.ok) {
+        this.#malformed(line, result.error);
+        this.#outOfSync(`malformed diffs line at ${line.file}:${line.offset}`);
+        continue;
+      }
+      this.#aligner.pushDiffs(result.batch);
+    }
+  }
+
+  #onFills(lines: readonly TailLine[]): void {
+    this.#seen();
+    for (const line of lines) {
+      if (this.#stopped) return;
+      const result = line.text === null
+        ? { ok: false as const, error: "invalid UTF-8" }
+        : parseFillLine(line.text);
+      if (!result.ok) {
+        // Fills never touch the book: a bad line loses its trades, nothing else.
+        this.#malformed(line, result.error);
+        continue;
+      }
+      const { trades, odd } = this.#trades.push(result.batch);
+      if (odd.length > 0) {
+        this.#metrics.oddFills.inc(odd.length);
+        log.warn("block {block}: {count} fill(s) could not be paired ({message})", {
+          block: odd[0].block,
+          count: odd.length,
+          message: odd[0].message,
+        });
+      }
+      if (trades.length > 0) {
+        this.#metrics.trades.inc(trades.length);
+        try {
+          this.#events.onTrades(trades);
+        } catch (error) {
+          log.error("onTrades failed: {error}", { error: String(error) });
+        }
+      }
+    }
+  }
+
+  #onTailFault(fault: TailFault): void {
+    if (fault.kind === "deleted") return; // nothing lost yet: waiting for the file or the next one
+    this.#outOfSync(`${fault.file}:${fault.offset}: ${fault.message}`);
+  }
+
+  #onAlignFault(fault: AlignFault): void {
+    this.#metrics.gaps.inc();
+    log.warn("{stream} stream out of order ({kind}): {message}", { ...fault });
+    this.#startResync(`block ${fault.kind} at ${fault.block}`);
+  }
+
+  /** The streams lost data: forget partial blocks and re-sync. */
+  #outOfSync(reason: string): void {
+    this.#aligner.reset();
+    this.#startResync(reason);
+  }
+
+  // ---- blocks ----
+
+  #cacheBlock(block: BlockInput): void {
+    if (block.height !== this.#cacheHi + 1) {
+      this.#cache.clear();
+      this.#cacheLo = block.height;
+    }
+    this.#cache.set(block.height, block);
+    this.#cacheHi = block.height;
+    while (this.#cache.size > Math.max(1, this.#options.blockCache)) this.#cache.delete(this.#cacheLo++);
+  }
+
+  #onBlock(block: BlockInput): void {
+    this.#metrics.events.inc(block.statuses.length + block.diffs.length);
+    this.#cacheBlock(block);
+    const books = this.#books;
+    if (!books) return;
+    if (block.height <= books.height) return; // the snapshot was ahead: wait for the blocks after it
+    if (block.height !== books.height + 1) {
+      this.#metrics.gaps.inc();
+      log.warn("block gap: book at {height}, next block {block}", {
+        height: books.height,
+        block: block.height,
+      });
+      this.#startResync(`block gap ${books.height} → ${block.height}`);
+      return;
+    }
+    this.#apply(books, block);
+  }
+
+  #apply(books: Books, block: BlockInput): void {
+    const started = performance.now();
+    const result = books.applyBlock(block);
+    if (!result.ok) {
+      const error = result.error;
+      log.warn("block {block} does not apply ({kind}, coin {coin}, oid {oid}): {message}", {
+        block: error.block,
+        kind: error.kind,
+        coin: error.coin ?? "-",
+        oid: error.oid ?? "-",
+        message: error.message,
+      });
+      this.#startResync(`block ${block.height} does not apply`);
+      return;
+    }
+    this.#metrics.apply.observe(performance.now() - started);
+    this.#metrics.blocks.inc();
+    this.#metrics.height.set(books.height);
+    try {
+      this.#events.onBlock(books, result.diff);
+    } catch (error) {
+      log.error("onBlock failed: {error}", { error: String(error) });
+    }
+    const pending = this.#pendingCheck;
+    if (pending && pending.height === books.height) {
+      this.#pendingCheck = null;
+      this.#compare(pending, books);
+    } else if (pending && pending.height < books.height) this.#pendingCheck = null;
+  }
+
+  // ---- snapshots ----
+
+  #startResync(reason: string): void {
+    if (this.#stopped || this.#resyncing) return;
+    this.#resync(reason);
+  }
+
+  #resync(reason: string): void {
+    if (this.#books || this.#phase !== "starting") {
+      this.#metrics.resyncs.inc();
+      log.warn("re-syncing from a fresh snapshot: {reason}", { reason });
+      this.#setPhase("resyncing");
+    }
+    this.#books = null;
+    this.#pendingCheck = null;
+    this.#epoch++;
+    this.#resyncing = this.#bootstrap().catch((error) => {
+      if (!this.#stopped) log.error("re-sync failed: {error}", { error: String(error) });
+    }).finally(() => {
+      this.#resyncing = null;
+    });
+  }
+
+  #snapshotOptions() {
+    return {
+      infoUrl: this.#options.infoUrl,
+      snapshotPath: this.#options.snapshotPath,
+      timeout: this.#options.snapshotTimeout,
+      retryDelay: this.#options.retryDelay,
+      onFailure: (_error: SnapshotError) => this.#metrics.snapshotFailures.inc(),
+    };
+  }
+
+  async #bootstrap(): Promise<void> {
+    const signal = this.#abort.signal;
+    let tooOldLogged = false;
+    while (!this.#stopped) {
+      const snapshot = await requestSnapshotWithRetry(this.#snapshotOptions(), signal);
+      let books: Books;
+      try {
+        books = await loadBooks(snapshot);
+      } catch (error) {
+        this.#metrics.snapshotFailures.inc();
+        log.warn("snapshot does not load: {error}", { error: String(error) });
+        await this.#sleep();
+        continue;
+      }
+      if (this.#stopped) return;
+      const attached = await this.#bringForward(books);
+      if (attached === "ok") {
+        this.#books = books;
+        this.#malformedLogged = false;
+        this.#metrics.height.set(books.height);
+        log.info("book live at height {height} ({orders} orders)", {
+          height: books.height,
+          orders: books.orderCount(),
+        });
+        try {
+          this.#events.onReset(books);
+        } catch (error) {
+          log.error("onReset failed: {error}", { error: String(error) });
+        }
+        this.#lastData = Math.max(this.#lastData, Date.now() - this.#options.stallTimeout / 2);
+        this.#setPhase("ready");
+        return;
+      }
+      if (attached === "too old" && !tooOldLogged) {
+        tooOldLogged = true;
+        log.info("snapshot at {height} is older than the cached blocks ({lo}..{hi}); asking again", {
+          height: books.height,
+          lo: this.#cacheLo,
+          hi: this.#cacheHi,
+        });
+      }
+      await this.#sleep();
+    }
+  }
+
+  #sleep(): Promise<void> {
+    const ms = this.#options.retryDelay ?? 250;
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  /**
+   * Replays cached blocks onto `books` until it reaches the cache's head. "ok" when it did (or when the
+   * snapshot is at or ahead of the cache: the following blocks will apply), "too old" when the blocks after
+   * the snapshot are no longer cached, "bad" when a cached block does not apply to it.
+   */
+  async #bringForward(books: Books): Promise<"ok" | "too old" | "bad"> {
+    let replayed = 0;
+    while (books.height < this.#cacheHi) {
+      const block = this.#cache.get(books.height + 1);
+      if (!block) return "too old";
+      const result = books.applyBlock(block);
+      if (!result.ok) {
+        this.#metrics.snapshotFailures.inc();
+        log.warn("cached block {block} does not apply to the snapshot: {message}", {
+          block: block.height,
+          message: result.error.message,
+        });
+        return "bad";
+      }
+      if (++replayed % 200 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    return "ok";
+  }
+
+  async #validate(): Promise<void> {
+    if (this.#validating || this.#resyncing || !this.#books || this.#stopped) return;
+    this.#validating = true;
+    const epoch = this.#epoch;
+    try {
+      let snapshot;
+      try {
+        snapshot = await requestSnapshot(this.#snapshotOptions(), this.#abort.signal);
+      } catch (error) {
+        this.#metrics.snapshotFailures.inc();
+        log.debug("validation snapshot failed: {error}", { error: String(error) });
+        return;
+      }
+      const fresh = await loadBooks(snapshot);
+      const books = this.#books;
+      if (epoch !== this.#epoch || !books || this.#stopped) return;
+      if (fresh.height > books.height) {
+        this.#pendingCheck = fresh; // compared when the live book reaches its height
+        return;
+      }
+      const replayed = await this.#bringForwardTo(fresh, epoch);
+      if (!replayed || epoch !== this.#epoch) return;
+      this.#compare(fresh, books);
+    } catch (error) {
+      log.warn("validation failed: {error}", { error: String(error) });
+    } finally {
+      this.#validating = false;
+    }
+  }
+
+  /** Replays cached blocks onto a validation snapshot until it is at the live book's height. */
+  async #bringForwardTo(fresh: Books, epoch: number): Promise<boolean> {
+    let replayed = 0;
+    for (;;) {
+      const books = this.#books;
+      if (!books || epoch !== this.#epoch) return false;
+      if (fresh.height === books.height) return true;
+      const block = this.#cache.get(fresh.height + 1);
+      if (!block) {
+        log.debug("validation skipped: block {block} is no longer cached", { block: fresh.height + 1 });
+        return false;
+      }
+      const result = fresh.applyBlock(block);
+      if (!result.ok) {
+        // The snapshot and the blocks that follow it disagree: the snapshot is wrong, or the book is.
+        this.#metrics.inconsistencies.inc();
+        log.warn("validation: block {block} does not apply to the node's snapshot: {message}", {
+          block: block.height,
+          message: result.error.message,
+        });
+        this.#startResync("validation snapshot inconsistent with the blocks");
+        return false;
+      }
+      if (++replayed % 200 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  }
+
+  /** Compares a snapshot-derived book with the live one at the same height; on a mismatch, adopts it. */
+  #compare(fresh: Books, books: Books): void {
+    const mismatch = compareBooks(fresh, books);
+    if (!mismatch) {
+      log.debug("validated at height {height}", { height: books.height });
+      return;
+    }
+    this.#metrics.inconsistencies.inc();
+    this.#metrics.resyncs.inc();
+    const order = mismatch.expected ?? mismatch.actual;
+    log.warn(
+      "book differs from the node's snapshot at height {height}: coin {coin} side {side} #{index} oid {oid}: {message}; re-synced",
+      {
+        height: books.height,
+        coin: mismatch.coin,
+        side: mismatch.side ?? "-",
+        index: mismatch.index,
+        oid: order?.oid ?? "-",
+        message: mismatch.message,
+      },
+    );
+    // The validation snapshot, brought to the live height, is the re-synced book.
+    this.#epoch++;
+    this.#pendingCheck = null;
+    this.#books = fresh;
+    this.#metrics.height.set(fresh.height);
+    try {
+      this.#events.onReset(fresh);
+    } catch (error) {
+      log.error("onReset failed: {error}", { error: String(error) });
+    }
+  }
+
+  // ---- stall ----
+
+  #checkStall(): void {
+    if (this.#stopped || this.#phase === "stale") return;
+    if (this.#phase !== "ready") return;
+    const silent = Date.now() - this.#lastData;
+    if (silent > this.#options.stallTimeout) {
+      log.warn("node wrote nothing for {ms} ms: stale", { ms: silent });
+      this.#setPhase("stale");
+    }
+  }
+}
+
+/** Starts tailing the node's files and bootstrapping the book; see the module doc. */
+export function startIngest(options: IngestOptions, events: IngestEvents): Ingest {
+  const pipeline = new Pipeline(options, events);
+  pipeline.start();
+  return pipeline;
+}

@@ -1,0 +1,136 @@
+/**
+ * Asks the node's info server for an L4 snapshot (`fileSnapshot` → a file at `snapshotPath`), reads and checks
+ * it, and loads it into `Books` without blocking the event loop for long.
+ *
+ * @module
+ */
+import { Books, type SnapshotFile } from "../book/mod.ts";
+import { logger } from "../log.ts";
+import { parseSnapshotFile } from "../node/parse.ts";
+
+const log = logger("ingest");
+
+/** Where and how to ask for snapshots. */
+export interface SnapshotClientOptions {
+  /** The node's info endpoint, e.g. `http://localhost:3001/info`. */
+  readonly infoUrl: string;
+  /** Absolute path the node writes the snapshot to (must be readable here). */
+  readonly snapshotPath: string;
+  /** Request timeout in ms (default 60 000: a full mainnet snapshot takes the node a while). */
+  readonly timeout?: number;
+}
+
+/** A snapshot request that failed: unreachable node, error status, unreadable or invalid file. */
+export class SnapshotError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SnapshotError";
+  }
+}
+
+/** The request body the node's info server expects for an L4 snapshot written to `outPath`. */
+export function snapshotRequest(outPath: string): string {
+  return JSON.stringify({
+    type: "fileSnapshot",
+    request: { type: "l4Snapshots", includeUsers: true, includeTriggerOrders: false },
+    outPath,
+    includeHeightInOutput: true,
+  });
+}
+
+/** Requests one snapshot and returns the checked file; throws `SnapshotError` with what went wrong. */
+export async function requestSnapshot(
+  options: SnapshotClientOptions,
+  signal?: AbortSignal,
+): Promise<SnapshotFile> {
+  const timeout = AbortSignal.timeout(options.timeout ?? 60_000);
+  let response: Response;
+  try {
+    response = await fetch(options.infoUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: snapshotRequest(options.snapshotPath),
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
+  } catch (error) {
+    const why = timeout.aborted ? `no answer within ${options.timeout ?? 60_000} ms` : String(error);
+    throw new SnapshotError(`info server ${options.infoUrl} unreachable: ${why}`);
+  }
+  const body = await response.text().catch(() => "");
+  if (response.status !== 200) {
+    throw new SnapshotError(
+      `info server ${options.infoUrl} answered ${response.status} to fileSnapshot: ${body.slice(0, 200)}`,
+    );
+  }
+  let text: string;
+  try {
+    text = await Deno.readTextFile(options.snapshotPath);
+  } catch (error) {
+    throw new SnapshotError(`cannot read snapshot file ${options.snapshotPath}: ${String(error)}`);
+  }
+  const result = parseSnapshotFile(text);
+  if (!result.ok) throw new SnapshotError(`${options.snapshotPath}: ${result.error}`);
+  return result.snapshot;
+}
+
+/** Backoff of `requestSnapshotWithRetry`. */
+export interface RetryOptions {
+  /** First delay in ms (default 250), doubled after each failure. */
+  readonly retryDelay?: number;
+  /** Largest delay in ms (default 5000). */
+  readonly maxRetryDelay?: number;
+  /** Called after each failure (metrics). */
+  readonly onFailure?: (error: SnapshotError) => void;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
+/**
+ * Requests a snapshot until one succeeds, backing off while the node is unreachable. Logs the first failure as a
+ * warning, the following ones at debug level, and the recovery. Throws only when `signal` aborts.
+ */
+export async function requestSnapshotWithRetry(
+  options: SnapshotClientOptions & RetryOptions,
+  signal?: AbortSignal,
+): Promise<SnapshotFile> {
+  let delay = options.retryDelay ?? 250;
+  let failures = 0;
+  for (;;) {
+    signal?.throwIfAborted();
+    try {
+      const snapshot = await requestSnapshot(options, signal);
+      if (failures > 0) log.info("snapshot received after {failures} failed attempts", { failures });
+      return snapshot;
+    } catch (error) {
+      signal?.throwIfAborted();
+      const failure = error instanceof SnapshotError ? error : new SnapshotError(String(error));
+      options.onFailure?.(failure);
+      if (failures === 0) {
+        log.warn("snapshot failed, retrying with backoff: {error}", { error: failure.message });
+      } else log.debug("snapshot failed again: {error}", { error: failure.message });
+      failures++;
+      await sleep(delay, signal);
+      delay = Math.min(delay * 2, options.maxRetryDelay ?? 5000);
+    }
+  }
+}
+
+/** Loads a snapshot into `Books`, letting the event loop run between chunks. */
+export async function loadBooks(snapshot: SnapshotFile): Promise<Books> {
+  const loading = Books.loadSnapshot(snapshot);
+  for (;;) {
+    const step = loading.next();
+    if (step.done) return step.value;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}
