@@ -128,7 +128,7 @@ export class Feed {
   #height = 0;
   #time = 0;
   #l4Cache: { coin: Coin; height: number; text: string } | null = null;
-  #faultLogged = false;
+  readonly #faultsLogged = new Set<string>();
 
   readonly #clientsGauge: Gauge;
   readonly #subscriptionsGauge: Gauge;
@@ -139,6 +139,7 @@ export class Feed {
   readonly #closedSlow: Counter;
   readonly #errors: Counter;
   readonly #fanout: Histogram;
+  readonly #faults: Counter;
 
   constructor(options: { metrics: Metrics }) {
     const m = options.metrics;
@@ -159,6 +160,10 @@ export class Feed {
       "clients closed with 1008 for exceeding --max-buffered",
     );
     this.#errors = m.counter("hlbook_client_errors_total", "client requests answered with an error");
+    this.#faults = m.counter(
+      "hlbook_feed_faults_total",
+      "unexpected failures inside the feed (logged once per kind)",
+    );
     this.#fanout = m.histogram(
       "hlbook_fanout_ms",
       "time to compute, serialise and send one block's messages (ms)",
@@ -172,11 +177,23 @@ export class Feed {
     this.#books = books;
     this.#height = books.height;
     this.#time = books.time;
-    this.#goLive();
+    try {
+      this.#goLive();
+    } catch (error) {
+      this.#fault("reset snapshots", error);
+    }
   }
 
-  /** One applied block: fan out every watched view the block changed. */
+  /** One applied block: fan out every watched view the block changed. Never throws. */
   block(books: Books, diff: BookDiff): void {
+    try {
+      this.#block(books, diff);
+    } catch (error) {
+      this.#fault("block fan-out", error);
+    }
+  }
+
+  #block(books: Books, diff: BookDiff): void {
     const start = performance.now();
     this.#books = books;
     this.#height = diff.height;
@@ -228,8 +245,16 @@ export class Feed {
     this.#fanout.observe(performance.now() - start);
   }
 
-  /** One block's trades: one message per coin to that coin's `trades` subscribers. */
+  /** One block's trades: one message per coin to that coin's `trades` subscribers. Never throws. */
   trades(trades: readonly Trade[]): void {
+    try {
+      this.#trades(trades);
+    } catch (error) {
+      this.#fault("trades fan-out", error);
+    }
+  }
+
+  #trades(trades: readonly Trade[]): void {
     if (trades.length === 0 || this.#byCoin.size === 0) return;
     let byCoin: Map<Coin, Trade[]> | null = null;
     for (const trade of trades) {
@@ -314,12 +339,21 @@ export class Feed {
         }
       }
     } catch (error) {
-      if (!this.#faultLogged) {
-        this.#faultLogged = true;
-        log.error("failed to handle a client message: {error}", { error });
-      }
-      this.#deliver(client, errorMessage("internal error while handling the request"), null);
+      this.#fault("client message", error);
+      this.#deliver(
+        client,
+        errorMessage(`internal error while handling the request: ${text.slice(0, 200)}`),
+        null,
+      );
     }
+  }
+
+  /** Logs an unexpected failure once per kind (never per event) and counts it. */
+  #fault(what: string, error: unknown): void {
+    this.#faults.inc();
+    if (this.#faultsLogged.has(what)) return;
+    this.#faultsLogged.add(what);
+    log.error("unexpected failure in {what}: {error}", { what, error });
   }
 
   /** Sends an error text to a client (used by the server for limit violations). */
