@@ -1,0 +1,222 @@
+import assert from "node:assert/strict";
+import { type IngestOptions, startIngest } from "../../src/ingest/mod.ts";
+import { Metrics } from "../../src/metrics.ts";
+import { fixtureIgnore } from "../_fixtures.ts";
+import { FakeNode, loadFixture, Observer } from "./_fake_node.ts";
+import { pause, waitFor } from "./_helpers.ts";
+
+const ignore = fixtureIgnore();
+const LAST = 985148232;
+
+function options(node: FakeNode, metrics: Metrics, extra: Partial<IngestOptions> = {}): IngestOptions {
+  return {
+    dataDir: node.dataDir,
+    infoUrl: node.infoUrl,
+    snapshotPath: node.snapshotPath,
+    mode: node.mode,
+    validateInterval: 0,
+    stallTimeout: 5000,
+    blockCache: 1000,
+    metrics,
+    pollInterval: 50,
+    retryDelay: 50,
+    ...extra,
+  };
+}
+
+Deno.test("ingestion of real node output, written live", { ignore }, async (t) => {
+  const fixture = await loadFixture();
+  const first = fixture.first;
+
+  await t.step(
+    "by-block: the book equals the offline replay after every block, across a rotation",
+    async () => {
+      const node = new FakeNode(fixture);
+      const metrics = new Metrics();
+      const observer = new Observer(fixture);
+      await node.createFiles();
+      // The node's snapshot lags: it answers only once 10 blocks are written, at the height before them.
+      const released = Promise.withResolvers<void>();
+      node.answer = () => fixture.snapshot;
+      node.serve();
+      const slowAnswer = node.answer;
+      node.answer = (n) => slowAnswer(n);
+      const ingest = startIngest(options(node, metrics), observer);
+      try {
+        await pause(150); // let the tailers position themselves at the (empty) files' ends
+        await node.writeBlocks(first, first + 9);
+        released.resolve();
+        await observer.reaches(first + 9);
+        await node.writeBlocks(first + 10, LAST, { rotateAt: first + 25 });
+        await observer.reaches(LAST);
+        assert.deepEqual(observer.mismatches, []);
+        assert.equal(observer.trades, 11);
+        assert.equal(ingest.state.phase, "ready");
+        assert.equal(ingest.state.height, LAST);
+        assert.equal(metrics.value("hlbook_height"), LAST);
+        assert.equal(metrics.value("hlbook_resyncs_total"), 0);
+        assert.equal(metrics.value("hlbook_malformed_lines_total"), 0);
+        assert.equal(metrics.value("hlbook_odd_fills_total"), 0);
+        assert.deepEqual(observer.states.map((state) => state.phase), ["starting", "ready"]);
+      } finally {
+        await ingest.stop();
+        await node.close();
+      }
+    },
+  );
+
+  await t.step("streaming: the book ends equal to by-block mode", async () => {
+    const node = new FakeNode(fixture, "streaming");
+    const metrics = new Metrics();
+    const observer = new Observer(fixture);
+    await node.createFiles();
+    node.serve();
+    const ingest = startIngest(options(node, metrics), observer);
+    try {
+      await waitFor("the snapshot", () => observer.phase === "ready");
+      await pause(100);
+      await node.writeStreaming(first, LAST, { rotateAt: first + 30 });
+      // The last block completes only when a later block appears; the fixture ends there.
+      await observer.reaches(LAST - 1, 20_000);
+      assert.deepEqual(observer.mismatches, []);
+      assert.equal(observer.trades, 11);
+      assert.equal(metrics.value("hlbook_resyncs_total"), 0);
+    } finally {
+      await ingest.stop();
+      await node.close();
+    }
+  });
+});
+
+Deno.test("ingestion recovers from faults", { ignore }, async (t) => {
+  const fixture = await loadFixture();
+  const first = fixture.first;
+  const END = first + 30;
+
+  async function run(
+    name: string,
+    body: (node: FakeNode, observer: Observer, metrics: Metrics) => Promise<void>,
+    extra: Partial<IngestOptions> = {},
+    setup: (node: FakeNode) => Promise<void> = async (node) => {
+      await node.createFiles();
+      node.serve();
+    },
+  ) {
+    await t.step(name, async () => {
+      const node = new FakeNode(fixture);
+      const metrics = new Metrics();
+      const observer = new Observer(fixture);
+      await setup(node);
+      const ingest = startIngest(options(node, metrics, extra), observer);
+      try {
+        await body(node, observer, metrics);
+        assert.deepEqual(observer.mismatches, []);
+      } finally {
+        await ingest.stop();
+        await node.close();
+      }
+    });
+  }
+
+  await run("a malformed line re-syncs, then the book is correct", async (node, observer, metrics) => {
+    await waitFor("the snapshot", () => observer.phase === "ready");
+    await node.writeBlocks(first, first + 9);
+    await node.append("statuses", '{"block_number":985148192,"events":[{"truncated\n');
+    await node.writeBlocks(first + 10, END);
+    await observer.reaches(END);
+    assert.equal(metrics.value("hlbook_malformed_lines_total"), 1);
+    assert.ok(metrics.value("hlbook_resyncs_total") >= 1);
+    assert.ok(observer.states.some((state) => state.phase === "resyncing"));
+    assert.equal(observer.phase, "ready");
+  });
+
+  await run("a missing block is detected and re-synced", async (node, observer, metrics) => {
+    await waitFor("the snapshot", () => observer.phase === "ready");
+    await node.writeBlocks(first, first + 9);
+    await observer.reaches(first + 9);
+    await node.writeBlock(first + 10, { skip: true });
+    await node.writeBlocks(first + 11, END);
+    await observer.reaches(END);
+    assert.ok(metrics.value("hlbook_gaps_total") >= 1);
+    assert.ok(metrics.value("hlbook_resyncs_total") >= 1);
+  });
+
+  await run("a truncated file re-syncs, then the book is correct", async (node, observer, metrics) => {
+    await waitFor("the snapshot", () => observer.phase === "ready");
+    await node.writeBlocks(first, first + 9);
+    await observer.reaches(first + 9);
+    await Deno.truncate(`${node.dataDir}/node_order_statuses_by_block/hourly/20260505/17`, 0);
+    await pause(150);
+    await node.writeBlocks(first + 10, END);
+    await observer.reaches(END);
+    assert.ok(metrics.value("hlbook_resyncs_total") >= 1);
+  });
+
+  await t.step("a disagreeing book is found by validation, counted and re-synced", async () => {
+    const node = new FakeNode(fixture);
+    const metrics = new Metrics();
+    const observer = new Observer(fixture, { check: false });
+    await node.createFiles();
+    // The first snapshot misses one deep bid that no fixture block touches: the book starts wrong.
+    const [height, [[coin, [bids, asks]]]] = fixture.snapshot;
+    const wrong = [height, [[coin, [bids.slice(0, -1), asks]]]] as unknown as typeof fixture.snapshot;
+    node.answer = (n) => n === 0 ? wrong : "truth";
+    node.serve();
+    const ingest = startIngest(options(node, metrics, { validateInterval: 200 }), observer);
+    try {
+      await waitFor("the snapshot", () => observer.phase === "ready");
+      await node.writeBlocks(first, first + 5, { pauseMs: 30 });
+      await waitFor("an inconsistency", () => metrics.value("hlbook_inconsistencies_total") >= 1);
+      await node.writeBlocks(first + 6, END, { pauseMs: 10 });
+      await observer.reaches(END);
+      assert.ok(metrics.value("hlbook_resyncs_total") >= 1);
+      assert.ok(observer.resets >= 2);
+    } finally {
+      await ingest.stop();
+      await node.close();
+    }
+  });
+
+  await run("a stalled node is reported stale, then ready when it writes again", async (node, observer) => {
+    await waitFor("the snapshot", () => observer.phase === "ready");
+    await node.writeBlocks(first, first + 5);
+    await observer.reaches(first + 5);
+    await waitFor("stale", () => observer.phase === "stale", 3000);
+    assert.equal(observer.states.at(-1)?.height, first + 5);
+    await node.writeBlocks(first + 6, END);
+    await observer.reaches(END);
+    assert.equal(observer.phase, "ready");
+  }, { stallTimeout: 300 });
+
+  await run(
+    "an info server that is down at start is retried until it answers",
+    async (node, observer, metrics) => {
+      await waitFor("two failed attempts", () => metrics.value("hlbook_snapshot_failures_total") >= 2);
+      assert.equal(observer.phase, "starting");
+      node.serve();
+      await waitFor("the snapshot", () => observer.phase === "ready");
+      await node.writeBlocks(first, END);
+      await observer.reaches(END);
+    },
+    {},
+    async (node) => {
+      await node.createFiles();
+      node.reservePort();
+    },
+  );
+
+  await run(
+    "stream directories missing at start are waited for",
+    async (node, observer) => {
+      await waitFor("the snapshot", () => observer.phase === "ready");
+      await pause(120);
+      await node.writeBlocks(first, END);
+      await observer.reaches(END);
+    },
+    {},
+    (node) => {
+      node.serve();
+      return Promise.resolve();
+    },
+  );
+});
