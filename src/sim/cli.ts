@@ -85,12 +85,13 @@ async function main(): Promise<number> {
     return 2;
   }
   await setupLogging("info", "pretty");
+  const ownDir = values["data-dir"] === undefined;
   const dataDir = values["data-dir"] ?? await Deno.makeTempDir({ prefix: "hlbook-sim-" });
   const node = await startSimNode({ ...options, dataDir, streaming: values.streaming ?? false });
   // deno-lint-ignore no-console
   console.log(
     `simulated node: ${node.sim.coins().length} coins, ${options.rate} blocks/s, load ${options.load}\n` +
-      `  data dir: ${dataDir}\n  info url: ${node.infoUrl}`,
+      `  data dir: ${dataDir}${ownDir ? " (temporary: removed on exit)" : ""}\n  info url: ${node.infoUrl}`,
   );
   const stop = () => void node.stop();
   Deno.addSignalListener("SIGINT", stop);
@@ -99,6 +100,7 @@ async function main(): Promise<number> {
   await node.finished;
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
+  if (ownDir) await Deno.remove(dataDir, { recursive: true });
   return 0;
 }
 
