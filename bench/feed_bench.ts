@@ -1,0 +1,192 @@
+/**
+ * Feed benchmarks (`deno bench --allow-all bench/feed_bench.ts`):
+ * - cost of one block's fan-out with 1, 10, 100, 1000 subscribers of the same l2Book view (in-memory sinks):
+ *   the difference between rows is the cost per additional subscriber per block;
+ * - the same with every subscriber on its own view (nLevels 1..100), the worst case for view computation;
+ * - one message to N real WebSocket clients on loopback, until every client has it.
+ *
+ * @module
+ */
+import { Books } from "../src/book/mod.ts";
+import type { BlockInput, BookDiffEvent, OrderStatusEvent, Side } from "../src/book/mod.ts";
+import { type ClientSink, Feed } from "../src/feed/mod.ts";
+import { Metrics } from "../src/metrics.ts";
+import { startServer } from "../src/server/mod.ts";
+
+const USER = "0x0000000000000000000000000000000000000001";
+
+/** A book with 200 levels a side and a block generator that moves the top of book every block. */
+function market(): { books: Books; next: () => BlockInput } {
+  const books = new Books();
+  let height = 1000;
+  let time = 1_700_000_000_000;
+  let oid = 1;
+  const statuses: OrderStatusEvent[] = [];
+  const diffs: BookDiffEvent[] = [];
+  const place = (side: Side, px: string, sz: string) => {
+    const id = oid++;
+    statuses.push({
+      time: "2026-05-05T17:39:13.024084407",
+      user: USER,
+      status: "open",
+      order: {
+        coin: "BTC",
+        side,
+        limitPx: px,
+        sz,
+        oid: id,
+        timestamp: time,
+        triggerCondition: "N/A",
+        isTrigger: false,
+        triggerPx: "0.0",
+        isPositionTpsl: false,
+        reduceOnly: false,
+        orderType: "Limit",
+        tif: "Gtc",
+        cloid: null,
+      },
+    });
+    diffs.push({ user: USER, oid: id, coin: "BTC", side, px, raw_book_diff: { new: { sz } } });
+    return id;
+  };
+  const flush = (): BlockInput => {
+    const block = {
+      height: ++height,
+      time: time += 100,
+      statuses: statuses.splice(0),
+      diffs: diffs.splice(0),
+    };
+    return block;
+  };
+  for (let i = 0; i < 200; i++) {
+    place("B", `${50000 - i}.0`, "1.0");
+    place("A", `${50001 + i}.0`, "1.0");
+  }
+  const first = books.applyBlock(flush());
+  if (!first.ok) throw new Error(first.error.message);
+  let toggle: number | null = null;
+  const next = () => {
+    if (toggle === null) toggle = place("B", "50000.0", "0.5");
+    else {
+      diffs.push({ user: USER, oid: toggle, coin: "BTC", side: "B", px: "50000.0", raw_book_diff: "remove" });
+      toggle = null;
+    }
+    return flush();
+  };
+  return { books, next };
+}
+
+class NullSink implements ClientSink {
+  bufferedAmount = 0;
+  bytes = 0;
+  send(text: string): void {
+    this.bytes += text.length;
+  }
+  close(): void {}
+}
+
+function fanoutBench(subscribers: number, distinctViews: boolean): () => void {
+  const { books, next } = market();
+  const feed = new Feed({ metrics: new Metrics() });
+  feed.reset(books);
+  for (let i = 0; i < subscribers; i++) {
+    const client = feed.attach(new NullSink(), { maxSubscriptions: 10, maxBuffered: 1 << 30 });
+    const nLevels = distinctViews ? 1 + (i % 100) : 20;
+    feed.handle(
+      client,
+      JSON.stringify({ method: "subscribe", subscription: { type: "l2Book", coin: "BTC", nLevels } }),
+    );
+  }
+  return () => {
+    const result = books.applyBlock(next());
+    if (!result.ok) throw new Error(result.error.message);
+    feed.block(books, result.diff);
+  };
+}
+
+for (const n of [1, 10, 100, 1000]) {
+  Deno.bench(`block fan-out: ${n} subscribers of one l2Book view`, {
+    group: "one view",
+    baseline: n === 1,
+  }, fanoutBench(n, false));
+}
+for (const n of [10, 100]) {
+  Deno.bench(`block fan-out: ${n} subscribers on ${Math.min(n, 100)} distinct l2Book views`, {
+    group: "distinct views",
+  }, fanoutBench(n, true));
+}
+
+// ---- real sockets ------------------------------------------------------------------------------------
+
+interface SocketRig {
+  feed: Feed;
+  received: () => number;
+  shutdown: () => Promise<void>;
+}
+
+async function socketRig(clients: number): Promise<SocketRig> {
+  const metrics = new Metrics();
+  const feed = new Feed({ metrics });
+  const server = startServer({
+    address: "127.0.0.1",
+    port: 0,
+    maxBuffered: 64 << 20,
+    maxConnections: clients + 10,
+    maxSubscriptions: 10,
+    maxMessageSize: 64 * 1024,
+    maxMessagesPerMinute: 1_000_000,
+    metrics,
+    health: () => ({}),
+  }, feed);
+  let received = 0;
+  const sockets: WebSocket[] = [];
+  for (let i = 0; i < clients; i++) {
+    const socket = new WebSocket(`ws://127.0.0.1:${server.port}/ws`);
+    await new Promise((resolve, reject) => {
+      socket.onopen = resolve;
+      socket.onerror = reject;
+    });
+    const subscribed = Promise.withResolvers<void>();
+    socket.onmessage = () => subscribed.resolve();
+    socket.send('{"method":"subscribe","subscription":{"type":"trades","coin":"BTC"}}');
+    await subscribed.promise;
+    socket.onmessage = () => received++;
+    sockets.push(socket);
+  }
+  return {
+    feed,
+    received: () => received,
+    shutdown: async () => {
+      for (const socket of sockets) socket.close();
+      await server.shutdown();
+    },
+  };
+}
+
+const rigs = new Map<number, Promise<SocketRig>>();
+globalThis.addEventListener("unload", () => {
+  for (const rig of rigs.values()) rig.then((r) => r.shutdown());
+});
+
+const TRADE = {
+  coin: "BTC",
+  side: "B" as const,
+  px: "50000.0",
+  sz: "0.1",
+  hash: "0x00",
+  time: 1_700_000_000_000,
+  tid: 1,
+  users: ["0x01", "0x02"] as const,
+};
+
+for (const n of [10, 100]) {
+  Deno.bench(`one trades message to ${n} WebSocket clients, until all received it`, {
+    group: "sockets",
+  }, async () => {
+    if (!rigs.has(n)) rigs.set(n, socketRig(n));
+    const rig = await (rigs.get(n) as Promise<SocketRig>);
+    const target = rig.received() + n;
+    rig.feed.trades([TRADE]);
+    while (rig.received() < target) await new Promise((resolve) => setTimeout(resolve, 0));
+  });
+}
