@@ -69,8 +69,20 @@ function home(env: Env): string {
 }
 
 const FLAGS: readonly FlagSpec[] = [
-  { name: "address", key: "address", kind: "string", help: "address to listen on", default: () => "127.0.0.1" },
-  { name: "port", key: "port", kind: "port", help: "port to listen on (0 = any free port)", default: () => "8000" },
+  {
+    name: "address",
+    key: "address",
+    kind: "string",
+    help: "address to listen on",
+    default: () => "127.0.0.1",
+  },
+  {
+    name: "port",
+    key: "port",
+    kind: "port",
+    help: "port to listen on (0 = any free port)",
+    default: () => "8000",
+  },
   {
     name: "data-dir",
     key: "dataDir",
@@ -217,7 +229,9 @@ function convert(spec: FlagSpec, raw: string): string | number | boolean {
       } catch {
         fail(flag, raw, "an http:// or https:// URL");
       }
-      if (url.protocol !== "http:" && url.protocol !== "https:") fail(flag, raw, "an http:// or https:// URL");
+      if (url.protocol !== "http:" && url.protocol !== "https:") {
+        fail(flag, raw, "an http:// or https:// URL");
+      }
       return raw;
     }
     case "duration": {
@@ -246,6 +260,11 @@ function convert(spec: FlagSpec, raw: string): string | number | boolean {
   }
 }
 
+/** The environment variables hlbook reads: one per flag, plus `HOME` for the default paths. */
+export function envNames(): string[] {
+  return ["HOME", ...FLAGS.map((spec) => envName(spec.name))];
+}
+
 /** The `--help` text: every flag with its default and environment variable. */
 export function helpText(env: Env = {}): string {
   const lines = [
@@ -271,7 +290,10 @@ export function helpText(env: Env = {}): string {
  * Throws {@link ConfigError} with a one-line message on any invalid flag, value or variable.
  */
 export function parseConfig(args: readonly string[], env: Env = {}): ConfigResult {
-  const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" }, version: { type: "boolean" } };
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    help: { type: "boolean" },
+    version: { type: "boolean" },
+  };
   for (const spec of FLAGS) options[spec.name] = { type: spec.kind === "bool" ? "boolean" : "string" };
   let parsed;
   try {
@@ -281,7 +303,11 @@ export function parseConfig(args: readonly string[], env: Env = {}): ConfigResul
     const unknown = /Unknown option '([^']+)'/.exec(text);
     if (unknown) throw new ConfigError(`unknown flag ${unknown[1]}; see --help for the flags hlbook accepts`);
     const positional = /Unexpected argument '([^']+)'/.exec(text);
-    if (positional) throw new ConfigError(`unexpected argument ${JSON.stringify(positional[1])}; hlbook takes only --flags`);
+    if (positional) {
+      throw new ConfigError(
+        `unexpected argument ${JSON.stringify(positional[1])}; hlbook takes only --flags`,
+      );
+    }
     const flag = /Option '(--[a-z-]+)/.exec(text)?.[1];
     if (flag && /ambiguous/.test(text)) {
       throw new ConfigError(`${flag} needs a value; write ${flag}=VALUE for a value that starts with "-"`);

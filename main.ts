@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { ConfigError, parseConfig, VERSION } from "./config.ts";
+import { ConfigError, envNames, parseConfig, VERSION } from "./config.ts";
 import { logger, setupLogging } from "./src/log.ts";
 import { Metrics } from "./src/metrics.ts";
 import { Feed } from "./src/feed/mod.ts";
@@ -13,7 +13,9 @@ import { type IngestState, startIngest } from "./src/ingest/mod.ts";
 async function main(): Promise<number> {
   let result;
   try {
-    result = parseConfig(Deno.args, Deno.env.toObject());
+    // Only the variables hlbook uses are read, so `--allow-env=HLBOOK_*,HOME` is enough.
+    const env = Object.fromEntries(envNames().map((name) => [name, Deno.env.get(name)]));
+    result = parseConfig(Deno.args, env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     // deno-lint-ignore no-console
@@ -68,7 +70,9 @@ async function main(): Promise<number> {
       state = next;
       feed.state(next);
       if (next.phase === "stale" && config.exitOnStall) {
-        log.error("node stalled for {ms} ms and --exit-on-stall is set: exiting", { ms: config.stallTimeout });
+        log.error("node stalled for {ms} ms and --exit-on-stall is set: exiting", {
+          ms: config.stallTimeout,
+        });
         exitCode = 1;
         stopped.resolve();
       }

@@ -106,7 +106,10 @@ Deno.test("config", async (t) => {
     rejects(["--port", "-1"], /--port needs a value; write --port=VALUE/);
     rejects(["--port"], /--port needs a value/);
     rejects(["--port", "abc"], /--port must be 0\.\.65535, got "abc"/);
-    rejects(["--info-url", "not a url"], /--info-url must be an http:\/\/ or https:\/\/ URL, got "not a url"/);
+    rejects(
+      ["--info-url", "not a url"],
+      /--info-url must be an http:\/\/ or https:\/\/ URL, got "not a url"/,
+    );
     rejects(["--info-url", "ftp://x/info"], /--info-url must be an http/);
     rejects(["--validate-interval=-3"], /--validate-interval must be a number of seconds ≥ 0, got "-3"/);
     rejects(["--stall-timeout", "0"], /--stall-timeout must be a number of seconds > 0/);
