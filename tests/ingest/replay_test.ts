@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { compareBooks } from "../../src/book/mod.ts";
+import { replay } from "../../src/ingest/mod.ts";
+import { FIXTURE_DIR, fixtureIgnore } from "../_fixtures.ts";
+import { FakeNode, loadFixture, Reference } from "./_fake_node.ts";
+
+const ignore = fixtureIgnore();
+
+Deno.test("replay pushes recorded files through parse, align and apply", { ignore }, async (t) => {
+  const fixture = await loadFixture();
+  const last = fixture.first + fixture.blocks.length - 1;
+
+  await t.step("by-block files replay to the offline reference", async () => {
+    const node = new FakeNode(fixture);
+    try {
+      await node.writeBlocks(fixture.first, fixture.first + 20, { pauseMs: 0 });
+      node.hour++;
+      await node.writeBlocks(fixture.first + 21, last, { pauseMs: 0 });
+      const heights: number[] = [];
+      const result = await replay({
+        dataDir: node.dataDir,
+        snapshot: fixture.snapshot,
+        onBlock: (books) => heights.push(books.height),
+      });
+      assert.equal(result.blocks, 51);
+      assert.equal(result.trades, 11);
+      assert.equal(result.events, 41_592 + 1_332);
+      assert.equal(heights[0], fixture.first);
+      assert.equal(compareBooks(new Reference(fixture).at(last), result.books), null);
+    } finally {
+      await node.close();
+    }
+  });
+
+  await t.step("streaming files replay to the same book, one block short", async () => {
+    const node = new FakeNode(fixture, "streaming");
+    try {
+      await node.writeStreaming(fixture.first, last);
+      const result = await replay({ dataDir: node.dataDir, snapshot: fixture.snapshot, mode: "streaming" });
+      assert.equal(result.books.height, last - 1);
+      assert.equal(result.trades, 11);
+      assert.equal(compareBooks(new Reference(fixture).at(last - 1), result.books), null);
+    } finally {
+      await node.close();
+    }
+  });
+
+  await t.step("the CLI prints blocks/s and events/s", async () => {
+    const node = new FakeNode(fixture);
+    try {
+      await node.writeBlocks(fixture.first, last, { pauseMs: 0 });
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-read",
+          "--allow-env",
+          new URL("../../src/ingest/replay_cli.ts", import.meta.url).pathname,
+          "--data-dir",
+          node.dataDir,
+          "--snapshot",
+          `${FIXTURE_DIR}snapshot.json.gz`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stdout = new TextDecoder().decode(output.stdout);
+      assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+      assert.match(
+        stdout,
+        /^51 blocks, 42924 events, 11 trades in [\d.]+ s: \d+ blocks\/s, \d+ events\/s; height 985148232/,
+      );
+    } finally {
+      await node.close();
+    }
+  });
+
+  await t.step("the CLI explains missing flags", async () => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", new URL("../../src/ingest/replay_cli.ts", import.meta.url).pathname],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(output.code, 2);
+    assert.match(new TextDecoder().decode(output.stderr), /--data-dir and --snapshot are required/);
+  });
+});
