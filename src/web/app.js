@@ -81,7 +81,8 @@ const state = {
   tape: [],
   /** @type {{ side: "B" | "A", px: string } | null} */
   selected: null,
-  /** @type {{ coin: string, book: L4Book | null, note: string } | null} */
+  /** `snapshots` counts the Snapshots received on this subscription (more than one = it had to re-sync) */
+  /** @type {{ coin: string, book: L4Book | null, note: string, snapshots: number } | null} */
   l4: null,
   lastL4Resync: 0,
   /** @type {"connecting" | "live" | "reconnecting"} */
@@ -251,7 +252,7 @@ function openL4(side, px) {
   state.selected = { side, px };
   if (state.l4 === null || state.l4.coin !== state.coin) {
     closeL4Subscription();
-    state.l4 = { coin: state.coin, book: null, note: "Loading orders…" };
+    state.l4 = { coin: state.coin, book: null, note: "Loading orders…", snapshots: 0 };
     feed.subscribe({ type: "l4Book", coin: state.coin });
   }
   touch("l4");
@@ -369,6 +370,7 @@ function onL4(data) {
   if (data.Snapshot !== undefined) {
     if (data.Snapshot.coin !== l4.coin) return;
     l4.book = new L4Book(data.Snapshot);
+    l4.snapshots++;
     noteBlockTime(data.Snapshot.time);
     touch("l4");
   } else if (data.Updates !== undefined && l4.book !== null) {
@@ -612,6 +614,8 @@ function renderL4() {
   const l4 = state.l4;
   dom.l4.hidden = selected === null;
   if (selected === null || l4 === null) return;
+  dom.l4.dataset.snapshots = String(l4.snapshots);
+  dom.l4.dataset.height = String(l4.book?.height ?? 0);
   const sideName = selected.side === "B" ? "Bids" : "Asks";
   setText(dom.l4Title, `${sideName} at ${selected.px}`);
   const levels = state.l2 === null ? [] : state.l2.levels[selected.side === "B" ? 0 : 1];
@@ -623,6 +627,10 @@ function renderL4() {
     return;
   }
   const orders = l4.book.levelOrders(selected.side, levels, index);
+  setText(
+    dom.l4Title,
+    `${sideName} at ${selected.px} · ${orders.length} order${orders.length === 1 ? "" : "s"}`,
+  );
   const now = state.blockTime > 0 ? state.blockTime : Date.now();
   const shown = orders.slice(0, L4_MAX_ROWS);
   const szDecimals = shown.reduce((max, o) => Math.max(max, o.sz.length - o.sz.indexOf(".") - 1), 0);

@@ -8,6 +8,7 @@
 /// <reference lib="dom" />
 import assert from "node:assert/strict";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { formatDecimal, parseDecimal } from "../../src/web/logic.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = new URL("../../", import.meta.url);
@@ -226,6 +227,35 @@ function significantDigits(px: string): number {
   return px.replace(".", "").replace(/^0+/, "").replace(/0+$/, "").length;
 }
 
+/** Waits until the L4 panel's orders add up to the selected L2 level (size and count). */
+async function l4MatchesLevel(page: Page): Promise<void> {
+  let last = "";
+  await until("the L4 orders of a level to add up to its L2 size and count", 8000, async () => {
+    const seen = await page.evaluate(() => {
+      const selected = document.querySelector<HTMLElement>(".row.selected");
+      const rows = [...document.querySelectorAll("#l4-rows tr")];
+      return {
+        sz: selected?.dataset.sz ?? null,
+        n: Number(selected?.dataset.n ?? -1),
+        sizes: rows.map((tr) => tr.children[2]?.textContent ?? ""),
+        users: rows.map((tr) => tr.children[0]?.textContent ?? ""),
+      };
+    });
+    if (seen.sz === null) {
+      // The level left the book: pick another one (same l4Book subscription, no new snapshot).
+      await page.locator("#bids .row:not([hidden])").nth(1).click();
+      return false;
+    }
+    const total = formatDecimal(seen.sizes.reduce((sum, sz) => sum + parseDecimal(sz), 0n));
+    last = `level ${seen.sz} (${seen.n} orders), panel ${total} (${seen.sizes.length} orders)`;
+    if (seen.sizes.length !== seen.n || total !== formatDecimal(parseDecimal(seen.sz))) return false;
+    for (const user of seen.users) assert.match(user, /^0x[0-9a-f]+(…[0-9a-f]{4})?$/i);
+    return true;
+  }).catch((error) => {
+    throw new Error(`${error.message}\n${last}`);
+  });
+}
+
 async function screenshot(
   page: Page,
   name: string,
@@ -344,11 +374,19 @@ Deno.test({
       });
 
       await t.step("clicking a level lists its L4 orders", async () => {
-        await page.locator("#bids .row:not([hidden])").first().click();
-        await page.locator("#l4-rows tr").first().waitFor({ timeout: 8000 });
-        const users = await page.locator("#l4-rows td.user").allTextContents();
-        assert.ok(users.length > 0);
-        for (const user of users) assert.match(user, /^0x[0-9a-f]{4}…[0-9a-f]{4}$/i);
+        // The panel is rebuilt client-side from the l4Book Snapshot + Updates: its orders must add up to the
+        // level the ladder shows (retried, since a level can move or vanish between two blocks). Checked right
+        // after the snapshot and again after a few seconds of updates, on the same subscription.
+        await page.locator("#bids .row:not([hidden])").nth(1).click();
+        await l4MatchesLevel(page);
+        const first = Number(await page.locator("#l4").getAttribute("data-height"));
+        await page.waitForTimeout(2500);
+        await l4MatchesLevel(page);
+        assert.ok(
+          Number(await page.locator("#l4").getAttribute("data-height")) > first,
+          "updates were applied",
+        );
+        assert.equal(await page.locator("#l4").getAttribute("data-snapshots"), "1", "no re-sync was needed");
         await screenshot(page, "desktop-light", { width: 1280, height: 860 }, false);
         await screenshot(page, "desktop-dark", { width: 1280, height: 860 }, true);
         await screenshot(page, "phone-light", { width: 375, height: 800 }, false);
