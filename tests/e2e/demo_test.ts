@@ -1,0 +1,417 @@
+/**
+ * End to end on the simulated node: the real `main.ts` follows the simulator's files and info server, and
+ * what it serves over the WebSocket (l4Book snapshot + updates, l2Book, trades) must equal the simulator's
+ * own book and fills at the same height, for every coin, perp and spot. A second test runs `demo.ts` itself.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { L4Order, Level, NodeOrder, SnapshotFile, Trade } from "../../src/book/types.ts";
+import { formatUnits, parseUnits, type SimBlock, type Simulator, startSimNode } from "../../src/sim/mod.ts";
+import { RefBooks } from "../sim/_replay.ts";
+
+const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
+const DEMO = fileURLToPath(new URL("../../demo.ts", import.meta.url));
+const L4_KEYS = [
+  "user",
+  "coin",
+  "side",
+  "limitPx",
+  "sz",
+  "oid",
+  "timestamp",
+  "triggerCondition",
+  "isTrigger",
+  "triggerPx",
+  "isPositionTpsl",
+  "reduceOnly",
+  "orderType",
+  "tif",
+  "cloid",
+] as const;
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  check: () => boolean | Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    await delay(50);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+async function healthy(port: number): Promise<boolean> {
+  const response = await fetch(`http://127.0.0.1:${port}/health`);
+  const health = await response.json();
+  return health.ready === true;
+}
+
+async function stopProcess(child: Deno.ChildProcess, timeoutMs = 10_000): Promise<Deno.CommandStatus> {
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // already gone
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), timeoutMs)));
+  const status = await Promise.race([child.status, timeout]);
+  clearTimeout(timer);
+  if (status) return status;
+  child.kill("SIGKILL");
+  await child.status;
+  throw new Error(`process did not stop within ${timeoutMs} ms of SIGTERM`);
+}
+
+/** Only the L4 fields (the node's order status carries more). */
+function l4(order: L4Order | (NodeOrder & { user: string })): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of L4_KEYS) out[key] = (order as unknown as Record<string, unknown>)[key];
+  return out;
+}
+
+/** Full-precision L2 of L4 sides (what `l2Book` without nSigFigs must show). */
+function l2Of(
+  sim: Simulator,
+  coin: string,
+  sides: readonly [readonly L4Order[], readonly L4Order[]],
+  n: number,
+) {
+  const dec = sim.spec(coin)?.szDecimals ?? 8;
+  return sides.map((orders) => {
+    const levels: Level[] = [];
+    let px = "";
+    let sz = 0n;
+    let count = 0;
+    const flush = () => {
+      if (count > 0) levels.push({ px, sz: formatUnits(sz, dec), n: count });
+    };
+    for (const o of orders) {
+      if (o.limitPx !== px) {
+        flush();
+        px = o.limitPx;
+        sz = 0n;
+        count = 0;
+      }
+      const s = parseUnits(o.sz, dec);
+      if (s > 0n) {
+        sz += s;
+        count++;
+      }
+    }
+    flush();
+    return levels.slice(0, n);
+  });
+}
+
+/** The trades of a block as the `trades` channel shows them (buyer and seller fills share a tid). */
+function tradesOf(block: SimBlock): Trade[] {
+  const out: Trade[] = [];
+  for (let i = 0; i < block.fills.length; i += 2) {
+    const [buyer, b] = block.fills[i];
+    const [seller, s] = block.fills[i + 1];
+    out.push({
+      coin: b.coin,
+      side: b.crossed ? "B" : "A",
+      px: b.px,
+      sz: b.sz,
+      hash: b.hash,
+      time: b.time,
+      tid: b.tid,
+      users: [buyer, seller],
+    });
+    assert.equal(s.tid, b.tid);
+  }
+  return out;
+}
+
+interface Truth {
+  readonly height: number;
+  readonly time: number;
+  readonly books: Map<string, readonly [readonly L4Order[], readonly L4Order[]]>;
+  readonly trades: Trade[];
+}
+
+Deno.test({
+  name:
+    "hlbook on the simulated node serves the simulator's books and trades for every coin, block after block",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "hlbook-e2e-sim-" });
+    const truth = new Map<number, Truth>();
+    const byTime = new Map<number, number>();
+    const record = (block: SimBlock, sim: Simulator) => {
+      const books = new Map(sim.coins().map((c) => [c, sim.l4(c)] as const));
+      truth.set(block.height, { height: block.height, time: block.time, books, trades: tradesOf(block) });
+      byTime.set(block.time, block.height);
+    };
+    const live = await startSimNode({
+      dataDir: join(dir, "data"),
+      infoPort: 0,
+      rate: 15,
+      load: 0.15,
+      seed: 99,
+      onBlock: record,
+    });
+    // the initial book (no block written yet) is the truth at the start height
+    truth.set(live.height, {
+      height: live.height,
+      time: live.sim.time,
+      books: new Map(live.sim.coins().map((c) => [c, live.sim.l4(c)] as const)),
+      trades: [],
+    });
+    let server: Deno.ChildProcess | null = null;
+    let socket: WebSocket | null = null;
+    try {
+      {
+        const port = freePort();
+        server = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "--allow-read",
+            "--allow-net",
+            "--allow-env",
+            MAIN,
+            `--data-dir=${join(dir, "data")}`,
+            `--info-url=${live.infoUrl}`,
+            `--snapshot-path=${join(dir, "snapshot.json")}`,
+            `--port=${port}`,
+            "--address=127.0.0.1",
+            "--log-level=warning",
+          ],
+          stdout: "null",
+          stderr: "inherit",
+        }).spawn();
+        await waitFor("hlbook /health ready", 30_000, () => healthy(port));
+
+        const messages: { channel: string; data: unknown }[] = [];
+        socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+        const ws = socket;
+        await new Promise<void>((resolve, reject) => {
+          ws.onopen = () => resolve();
+          ws.onerror = () => reject(new Error("WebSocket failed to open"));
+        });
+        ws.onmessage = (event) => messages.push(JSON.parse(event.data));
+        const coins = live.sim.coins();
+        for (const coin of coins) {
+          for (
+            const subscription of [{ type: "l4Book", coin }, { type: "l2Book", coin, nLevels: 100 }, {
+              type: "trades",
+              coin,
+            }]
+          ) {
+            ws.send(JSON.stringify({ method: "subscribe", subscription }));
+          }
+        }
+        const subscribedAt = live.height;
+        await waitFor("4 s of blocks", 15_000, () => live.height >= subscribedAt + 60);
+        await delay(1500); // let the server catch up with the last blocks
+        await live.stop();
+        await delay(300);
+
+        const errors = messages.filter((m) => m.channel === "error");
+        assert.deepEqual(errors, [], "no error messages");
+
+        await t.step(
+          "l4Book snapshot + updates equal the simulator's book after every block, every coin",
+          () => {
+            let compared = 0;
+            for (const coin of coins) {
+              let books: RefBooks | null = null;
+              for (const m of messages) {
+                if (m.channel !== "l4Book") continue;
+                // deno-lint-ignore no-explicit-any
+                const data = m.data as any;
+                if (data.Snapshot) {
+                  if (data.Snapshot.coin !== coin) continue;
+                  const [bids, asks] = data.Snapshot.levels as [L4Order[], L4Order[]];
+                  const file = [data.Snapshot.height, [[coin, [
+                    bids.map((o) => [o.user, o]),
+                    asks.map((o) => [o.user, o]),
+                  ]]]] as unknown as SnapshotFile;
+                  books = new RefBooks(file);
+                } else if (books) {
+                  const u = data.Updates;
+                  const statuses = u.order_statuses.filter((s: { order: { coin: string } }) =>
+                    s.order.coin === coin
+                  );
+                  const diffs = u.book_diffs.filter((d: { coin: string }) => d.coin === coin);
+                  if (
+                    statuses.length + diffs.length === 0 && u.order_statuses.length + u.book_diffs.length > 0
+                  ) {
+                    continue; // another coin's update
+                  }
+                  books.height = u.height - 1;
+                  books.apply(u.height, u.time, statuses, diffs);
+                } else continue;
+                const expected = truth.get((books as RefBooks).height);
+                if (!expected) continue; // before recording began
+                const [bids, asks] = expected.books.get(coin) ?? [[], []];
+                const current: RefBooks = books;
+                const snap: SnapshotFile[1][number] | undefined = current.toSnapshot()[1].find(([c]) =>
+                  c === coin
+                );
+                const got: SnapshotFile[1][number][1] = snap ? snap[1] : [[], []];
+                assert.deepEqual(
+                  got.map((side) => side.map(([user, o]) => l4({ ...o, user }))),
+                  [bids.map(l4), asks.map(l4)],
+                  `${coin} at height ${current.height}`,
+                );
+                compared++;
+              }
+              assert.ok(books, `an l4Book snapshot for ${coin}`);
+            }
+            assert.ok(compared > coins.length * 10, `compared ${compared} coin-blocks`);
+          },
+        );
+
+        await t.step(
+          "l2Book equals the simulator's full-precision levels at the same block, every coin",
+          () => {
+            const seen = new Set<string>();
+            for (const m of messages) {
+              if (m.channel !== "l2Book") continue;
+              const data = m.data as { coin: string; time: number; levels: Level[][] };
+              const height = byTime.get(data.time) ??
+                (data.time === truth.get(subscribedAt)?.time ? subscribedAt : -1);
+              const expected = truth.get(height);
+              if (!expected) continue;
+              const sides = expected.books.get(data.coin) ?? [[], []];
+              assert.deepEqual(
+                data.levels,
+                l2Of(live.sim, data.coin, sides, 100),
+                `${data.coin} at ${height}`,
+              );
+              seen.add(data.coin);
+            }
+            assert.deepEqual([...seen].sort(), [...coins].sort(), "l2Book checked for every coin");
+          },
+        );
+
+        await t.step("trades equal the simulator's fills, block by block", () => {
+          const got = new Map<string, Trade[][]>();
+          for (const m of messages) {
+            if (m.channel !== "trades") continue;
+            const list = m.data as Trade[];
+            const coin = list[0].coin;
+            got.set(coin, [...(got.get(coin) ?? []), list]);
+          }
+          let total = 0;
+          for (const coin of coins) {
+            const received = got.get(coin) ?? [];
+            for (const list of received) {
+              const height = byTime.get(list[0].time);
+              assert.ok(height !== undefined, `trade time ${list[0].time} is a block time`);
+              const expected = truth.get(height)?.trades.filter((tr) => tr.coin === coin) ?? [];
+              assert.deepEqual(list, expected, `${coin} trades at ${height}`);
+              total += list.length;
+            }
+            // nothing missing between the first and the last received block
+            if (received.length > 0) {
+              const first = byTime.get(received[0][0].time) ?? 0;
+              const last = byTime.get(received.at(-1)?.[0].time ?? 0) ?? 0;
+              let blocks = 0;
+              for (let h = first; h <= last; h++) {
+                if ((truth.get(h)?.trades ?? []).some((tr) => tr.coin === coin)) blocks++;
+              }
+              assert.equal(received.length, blocks, `${coin}: one trades message per block with trades`);
+            }
+          }
+          assert.ok(total > 0, "some trades happened");
+        });
+      }
+    } finally {
+      socket?.close();
+      if (server) await stopProcess(server);
+      await live.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "deno task demo starts both processes, serves a live book, and stops cleanly on SIGTERM",
+  sanitizeResources: false,
+  async fn() {
+    const demo = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-write",
+        "--allow-net=127.0.0.1",
+        "--allow-env",
+        "--allow-run",
+        DEMO,
+        "--port=0",
+        "--load=0.05",
+        "--seed=5",
+      ],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    let out = "";
+    const reader = demo.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const pump = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        out += value;
+      }
+    })();
+    try {
+      await waitFor("the demo's page URL", 40_000, () => /websocket: ws:\/\//.test(out));
+      const port = Number(/page: +http:\/\/127\.0\.0\.1:(\d+)\//.exec(out)?.[1]);
+      const dataDir = /data dir: +(\S+)/.exec(out)?.[1] ?? "";
+      assert.ok(port > 0 && dataDir.length > 0, out);
+      assert.ok(await healthy(port));
+      const page = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal(page.status, 200);
+      await page.body?.cancel();
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+      const l2 = await new Promise<{ coin: string; levels: Level[][] }>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("no l2Book within 10 s")), 10_000);
+        ws.onopen = () =>
+          ws.send(JSON.stringify({ method: "subscribe", subscription: { type: "l2Book", coin: "BTC" } }));
+        ws.onmessage = (event) => {
+          const m = JSON.parse(event.data);
+          if (m.channel === "l2Book") {
+            clearTimeout(timer);
+            resolve(m.data);
+          }
+        };
+      });
+      ws.close();
+      assert.equal(l2.coin, "BTC");
+      assert.ok(l2.levels[0].length > 0 && l2.levels[1].length > 0, "both sides have levels");
+      const status = await stopProcess(demo, 15_000);
+      assert.equal(status.code, 0);
+      await pump;
+      await assert.rejects(Deno.stat(dataDir), Deno.errors.NotFound, "the temp dir is removed");
+    } finally {
+      try {
+        demo.kill("SIGKILL");
+      } catch {
+        // stopped
+      }
+      await demo.status;
+    }
+  },
+});
