@@ -6,7 +6,7 @@
  */
 import { Books, type SnapshotFile } from "../book/mod.ts";
 import { logger } from "../log.ts";
-import { parseSnapshotFile } from "../node/parse.ts";
+import { parseSnapshotFileAsync } from "../node/parse.ts";
 
 const log = logger("ingest");
 
@@ -68,7 +68,7 @@ export async function requestSnapshot(
   } catch (error) {
     throw new SnapshotError(`cannot read snapshot file ${options.snapshotPath}: ${String(error)}`);
   }
-  const result = parseSnapshotFile(text);
+  const result = await parseSnapshotFileAsync(text);
   if (!result.ok) throw new SnapshotError(`${options.snapshotPath}: ${result.error}`);
   return result.snapshot;
 }

@@ -14,6 +14,7 @@ export {
   parseFillLine,
   type ParseResult,
   parseSnapshotFile,
+  parseSnapshotFileAsync,
   parseStatusLine,
   type SnapshotResult,
 } from "./parse.ts";

@@ -234,6 +234,23 @@ function checkSnapshotOrder(entry: unknown): string | null {
   return checkOrder(order);
 }
 
+function checkSnapshotBook(book: unknown): string | null {
+  if (!Array.isArray(book) || book.length !== 2 || typeof book[0] !== "string") {
+    return `a snapshot book must be [coin, [bids, asks]], got ${show(book)}`;
+  }
+  const sides = book[1];
+  if (!Array.isArray(sides) || sides.length !== 2 || !Array.isArray(sides[0]) || !Array.isArray(sides[1])) {
+    return `snapshot book ${book[0]}: sides must be [bids, asks], got ${show(sides)}`;
+  }
+  for (const side of sides as unknown[][]) {
+    for (let i = 0; i < side.length; i++) {
+      const why = checkSnapshotOrder(side[i]);
+      if (why !== null) return `snapshot book ${book[0]} order ${i}: ${why}`;
+    }
+  }
+  return null;
+}
+
 /** The result of parsing a snapshot file. */
 export type SnapshotResult =
   | { readonly ok: true; readonly snapshot: SnapshotFile }
@@ -265,19 +282,116 @@ export function checkSnapshot(value: unknown): SnapshotResult {
     return { ok: false, error: `snapshot books must be an array, got ${show(books)}` };
   }
   for (const book of books) {
-    if (!Array.isArray(book) || book.length !== 2 || typeof book[0] !== "string") {
-      return { ok: false, error: `a snapshot book must be [coin, [bids, asks]], got ${show(book)}` };
-    }
-    const sides = book[1];
-    if (!Array.isArray(sides) || sides.length !== 2 || !Array.isArray(sides[0]) || !Array.isArray(sides[1])) {
-      return { ok: false, error: `snapshot book ${book[0]}: sides must be [bids, asks], got ${show(sides)}` };
-    }
-    for (const side of sides as unknown[][]) {
-      for (let i = 0; i < side.length; i++) {
-        const why = checkSnapshotOrder(side[i]);
-        if (why !== null) return { ok: false, error: `snapshot book ${book[0]} order ${i}: ${why}` };
-      }
-    }
+    const why = checkSnapshotBook(book);
+    if (why !== null) return { ok: false, error: why };
   }
   return { ok: true, snapshot: value as unknown as SnapshotFile };
+}
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+const OPEN_SQUARE = 91;
+const CLOSE_SQUARE = 93;
+const OPEN_CURLY = 123;
+const CLOSE_CURLY = 125;
+const COMMA = 44;
+
+function skipSpace(text: string, i: number): number {
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c !== 32 && c !== 10 && c !== 13 && c !== 9) break;
+    i++;
+  }
+  return i;
+}
+
+/** Index of the bracket closing the array or object that opens at `start`, or -1. */
+function matchingClose(text: string, start: number): number {
+  let depth = 0;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      // Jump to the closing quote (one not preceded by an odd number of backslashes).
+      let end = text.indexOf('"', i + 1);
+      for (;;) {
+        if (end < 0) return -1;
+        let slashes = 0;
+        while (text.charCodeAt(end - 1 - slashes) === BACKSLASH) slashes++;
+        if (slashes % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
+      }
+      i = end;
+    } else if (c === OPEN_SQUARE || c === OPEN_CURLY) depth++;
+    else if (c === CLOSE_SQUARE || c === CLOSE_CURLY) {
+      if (--depth === 0) return i;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Same as `parseSnapshotFile`, but parses one coin at a time and lets the event loop run in between (after every
+ * `yieldEvery` characters, default 4 MB), so a mainnet-sized file never blocks for long.
+ */
+export async function parseSnapshotFileAsync(
+  text: string,
+  options: { readonly yieldEvery?: number } = {},
+): Promise<SnapshotResult> {
+  const yieldEvery = options.yieldEvery ?? 4_000_000;
+  const fail = (error: string): SnapshotResult => ({ ok: false, error: `snapshot ${error}` });
+  let i = skipSpace(text, 0);
+  if (text.charCodeAt(i) !== OPEN_SQUARE) {
+    return fail(`must be [height, books], got ${show(text.slice(i, i + 40))}`);
+  }
+  const comma = text.indexOf(",", i);
+  if (comma < 0) return fail("must be [height, books] (includeHeightInOutput)");
+  const heightText = text.slice(i + 1, comma).trim();
+  const height = /^\d+$/.test(heightText) ? Number(heightText) : NaN;
+  if (!isId(height)) return fail(`height must be an integer, got ${show(heightText.slice(0, 40))}`);
+  i = skipSpace(text, comma + 1);
+  if (text.charCodeAt(i) !== OPEN_SQUARE) {
+    return fail(`books must be an array, got ${show(text.slice(i, i + 40))}`);
+  }
+  i = skipSpace(text, i + 1);
+  const books: unknown[] = [];
+  let sinceYield = 0;
+  if (text.charCodeAt(i) === CLOSE_SQUARE) i++;
+  else {
+    for (;;) {
+      if (text.charCodeAt(i) !== OPEN_SQUARE) {
+        return fail(`book ${books.length} must be [coin, [bids, asks]], got ${show(text.slice(i, i + 40))}`);
+      }
+      const end = matchingClose(text, i);
+      if (end < 0) return fail(`is truncated in book ${books.length}`);
+      let book: unknown;
+      try {
+        book = JSON.parse(text.slice(i, end + 1));
+      } catch (error) {
+        return fail(`book ${books.length} is not JSON (${error instanceof Error ? error.message : error})`);
+      }
+      const why = checkSnapshotBook(book);
+      if (why !== null) return { ok: false, error: why };
+      books.push(book);
+      sinceYield += end + 1 - i;
+      if (sinceYield >= yieldEvery) {
+        sinceYield = 0;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      i = skipSpace(text, end + 1);
+      const c = text.charCodeAt(i);
+      if (c === COMMA) {
+        i = skipSpace(text, i + 1);
+        continue;
+      }
+      if (c === CLOSE_SQUARE) {
+        i++;
+        break;
+      }
+      return fail(`has ${show(text.slice(i, i + 40))} after book ${books.length - 1}`);
+    }
+  }
+  i = skipSpace(text, i);
+  if (text.charCodeAt(i) !== CLOSE_SQUARE) return fail(`must be [height, books], got more after the books`);
+  if (skipSpace(text, i + 1) !== text.length) return fail("has trailing characters");
+  return { ok: true, snapshot: [height, books] as unknown as SnapshotFile };
 }

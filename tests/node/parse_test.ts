@@ -4,6 +4,7 @@ import {
   parseDiffLine,
   parseFillLine,
   parseSnapshotFile,
+  parseSnapshotFileAsync,
   parseStatusLine,
 } from "../../src/node/mod.ts";
 import { fixtureIgnore, readFixtureLines, readFixtureText } from "../_fixtures.ts";
@@ -162,6 +163,41 @@ Deno.test("snapshot files are checked for the [height, books] shape", async (t) 
   }
 });
 
+Deno.test("snapshot files also parse one coin at a time", async (t) => {
+  const order = { ...STATUS.order, cloid: 'a "quoted" ]}[{ \\ string' };
+  const value = [7, [["BTC", [[["0xu", order], ["0xv", { ...order, oid: 2 }]], []]], ["@107", [[], [[
+    "0xw",
+    order,
+  ]]]]]];
+  await t.step("compact and indented files give the same value as JSON.parse", async () => {
+    for (const text of [JSON.stringify(value), JSON.stringify(value, null, 2), JSON.stringify([7, []])]) {
+      const result = await parseSnapshotFileAsync(text, { yieldEvery: 10 });
+      assert.ok(result.ok, !result.ok ? result.error : "");
+      assert.deepEqual(result.snapshot, JSON.parse(text));
+    }
+  });
+  await t.step("truncated, garbage and misshapen files are rejected", async () => {
+    const text = JSON.stringify(value);
+    for (
+      const bad of [
+        text.slice(0, text.length - 3),
+        text.slice(0, 60),
+        "<html>",
+        "",
+        JSON.stringify([["BTC", [[], []]]]),
+        JSON.stringify([7, [["BTC", [[]]]]]),
+        JSON.stringify([7, [["BTC", [[["0xu", { ...order, limitPx: 1 }]], []]]]]),
+        text + "]",
+        JSON.stringify([7, [["BTC", [[], []]]], 8]),
+      ]
+    ) {
+      const result = await parseSnapshotFileAsync(bad);
+      assert.ok(!result.ok, bad.slice(0, 80));
+      assert.ok(result.error.startsWith("snapshot"), result.error);
+    }
+  });
+});
+
 Deno.test("every real fixture line parses", { ignore: fixtureIgnore() }, async (t) => {
   for (const mode of ["by_block", "streaming"]) {
     await t.step(`${mode} statuses, diffs and fills parse`, async () => {
@@ -178,9 +214,13 @@ Deno.test("every real fixture line parses", { ignore: fixtureIgnore() }, async (
       }
     });
   }
-  await t.step("the snapshot parses", async () => {
-    const result = parseSnapshotFile(await readFixtureText("snapshot.json.gz"));
+  await t.step("the snapshot parses, at once and one coin at a time", async () => {
+    const text = await readFixtureText("snapshot.json.gz");
+    const result = parseSnapshotFile(text);
     assert.ok(result.ok, !result.ok ? result.error : "");
     assert.equal(result.snapshot[0], 985148181);
+    const chunked = await parseSnapshotFileAsync(text);
+    assert.ok(chunked.ok);
+    assert.deepEqual(chunked.snapshot, result.snapshot);
   });
 });
