@@ -77,7 +77,7 @@ Deno.test("the snapshot client asks the node for an L4 snapshot file", async (t)
     try {
       await assert.rejects(requestSnapshot({ infoUrl: url, snapshotPath }), (error: Error) => {
         assert.ok(error instanceof SnapshotError);
-        assert.match(error.message, /out\.json: snapshot is not JSON/);
+        assert.match(error.message, /out\.json: snapshot must be \[height, books\]/);
         return true;
       });
     } finally {
