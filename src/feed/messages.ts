@@ -124,8 +124,20 @@ export function l4OrderJson(o: L4Order): string {
     }}`;
 }
 
+/** The wire field order of an L4 order (the Rust original's). */
+const L4_KEYS =
+  "user,coin,side,limitPx,sz,oid,timestamp,triggerCondition,isTrigger,triggerPx,isPositionTpsl," +
+  "reduceOnly,orderType,tif,cloid";
+
 function l4SideJson(orders: readonly L4Order[]): string {
-  // Chunked joins keep peak memory of intermediate strings small for books with tens of thousands of orders.
+  // Native JSON.stringify is several times faster than building strings by hand (51k BTC orders: ~0.1 s vs
+  // ~1 s); it is exact only when the book's order objects have exactly the wire keys in the wire order.
+  if (
+    orders.length > 0 && Object.keys(orders[0]).join(",") === L4_KEYS &&
+    Object.keys(orders[orders.length - 1]).join(",") === L4_KEYS
+  ) {
+    return JSON.stringify(orders);
+  }
   const parts: string[] = [];
   for (let i = 0; i < orders.length; i++) parts.push(l4OrderJson(orders[i]));
   return `[${parts.join(",")}]`;

@@ -74,9 +74,17 @@ export class Client {
   /** Conflated messages waiting for the socket to drain, latest per view key. */
   pending: Map<string, string> | null = null;
   closed = false;
+  /**
+   * Bytes of large snapshots (l4Book) sent recently: they may sit in the buffer on top of `maxBuffered` until
+   * the socket drains below the soft threshold once.
+   */
+  allowance = 0;
   readonly softBuffered: number;
   constructor(readonly sink: ClientSink, readonly limits: ClientLimits) {
-    this.softBuffered = Math.max(16 * 1024, Math.floor(limits.maxBuffered / 8));
+    this.softBuffered = Math.min(
+      Math.floor(limits.maxBuffered / 2),
+      Math.max(16 * 1024, Math.floor(limits.maxBuffered / 8)),
+    );
   }
   /** Number of subscriptions held. */
   get subscriptionCount(): number {
@@ -539,9 +547,13 @@ export class Feed {
       case "allMids":
         this.#deliver(client, allMidsMessage(this.#midsOf(sub.dex)), view.key);
         return;
-      case "l4Book":
-        this.#deliver(client, this.#l4Snapshot(books, sub.coin), null);
+      case "l4Book": {
+        const text = this.#l4Snapshot(books, sub.coin);
+        this.#deliver(client, text, null);
+        // A big snapshot is expected to fill the buffer: it does not count against --max-buffered.
+        if (text.length > client.softBuffered) client.allowance += text.length;
         return;
+      }
       case "trades":
         return;
     }
@@ -578,10 +590,11 @@ export class Feed {
   #deliver(client: Client, text: string, key: string | null): void {
     if (client.closed) return;
     const buffered = client.sink.bufferedAmount;
-    if (buffered > client.limits.maxBuffered) {
+    if (buffered > client.limits.maxBuffered + client.allowance) {
       this.#closeSlow(client, buffered);
       return;
     }
+    if (buffered <= client.softBuffered) client.allowance = 0;
     if (key !== null) {
       const pending = client.pending;
       if (pending !== null) {
@@ -619,11 +632,12 @@ export class Feed {
         continue;
       }
       const buffered = client.sink.bufferedAmount;
-      if (buffered > client.limits.maxBuffered) {
+      if (buffered > client.limits.maxBuffered + client.allowance) {
         this.#closeSlow(client, buffered);
         continue;
       }
       if (buffered > client.softBuffered) continue;
+      client.allowance = 0;
       const pending = client.pending;
       client.pending = null;
       this.#backlogged.delete(client);

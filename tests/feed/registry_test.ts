@@ -184,3 +184,25 @@ Deno.test("no client input throws: random bytes and shapes are answered with err
   assert.equal(sink.sent.length, 2000);
   for (const text of sink.sent) JSON.parse(text);
 });
+
+Deno.test("a big l4Book snapshot does not count against maxBuffered until the socket drains once", () => {
+  const { feed, books, maker } = setup();
+  const sink = new FakeSink();
+  const client = feed.attach(sink, { maxSubscriptions: 10, maxBuffered: 2048 });
+  feed.handle(client, '{"method":"subscribe","subscription":{"type":"l4Book","coin":"BTC"}}');
+  const snapshot = sink.sent.at(-1) ?? "";
+  assert.ok(snapshot.length > 1024, "the snapshot is over the soft threshold");
+  sink.bufferedAmount = 2048 + snapshot.length - 1;
+  maker.place("BTC", "B", "95.0", "1.0");
+  feed.block(books, maker.apply());
+  assert.equal(sink.closedWith, null);
+  assert.match(sink.sent.at(-1) ?? "", /"Updates"/);
+  // Once drained, the allowance is gone: the same backlog now closes the client.
+  sink.bufferedAmount = 0;
+  maker.place("BTC", "B", "95.0", "1.0");
+  feed.block(books, maker.apply());
+  sink.bufferedAmount = 2048 + snapshot.length - 1;
+  maker.place("BTC", "B", "95.0", "1.0");
+  feed.block(books, maker.apply());
+  assert.equal(sink.closedWith?.[0], 1008);
+});
