@@ -6,23 +6,17 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { checkSnapshot } from "../node/parse.ts";
+import { parseSnapshotFileAsync } from "../node/parse.ts";
 import { replay, ReplayError } from "./replay.ts";
 
 const USAGE = "usage: deno task replay --data-dir DIR --snapshot FILE[.gz] [--ingest by-block|streaming]";
 
-async function readSnapshot(path: string): Promise<unknown> {
-  if (!path.endsWith(".gz")) return JSON.parse(await Deno.readTextFile(path));
+async function readSnapshot(path: string): Promise<Uint8Array> {
+  if (!path.endsWith(".gz")) return await Deno.readFile(path);
   const file = await Deno.open(path);
-  let text = "";
-  for await (
-    const chunk of file.readable.pipeThrough(new DecompressionStream("gzip")).pipeThrough(
-      new TextDecoderStream(),
-    )
-  ) {
-    text += chunk;
-  }
-  return JSON.parse(text);
+  return new Uint8Array(
+    await new Response(file.readable.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer(),
+  );
 }
 
 async function main(): Promise<number> {
@@ -56,7 +50,7 @@ async function main(): Promise<number> {
   }
   let checked;
   try {
-    checked = checkSnapshot(await readSnapshot(snapshotPath));
+    checked = await parseSnapshotFileAsync(await readSnapshot(snapshotPath));
   } catch (error) {
     console.error(`replay: cannot read ${snapshotPath}: ${error instanceof Error ? error.message : error}`);
     return 1;

@@ -62,13 +62,13 @@ export async function requestSnapshot(
       `info server ${options.infoUrl} answered ${response.status} to fileSnapshot: ${body.slice(0, 200)}`,
     );
   }
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(options.snapshotPath);
+    bytes = await Deno.readFile(options.snapshotPath);
   } catch (error) {
     throw new SnapshotError(`cannot read snapshot file ${options.snapshotPath}: ${String(error)}`);
   }
-  const result = await parseSnapshotFileAsync(text);
+  const result = await parseSnapshotFileAsync(bytes);
   if (!result.ok) throw new SnapshotError(`${options.snapshotPath}: ${result.error}`);
   return result.snapshot;
 }

@@ -296,9 +296,9 @@ const OPEN_CURLY = 123;
 const CLOSE_CURLY = 125;
 const COMMA = 44;
 
-function skipSpace(text: string, i: number): number {
-  while (i < text.length) {
-    const c = text.charCodeAt(i);
+function skipSpace(bytes: Uint8Array, i: number): number {
+  while (i < bytes.length) {
+    const c = bytes[i];
     if (c !== 32 && c !== 10 && c !== 13 && c !== 9) break;
     i++;
   }
@@ -306,19 +306,20 @@ function skipSpace(text: string, i: number): number {
 }
 
 /** Index of the bracket closing the array or object that opens at `start`, or -1. */
-function matchingClose(text: string, start: number): number {
+function matchingClose(bytes: Uint8Array, start: number): number {
   let depth = 0;
-  for (let i = start; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+  for (let i = start; i < bytes.length; i++) {
+    const c = bytes[i];
     if (c === QUOTE) {
-      // Jump to the closing quote (one not preceded by an odd number of backslashes).
-      let end = text.indexOf('"', i + 1);
+      // Jump to the closing quote (one not preceded by an odd number of backslashes). UTF-8 continuation bytes
+      // are never ASCII, so structural bytes can be matched directly.
+      let end = bytes.indexOf(QUOTE, i + 1);
       for (;;) {
         if (end < 0) return -1;
         let slashes = 0;
-        while (text.charCodeAt(end - 1 - slashes) === BACKSLASH) slashes++;
+        while (bytes[end - 1 - slashes] === BACKSLASH) slashes++;
         if (slashes % 2 === 0) break;
-        end = text.indexOf('"', end + 1);
+        end = bytes.indexOf(QUOTE, end + 1);
       }
       i = end;
     } else if (c === OPEN_SQUARE || c === OPEN_CURLY) depth++;
@@ -329,43 +330,47 @@ function matchingClose(text: string, start: number): number {
   return -1;
 }
 
+const ASCII = new TextDecoder("utf-8", { fatal: true });
+
+function excerpt(bytes: Uint8Array, i: number): string {
+  return show(new TextDecoder().decode(bytes.subarray(i, i + 40)));
+}
+
 /**
- * Same as `parseSnapshotFile`, but parses one coin at a time and lets the event loop run in between (after every
- * `yieldEvery` characters, default 4 MB), so a mainnet-sized file never blocks for long.
+ * Same as `parseSnapshotFile`, but works on the file's bytes (no giant string: mainnet snapshots are hundreds of
+ * MB), parses one coin at a time and lets the event loop run in between (after every `yieldEvery` bytes,
+ * default 4 MB), so loading never blocks for long.
  */
 export async function parseSnapshotFileAsync(
-  text: string,
+  input: string | Uint8Array,
   options: { readonly yieldEvery?: number } = {},
 ): Promise<SnapshotResult> {
+  const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
   const yieldEvery = options.yieldEvery ?? 4_000_000;
   const fail = (error: string): SnapshotResult => ({ ok: false, error: `snapshot ${error}` });
-  let i = skipSpace(text, 0);
-  if (text.charCodeAt(i) !== OPEN_SQUARE) {
-    return fail(`must be [height, books], got ${show(text.slice(i, i + 40))}`);
-  }
-  const comma = text.indexOf(",", i);
-  if (comma < 0) return fail("must be [height, books] (includeHeightInOutput)");
-  const heightText = text.slice(i + 1, comma).trim();
+  let i = skipSpace(bytes, 0);
+  if (bytes[i] !== OPEN_SQUARE) return fail(`must be [height, books], got ${excerpt(bytes, i)}`);
+  const comma = bytes.indexOf(COMMA, i);
+  if (comma < 0 || comma - i > 40) return fail("must be [height, books] (includeHeightInOutput)");
+  const heightText = new TextDecoder().decode(bytes.subarray(i + 1, comma)).trim();
   const height = /^\d+$/.test(heightText) ? Number(heightText) : NaN;
-  if (!isId(height)) return fail(`height must be an integer, got ${show(heightText.slice(0, 40))}`);
-  i = skipSpace(text, comma + 1);
-  if (text.charCodeAt(i) !== OPEN_SQUARE) {
-    return fail(`books must be an array, got ${show(text.slice(i, i + 40))}`);
-  }
-  i = skipSpace(text, i + 1);
+  if (!isId(height)) return fail(`height must be an integer, got ${show(heightText)}`);
+  i = skipSpace(bytes, comma + 1);
+  if (bytes[i] !== OPEN_SQUARE) return fail(`books must be an array, got ${excerpt(bytes, i)}`);
+  i = skipSpace(bytes, i + 1);
   const books: unknown[] = [];
   let sinceYield = 0;
-  if (text.charCodeAt(i) === CLOSE_SQUARE) i++;
+  if (bytes[i] === CLOSE_SQUARE) i++;
   else {
     for (;;) {
-      if (text.charCodeAt(i) !== OPEN_SQUARE) {
-        return fail(`book ${books.length} must be [coin, [bids, asks]], got ${show(text.slice(i, i + 40))}`);
+      if (bytes[i] !== OPEN_SQUARE) {
+        return fail(`book ${books.length} must be [coin, [bids, asks]], got ${excerpt(bytes, i)}`);
       }
-      const end = matchingClose(text, i);
+      const end = matchingClose(bytes, i);
       if (end < 0) return fail(`is truncated in book ${books.length}`);
       let book: unknown;
       try {
-        book = JSON.parse(text.slice(i, end + 1));
+        book = JSON.parse(ASCII.decode(bytes.subarray(i, end + 1)));
       } catch (error) {
         return fail(`book ${books.length} is not JSON (${error instanceof Error ? error.message : error})`);
       }
@@ -377,21 +382,21 @@ export async function parseSnapshotFileAsync(
         sinceYield = 0;
         await new Promise((resolve) => setTimeout(resolve, 0));
       }
-      i = skipSpace(text, end + 1);
-      const c = text.charCodeAt(i);
+      i = skipSpace(bytes, end + 1);
+      const c = bytes[i];
       if (c === COMMA) {
-        i = skipSpace(text, i + 1);
+        i = skipSpace(bytes, i + 1);
         continue;
       }
       if (c === CLOSE_SQUARE) {
         i++;
         break;
       }
-      return fail(`has ${show(text.slice(i, i + 40))} after book ${books.length - 1}`);
+      return fail(`has ${excerpt(bytes, i)} after book ${books.length - 1}`);
     }
   }
-  i = skipSpace(text, i);
-  if (text.charCodeAt(i) !== CLOSE_SQUARE) return fail(`must be [height, books], got more after the books`);
-  if (skipSpace(text, i + 1) !== text.length) return fail("has trailing characters");
+  i = skipSpace(bytes, i);
+  if (bytes[i] !== CLOSE_SQUARE) return fail(`must be [height, books], got more after the books`);
+  if (skipSpace(bytes, i + 1) !== bytes.length) return fail("has trailing characters");
   return { ok: true, snapshot: [height, books] as unknown as SnapshotFile };
 }

@@ -176,6 +176,13 @@ Deno.test("snapshot files also parse one coin at a time", async (t) => {
       assert.deepEqual(result.snapshot, JSON.parse(text));
     }
   });
+  await t.step("invalid UTF-8 inside a book is rejected", async () => {
+    const bytes = new TextEncoder().encode(JSON.stringify([7, [["BTC", [[["0xu", order]], []]]]]));
+    bytes[bytes.indexOf(0x75)] = 0xff; // the "u" of the user
+    const result = await parseSnapshotFileAsync(bytes);
+    assert.ok(!result.ok);
+    assert.match(result.error, /snapshot book 0 is not JSON/);
+  });
   await t.step("truncated, garbage and misshapen files are rejected", async () => {
     const text = JSON.stringify(value);
     for (
