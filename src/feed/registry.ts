@@ -364,6 +364,14 @@ export class Feed {
     log.error("unexpected failure in {what}: {error}", { what, error });
   }
 
+  /**
+   * Flushes conflated messages of clients whose socket drained. Blocks do this too; the server also calls it
+   * on a short timer so a slow client catches up even when no blocks arrive. Cheap when nobody is behind.
+   */
+  poll(): void {
+    this.#drain();
+  }
+
   /** Sends an error text to a client (used by the server for limit violations). */
   sendError(client: Client, text: string): void {
     this.#errors.inc();

@@ -204,11 +204,14 @@ export function startServer(options: ServerOptions, feed: Feed): Server {
     },
   }, handler);
   const addr = httpServer.addr;
+  // Slow clients' conflated views are flushed on blocks; this catches them up when blocks pause.
+  const poller = setInterval(() => feed.poll(), 250);
 
   return {
     port: addr.port,
     hostname: addr.hostname,
     async shutdown() {
+      clearInterval(poller);
       for (const socket of sockets) {
         try {
           socket.close(1001, "server shutting down");

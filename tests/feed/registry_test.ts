@@ -206,3 +206,17 @@ Deno.test("a big l4Book snapshot does not count against maxBuffered until the so
   feed.block(books, maker.apply());
   assert.equal(sink.closedWith?.[0], 1008);
 });
+
+Deno.test("poll flushes a drained client's conflated views even when no block arrives", () => {
+  const { feed, books, maker, connect } = setup();
+  const [, sink] = connect({ type: "l2Book", coin: "BTC" });
+  sink.bufferedAmount = 300 * 1024;
+  maker.place("BTC", "B", "100.0", "1.0");
+  feed.block(books, maker.apply());
+  assert.deepEqual(sink.sent, []);
+  feed.poll();
+  assert.deepEqual(sink.sent, []);
+  sink.bufferedAmount = 0;
+  feed.poll();
+  assert.deepEqual(sink.channels(), ["l2Book"]);
+});

@@ -147,3 +147,23 @@ Deno.test("connection, message size and message rate limits are answered clearly
     );
   }, { maxConnections: 2, maxMessageSize: 1024, maxMessagesPerMinute: 20 });
 });
+
+Deno.test("a frame with invalid UTF-8 never disturbs the server", async () => {
+  await withServer(async ({ url, server }) => {
+    const { conn, head } = await rawUpgrade(server.port);
+    const other = await TestClient.open(url);
+    try {
+      assertMatch(head, /^HTTP\/1\.1 101/);
+      // A masked text frame whose payload is not UTF-8 (mask of zeros keeps the bytes as they are).
+      await writeAll(conn, new Uint8Array([0x81, 0x84, 0, 0, 0, 0, 0xff, 0xfe, 0xc3, 0x28]));
+      const buffer = new Uint8Array(1024);
+      // The server either answers or closes; it must not crash.
+      await withTimeout(conn.read(buffer), 3000, "the server's reaction").catch(() => null);
+      other.send({ method: "ping" });
+      assertEquals(await other.nextText(), '{"channel":"pong"}');
+    } finally {
+      conn.close();
+      await other.close();
+    }
+  });
+});

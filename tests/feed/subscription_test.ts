@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { parseClientMessage, parseSubscription } from "../../src/feed/mod.ts";
+
+const known = (coin: string) => ["BTC", "@107", "PURR/USDC", "xyz:TSLA"].includes(coin);
+
+Deno.test("subscriptions are validated and normalised", async (t) => {
+  await t.step("absent and null parameters are the same subscription; nLevels defaults to 20", () => {
+    const a = parseSubscription({ type: "l2Book", coin: "BTC" }, known);
+    const b = parseSubscription(
+      { type: "l2Book", coin: "BTC", nSigFigs: null, mantissa: null, nLevels: 20 },
+      known,
+    );
+    assert.ok(a.ok && b.ok);
+    assert.equal(a.request.key, b.request.key);
+    assert.deepEqual(a.request.subscription, {
+      type: "l2Book",
+      coin: "BTC",
+      params: { nSigFigs: null, mantissa: null, nLevels: 20 },
+    });
+  });
+
+  await t.step("the official `fast` flag is accepted and echoed; nLevels must be a whole number", () => {
+    const fast = parseSubscription({ type: "l2Book", coin: "BTC", fast: true }, known);
+    assert.ok(fast.ok);
+    assert.equal(
+      fast.request.echo,
+      '{"type":"l2Book","coin":"BTC","fast":true,"nSigFigs":null,"mantissa":null}',
+    );
+    assert.equal(parseSubscription({ type: "l2Book", coin: "BTC", nLevels: 2.5 }, known).ok, false);
+    assert.equal(parseSubscription({ type: "l2Book", coin: "BTC", nSigFigs: "5" }, known).ok, false);
+  });
+
+  await t.step("spot and builder-dex coins are served like perps", () => {
+    for (const coin of ["@107", "PURR/USDC", "xyz:TSLA"]) {
+      assert.ok(parseSubscription({ type: "l2Book", coin }, known).ok, coin);
+      assert.ok(parseSubscription({ type: "l4Book", coin }, known).ok, coin);
+    }
+  });
+
+  await t.step("allMids takes an optional dex", () => {
+    const main = parseSubscription({ type: "allMids" }, known);
+    const dex = parseSubscription({ type: "allMids", dex: "xyz" }, known);
+    assert.ok(main.ok && dex.ok);
+    assert.notEqual(main.request.key, dex.request.key);
+    assert.equal(parseSubscription({ type: "allMids", dex: 5 }, known).ok, false);
+  });
+
+  await t.step("without a book every coin name is accepted", () => {
+    assert.ok(parseSubscription({ type: "trades", coin: "ANY" }, null).ok);
+    assert.equal(parseSubscription({ type: "trades", coin: "" }, null).ok, false);
+  });
+
+  await t.step("post needs a numeric id and an info request", () => {
+    assert.equal(parseClientMessage('{"method":"post","request":{}}', known).ok, false);
+    const noInfo = parseClientMessage('{"method":"post","id":3,"request":{"type":"action"}}', known);
+    assert.ok(!noInfo.ok && "postId" in noInfo && noInfo.postId === 3);
+    const ok = parseClientMessage(
+      '{"method":"post","id":4,"request":{"type":"info","payload":{"type":"l2Book","coin":"BTC"}}}',
+      known,
+    );
+    assert.ok(ok.ok && ok.message.method === "post" && ok.message.request.type === "l2Book");
+  });
+});
