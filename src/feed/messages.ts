@@ -129,7 +129,8 @@ const L4_KEYS =
   "user,coin,side,limitPx,sz,oid,timestamp,triggerCondition,isTrigger,triggerPx,isPositionTpsl," +
   "reduceOnly,orderType,tif,cloid";
 
-function l4SideJson(orders: readonly L4Order[]): string {
+/** `[order, …]` for a run of L4 orders. */
+export function l4OrdersJson(orders: readonly L4Order[]): string {
   // Native JSON.stringify is several times faster than building strings by hand (51k BTC orders: ~0.1 s vs
   // ~1 s); it is exact only when the book's order objects have exactly the wire keys in the wire order.
   if (
@@ -151,7 +152,19 @@ export function l4SnapshotMessage(
   levels: readonly [readonly L4Order[], readonly L4Order[]],
 ): string {
   return `{"channel":"l4Book","data":{"Snapshot":{"coin":${JSON.stringify(coin)},"time":${time},` +
-    `"height":${height},"levels":[${l4SideJson(levels[0])},${l4SideJson(levels[1])}]}}}`;
+    `"height":${height},"levels":[${l4OrdersJson(levels[0])},${l4OrdersJson(levels[1])}]}}}`;
+}
+
+/** The same snapshot message from already serialised sides (`[order, …]` each). */
+export function l4SnapshotFromJson(
+  coin: Coin,
+  time: number,
+  height: number,
+  bids: string,
+  asks: string,
+): string {
+  return `{"channel":"l4Book","data":{"Snapshot":{"coin":${JSON.stringify(coin)},"time":${time},` +
+    `"height":${height},"levels":[${bids},${asks}]}}}`;
 }
 
 /** `{"channel":"l4Book","data":{"Updates":{time,height,order_statuses,book_diffs}}}` with the node's events. */

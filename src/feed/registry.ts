@@ -12,7 +12,7 @@
  * @module
  */
 import type { Books } from "../book/mod.ts";
-import type { BookDiff, Coin, Trade } from "../book/types.ts";
+import type { BookDiff, Coin, L4Order, Trade } from "../book/types.ts";
 import type { Counter, Gauge, Histogram, Metrics } from "../metrics.ts";
 import { logger } from "../log.ts";
 import {
@@ -22,6 +22,8 @@ import {
   errorMessage,
   l2BookData,
   l2BookMessage,
+  l4OrdersJson,
+  l4SnapshotFromJson,
   l4SnapshotMessage,
   l4UpdatesMessage,
   levelsJson,
@@ -67,6 +69,17 @@ interface View {
   last: string | null;
 }
 
+/** An l4Book snapshot being serialised in chunks; Updates of later blocks wait per client until it is sent. */
+interface L4Job {
+  readonly coin: Coin;
+  readonly height: number;
+  readonly key: string;
+  readonly waiters: Map<Client, string[]>;
+}
+
+/** Orders serialised per event-loop turn when building a large l4Book snapshot. */
+const L4_CHUNK = 4096;
+
 /** One connected client as the feed sees it. Create with {@link Feed.attach}. */
 export class Client {
   /** Subscription key → view. */
@@ -79,6 +92,8 @@ export class Client {
    * the socket drains below the soft threshold once.
    */
   allowance = 0;
+  /** l4Book view key → the snapshot being built for this client; its Updates wait in the job meanwhile. */
+  l4Waiting: Map<string, L4Job> | null = null;
   readonly softBuffered: number;
   constructor(readonly sink: ClientSink, readonly limits: ClientLimits) {
     this.softBuffered = Math.min(
@@ -136,6 +151,9 @@ export class Feed {
   #height = 0;
   #time = 0;
   #l4Cache: { coin: Coin; height: number; text: string } | null = null;
+  /** Coin → snapshot job in progress at the current height. */
+  readonly #l4Jobs = new Map<Coin, L4Job>();
+  readonly #l4Chunk: number;
   readonly #faultsLogged = new Set<string>();
 
   readonly #clientsGauge: Gauge;
@@ -149,7 +167,9 @@ export class Feed {
   readonly #fanout: Histogram;
   readonly #faults: Counter;
 
-  constructor(options: { metrics: Metrics }) {
+  /** `l4Chunk`: orders serialised per event-loop turn for big l4Book snapshots (tests make it small). */
+  constructor(options: { metrics: Metrics; l4Chunk?: number }) {
+    this.#l4Chunk = Math.max(1, options.l4Chunk ?? L4_CHUNK);
     const m = options.metrics;
     this.#clientsGauge = m.gauge("hlbook_clients", "WebSocket clients connected");
     this.#subscriptionsGauge = m.gauge("hlbook_subscriptions", "subscriptions held by all clients");
@@ -234,11 +254,12 @@ export class Feed {
           this.#broadcast(view, bboMessage(coin, diff.time, bbo), true);
         } else if (sub.type === "l4Book") {
           if (coinDiff.statuses.length === 0 && coinDiff.diffs.length === 0) continue;
-          this.#broadcast(
-            view,
-            l4UpdatesMessage(diff.time, diff.height, coinDiff.statuses, coinDiff.diffs),
-            false,
-          );
+          const text = l4UpdatesMessage(diff.time, diff.height, coinDiff.statuses, coinDiff.diffs);
+          for (const client of view.subscribers) {
+            const job = client.l4Waiting?.get(view.key);
+            if (job === undefined) this.#deliver(client, text, null);
+            else job.waiters.get(client)?.push(text);
+          }
         }
       }
     }
@@ -484,6 +505,8 @@ export class Feed {
     }
     client.views.delete(request.key);
     client.pending?.delete(request.key);
+    client.l4Waiting?.get(request.key)?.waiters.delete(client);
+    client.l4Waiting?.delete(request.key);
     this.#removeSubscriber(request.key, view, client);
     this.#deliver(client, subscriptionResponse("unsubscribe", request.echo), null);
   }
@@ -555,24 +578,78 @@ export class Feed {
       case "allMids":
         this.#deliver(client, allMidsMessage(this.#midsOf(sub.dex)), view.key);
         return;
-      case "l4Book": {
-        const text = this.#l4Snapshot(books, sub.coin);
-        this.#deliver(client, text, null);
-        // A big snapshot is expected to fill the buffer: it does not count against --max-buffered.
-        if (text.length > client.softBuffered) client.allowance += text.length;
+      case "l4Book":
+        this.#sendL4Snapshot(client, view.key, sub.coin, books);
         return;
-      }
       case "trades":
         return;
     }
   }
 
-  #l4Snapshot(books: Books, coin: Coin): string {
+  /** Delivers an l4Book snapshot; counts it as an allowance (a big snapshot is expected to fill the buffer). */
+  #deliverL4Snapshot(client: Client, text: string): void {
+    this.#deliver(client, text, null);
+    if (text.length > client.softBuffered) client.allowance += text.length;
+  }
+
+  /**
+   * Sends a coin's l4Book snapshot at the current height: from the cache, synchronously for small books, or
+   * through a job that serialises a large book in chunks across event-loop turns (the order list is a copy,
+   * so later blocks cannot change it) while this client's Updates of later blocks wait in the job.
+   */
+  #sendL4Snapshot(client: Client, key: string, coin: Coin, books: Books): void {
+    // A snapshot still being built for this client (before a reset) is superseded by this one.
+    client.l4Waiting?.get(key)?.waiters.delete(client);
+    client.l4Waiting?.delete(key);
     const cache = this.#l4Cache;
-    if (cache !== null && cache.coin === coin && cache.height === books.height) return cache.text;
-    const text = l4SnapshotMessage(coin, books.time, books.height, books.l4(coin));
-    this.#l4Cache = { coin, height: books.height, text };
-    return text;
+    if (cache !== null && cache.coin === coin && cache.height === books.height) {
+      this.#deliverL4Snapshot(client, cache.text);
+      return;
+    }
+    let job = this.#l4Jobs.get(coin);
+    if (job === undefined || job.height !== books.height) {
+      const levels = books.l4(coin);
+      if (levels[0].length + levels[1].length <= this.#l4Chunk) {
+        const text = l4SnapshotMessage(coin, books.time, books.height, levels);
+        this.#l4Cache = { coin, height: books.height, text };
+        this.#deliverL4Snapshot(client, text);
+        return;
+      }
+      job = { coin, height: books.height, key, waiters: new Map() };
+      this.#l4Jobs.set(coin, job);
+      this.#buildL4(job, books.time, levels).catch((error) => this.#fault("l4Book snapshot", error));
+    }
+    job.waiters.set(client, []);
+    (client.l4Waiting ??= new Map()).set(key, job);
+  }
+
+  async #buildL4(
+    job: L4Job,
+    time: number,
+    levels: readonly [readonly L4Order[], readonly L4Order[]],
+  ): Promise<void> {
+    const sides: string[] = [];
+    for (const orders of levels) {
+      const parts: string[] = [];
+      for (let i = 0; i < orders.length; i += this.#l4Chunk) {
+        const json = l4OrdersJson(orders.slice(i, i + this.#l4Chunk));
+        parts.push(json.slice(1, -1));
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      sides.push(`[${parts.join(",")}]`);
+    }
+    const text = l4SnapshotFromJson(job.coin, time, job.height, sides[0], sides[1]);
+    if (this.#l4Jobs.get(job.coin) === job) {
+      this.#l4Jobs.delete(job.coin);
+      if (this.#height === job.height) this.#l4Cache = { coin: job.coin, height: job.height, text };
+    }
+    for (const [client, queued] of job.waiters) {
+      if (client.closed || client.l4Waiting?.get(job.key) !== job) continue;
+      client.l4Waiting.delete(job.key);
+      this.#deliverL4Snapshot(client, text);
+      for (const update of queued) this.#deliver(client, update, null);
+    }
+    job.waiters.clear();
   }
 
   /** A fresh book is being served: recompute every view and send every subscriber its snapshot. */
@@ -581,6 +658,7 @@ export class Feed {
     if (books === null) return;
     this.#live = true;
     this.#l4Cache = null;
+    this.#l4Jobs.clear();
     this.#mids = this.#midsViews.size > 0 ? this.#computeMids(books) : null;
     for (const view of this.#views.values()) {
       const sub = view.subscription;

@@ -151,9 +151,10 @@ export interface Harness {
 export async function withServer(
   fn: (h: Harness) => Promise<void>,
   options: Partial<Omit<ServerOptions, "metrics">> = {},
+  feedOptions: { l4Chunk?: number } = {},
 ): Promise<void> {
   const metrics = new Metrics();
-  const feed = new Feed({ metrics });
+  const feed = new Feed({ metrics, ...feedOptions });
   const server = startServer({
     address: "127.0.0.1",
     port: 0,

@@ -220,3 +220,38 @@ Deno.test("poll flushes a drained client's conflated views even when no block ar
   feed.poll();
   assert.deepEqual(sink.channels(), ["l2Book"]);
 });
+
+Deno.test("a large l4Book snapshot is built across event-loop turns; later blocks' Updates follow it in order", async () => {
+  const metrics = new Metrics();
+  const feed = new Feed({ metrics, l4Chunk: 2 });
+  const { books, maker } = sampleBooks();
+  feed.reset(books);
+  const sink = new FakeSink();
+  const client = feed.attach(sink, LIMITS);
+  feed.handle(client, '{"method":"subscribe","subscription":{"type":"l4Book","coin":"BTC"}}');
+  const height = books.height;
+  // Blocks arrive before the snapshot is done: their Updates must wait behind it.
+  for (let i = 0; i < 3; i++) {
+    maker.place("BTC", "A", `10${3 + i}.0`, "1.0");
+    feed.block(books, maker.apply());
+  }
+  assert.deepEqual(sink.channels(), ["subscriptionResponse"]);
+  for (let i = 0; i < 50 && sink.sent.length < 5; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+  const messages = sink.sent.map((text) => JSON.parse(text));
+  assert.equal(messages.length, 5);
+  assert.equal(messages[1].data.Snapshot.height, height);
+  assert.equal(messages[1].data.Snapshot.levels[0].length + messages[1].data.Snapshot.levels[1].length, 5);
+  assert.deepEqual(messages.slice(2).map((m) => m.data.Updates.height), [height + 1, height + 2, height + 3]);
+  // A second subscriber at the new height gets the new book, not the old snapshot.
+  const sink2 = new FakeSink();
+  feed.handle(
+    feed.attach(sink2, LIMITS),
+    '{"method":"subscribe","subscription":{"type":"l4Book","coin":"BTC"}}',
+  );
+  for (let i = 0; i < 50 && sink2.sent.length < 2; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  const snapshot = JSON.parse(sink2.sent[1]).data.Snapshot;
+  assert.equal(snapshot.height, height + 3);
+  assert.equal(snapshot.levels[1].length, 5);
+});

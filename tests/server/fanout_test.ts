@@ -102,65 +102,69 @@ function toSnapshotFile(coin: string, height: number, levels: [L4Order[], L4Orde
 }
 
 Deno.test("an l4Book client that applies the snapshot and every Updates ends with the server's book", async () => {
-  await withServer(async ({ feed, url }) => {
-    const { books, maker } = sampleBooks();
-    feed.reset(books);
-    feed.state({ phase: "ready", height: books.height, time: books.time });
-    const c = await subscribed(url, { type: "l4Book", coin: "BTC" });
-    try {
-      const snap = (await c.nextOn("l4Book")).data.Snapshot;
-      const mirror = Books.fromSnapshot(toSnapshotFile(snap.coin, snap.height, snap.levels));
-      // A deterministic mix of places, resizes and cancels on BTC (and ETH noise the client never sees).
-      let seed = 7;
-      const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-      const blocks = 40;
-      for (let b = 0; b < blocks; b++) {
-        for (let i = 0; i < 3; i++) {
-          const r = rand();
-          const btc = [...maker.resting].filter(([, o]) => o.coin === "BTC");
-          if (r < 0.5 || btc.length < 3) {
-            const bid = rand() < 0.5;
-            const px = bid ? 90 + Math.floor(rand() * 10) : 101 + Math.floor(rand() * 10);
-            maker.place("BTC", bid ? "B" : "A", `${px}.0`, `${1 + Math.floor(rand() * 9)}.0`);
-          } else if (r < 0.75) {
-            maker.resize(btc[Math.floor(rand() * btc.length)][0], `0.${1 + Math.floor(rand() * 8)}`);
-          } else {
-            maker.cancel(btc[Math.floor(rand() * btc.length)][0]);
+  await withServer(
+    async ({ feed, url }) => {
+      const { books, maker } = sampleBooks();
+      feed.reset(books);
+      feed.state({ phase: "ready", height: books.height, time: books.time });
+      const c = await subscribed(url, { type: "l4Book", coin: "BTC" });
+      try {
+        const snap = (await c.nextOn("l4Book")).data.Snapshot;
+        const mirror = Books.fromSnapshot(toSnapshotFile(snap.coin, snap.height, snap.levels));
+        // A deterministic mix of places, resizes and cancels on BTC (and ETH noise the client never sees).
+        let seed = 7;
+        const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+        const blocks = 40;
+        for (let b = 0; b < blocks; b++) {
+          for (let i = 0; i < 3; i++) {
+            const r = rand();
+            const btc = [...maker.resting].filter(([, o]) => o.coin === "BTC");
+            if (r < 0.5 || btc.length < 3) {
+              const bid = rand() < 0.5;
+              const px = bid ? 90 + Math.floor(rand() * 10) : 101 + Math.floor(rand() * 10);
+              maker.place("BTC", bid ? "B" : "A", `${px}.0`, `${1 + Math.floor(rand() * 9)}.0`);
+            } else if (r < 0.75) {
+              maker.resize(btc[Math.floor(rand() * btc.length)][0], `0.${1 + Math.floor(rand() * 8)}`);
+            } else {
+              maker.cancel(btc[Math.floor(rand() * btc.length)][0]);
+            }
           }
+          if (b % 5 === 0) maker.place("ETH", "B", "9.0", "1.0");
+          feed.block(books, maker.apply());
+          if (b % 7 === 0) feed.block(books, maker.apply()); // an empty block: no Updates for it
         }
-        if (b % 5 === 0) maker.place("ETH", "B", "9.0", "1.0");
-        feed.block(books, maker.apply());
-        if (b % 7 === 0) feed.block(books, maker.apply()); // an empty block: no Updates for it
-      }
-      // Apply every Updates the client got, filling the gaps of blocks without BTC events with empty blocks.
-      let updates = 0;
-      for (const text of await c.collect()) {
-        const u = JSON.parse(text).data.Updates;
-        for (let h = mirror.height + 1; h < u.height; h++) {
-          mirror.applyBlock({ height: h, time: u.time, statuses: [], diffs: [] });
+        // Apply every Updates the client got, filling the gaps of blocks without BTC events with empty blocks.
+        let updates = 0;
+        for (const text of await c.collect()) {
+          const u = JSON.parse(text).data.Updates;
+          for (let h = mirror.height + 1; h < u.height; h++) {
+            mirror.applyBlock({ height: h, time: u.time, statuses: [], diffs: [] });
+          }
+          const result = mirror.applyBlock({
+            height: u.height,
+            time: u.time,
+            statuses: u.order_statuses,
+            diffs: u.book_diffs,
+          });
+          assert(result.ok, result.ok ? "" : result.error.message);
+          updates++;
         }
-        const result = mirror.applyBlock({
-          height: u.height,
-          time: u.time,
-          statuses: u.order_statuses,
-          diffs: u.book_diffs,
-        });
-        assert(result.ok, result.ok ? "" : result.error.message);
-        updates++;
+        assert(updates >= 30, `only ${updates} Updates`);
+        const serverBtc = Books.fromSnapshot([books.height, [[
+          "BTC",
+          [
+            books.l4("BTC")[0].map(({ user, ...o }) => [user, o as NodeOrder] as const),
+            books.l4("BTC")[1].map(({ user, ...o }) => [user, o as NodeOrder] as const),
+          ],
+        ]]]);
+        assertEquals(compareBooks(serverBtc, mirror), null);
+      } finally {
+        await c.close();
       }
-      assert(updates >= 30, `only ${updates} Updates`);
-      const serverBtc = Books.fromSnapshot([books.height, [[
-        "BTC",
-        [
-          books.l4("BTC")[0].map(({ user, ...o }) => [user, o as NodeOrder] as const),
-          books.l4("BTC")[1].map(({ user, ...o }) => [user, o as NodeOrder] as const),
-        ],
-      ]]]);
-      assertEquals(compareBooks(serverBtc, mirror), null);
-    } finally {
-      await c.close();
-    }
-  });
+    },
+    {},
+    { l4Chunk: 2 },
+  );
 });
 
 Deno.test("a subscriber before the book is ready is acknowledged, told the state, and gets its snapshot", async (t) => {
