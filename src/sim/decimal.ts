@@ -8,22 +8,18 @@
 
 /** Node-style decimal string of `units · 10^-decimals`: trailing zeros trimmed, at least one decimal. */
 export function formatUnits(units: number | bigint, decimals: number): string {
-  let v = typeof units === "bigint" ? units : BigInt(units);
-  const negative = v < 0n;
-  if (negative) v = -v;
-  let digits = v.toString();
-  let int: string;
-  let frac: string;
-  if (decimals === 0) {
-    int = digits;
-    frac = "0";
-  } else {
-    digits = digits.padStart(decimals + 1, "0");
-    int = digits.slice(0, digits.length - decimals);
-    frac = digits.slice(digits.length - decimals).replace(/0+$/, "");
-    if (frac === "") frac = "0";
-  }
-  return `${negative && v !== 0n ? "-" : ""}${int}.${frac}`;
+  // Safe integers format without BigInt (the hot path: every price and size of every event).
+  const negative = units < 0;
+  let digits = typeof units === "number" && Number.isSafeInteger(units)
+    ? String(negative ? -units : units)
+    : (negative ? -BigInt(units) : BigInt(units)).toString();
+  if (decimals === 0) return `${negative && digits !== "0" ? "-" : ""}${digits}.0`;
+  if (digits.length <= decimals) digits = "0".repeat(decimals + 1 - digits.length) + digits;
+  const cut = digits.length - decimals;
+  let end = digits.length;
+  while (end > cut && digits.charCodeAt(end - 1) === 48) end--;
+  const frac = end === cut ? "0" : digits.slice(cut, end);
+  return `${negative ? "-" : ""}${digits.slice(0, cut)}.${frac}`;
 }
 
 /** Parse a node decimal string into units of `10^-decimals` (exact; throws if it has more decimals). */

@@ -21,6 +21,7 @@ import type {
 import { checkCoinSpec, type CoinSpec, makeCoins, validPrice } from "./coins.ts";
 import { formatNodeTime, formatUnits } from "./decimal.ts";
 import { Rng } from "./rng.ts";
+import { batchJson } from "./serialize.ts";
 
 /** The HIP-2 market maker's address: its orders have no order status, only raw diffs. */
 export const HIP2_USER = "0xffffffffffffffffffffffffffffffffffffffff";
@@ -1003,16 +1004,9 @@ export function toBlockInput(block: SimBlock): BlockInput {
 
 /** The three node lines of a block (`{local_time, block_time, block_number, events}`), in write order. */
 export function blockLines(block: SimBlock): { fills: string; diffs: string; statuses: string } {
-  const line = (localTime: string, events: readonly unknown[]) =>
-    JSON.stringify({
-      local_time: localTime,
-      block_time: block.blockTime,
-      block_number: block.height,
-      events,
-    });
   return {
-    fills: line(block.localTime.fills, block.fills),
-    diffs: line(block.localTime.diffs, block.diffs),
-    statuses: line(block.localTime.statuses, block.statuses),
+    fills: batchJson(block.localTime.fills, block.blockTime, block.height, block.fills),
+    diffs: batchJson(block.localTime.diffs, block.blockTime, block.height, block.diffs),
+    statuses: batchJson(block.localTime.statuses, block.blockTime, block.height, block.statuses),
   };
 }

@@ -4,6 +4,8 @@
  * @module
  */
 
+const HEX8 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
 /** A small deterministic PRNG with the distributions the simulator needs. */
 export class Rng {
   #a: number;
@@ -88,8 +90,13 @@ export class Rng {
   /** `n` random lowercase hex digits. */
   hex(n: number): string {
     let s = "";
-    while (s.length < n) s += this.int(0x100000000).toString(16).padStart(8, "0");
-    return s.slice(0, n);
+    for (let i = 0; i < n; i += 8) {
+      const word = this.int(0x100000000);
+      const chunk = HEX8[word >>> 24] + HEX8[(word >>> 16) & 255] + HEX8[(word >>> 8) & 255] +
+        HEX8[word & 255];
+      s += n - i >= 8 ? chunk : chunk.slice(0, n - i);
+    }
+    return s;
   }
 
   /** A random element. */

@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import type { SimBlock } from "./engine.ts";
 import { hourlyPath } from "./decimal.ts";
+import { batchJson } from "./serialize.ts";
 
 /** The three streams in the node's write order. */
 export const STREAMS = ["fills", "diffs", "statuses"] as const;
@@ -94,11 +95,16 @@ export class NodeFileWriter {
       const localTime = block.localTime[stream];
       const events: readonly unknown[] = block[stream];
       if (this.#byBlock) {
-        this.#byBlock[stream].append(localTime, batchLine(block, localTime, events) + "\n");
+        this.#byBlock[stream].append(
+          localTime,
+          batchJson(localTime, block.blockTime, block.height, events) + "\n",
+        );
       }
       if (this.#streaming && events.length > 0) {
         let text = "";
-        for (const event of events) text += batchLine(block, localTime, [event]) + "\n";
+        for (const event of events) {
+          text += batchJson(localTime, block.blockTime, block.height, [event]) + "\n";
+        }
         this.#streaming[stream].append(localTime, text);
       }
     }
