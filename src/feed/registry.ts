@@ -561,29 +561,32 @@ export class Feed {
     return midsJson(filtered);
   }
 
-  /** The message a new subscriber (or everyone after a reset) gets first. */
-  #sendSnapshot(client: Client, view: View, books: Books): void {
+  /**
+   * The first message of an l2Book, bbo or allMids view at the current book, built once per view from what the
+   * fan-out last computed (`view.last` is always current while live); null for trades and l4Book.
+   */
+  #snapshotMessage(view: View, books: Books): string | null {
     const sub = view.subscription;
-    switch (sub.type) {
-      case "l2Book":
-        this.#deliver(
-          client,
-          l2BookMessage(sub.coin, books.time, levelsJson(books.l2(sub.coin, sub.params))),
-          view.key,
-        );
-        return;
-      case "bbo":
-        this.#deliver(client, bboMessage(sub.coin, books.time, bboJson(books.bbo(sub.coin))), view.key);
-        return;
-      case "allMids":
-        this.#deliver(client, allMidsMessage(this.#midsOf(sub.dex)), view.key);
-        return;
-      case "l4Book":
-        this.#sendL4Snapshot(client, view.key, sub.coin, books);
-        return;
-      case "trades":
-        return;
+    if (sub.type === "trades" || sub.type === "l4Book") return null;
+    if (view.last === null) {
+      view.last = sub.type === "allMids" ? this.#midsOf(sub.dex) : this.#viewJson(books, sub);
     }
+    const content = view.last ?? "";
+    if (sub.type === "l2Book") return l2BookMessage(sub.coin, books.time, content);
+    if (sub.type === "bbo") return bboMessage(sub.coin, books.time, content);
+    return allMidsMessage(content);
+  }
+
+  /** The message a new subscriber (or everyone after a reset) gets first. */
+  #sendSnapshot(
+    client: Client,
+    view: View,
+    books: Books,
+    message = this.#snapshotMessage(view, books),
+  ): void {
+    if (view.subscription.type === "l4Book") {
+      this.#sendL4Snapshot(client, view.key, view.subscription.coin, books);
+    } else if (message !== null) this.#deliver(client, message, view.key);
   }
 
   /** Delivers an l4Book snapshot; counts it as an allowance (a big snapshot is expected to fill the buffer). */
@@ -661,9 +664,9 @@ export class Feed {
     this.#l4Jobs.clear();
     this.#mids = this.#midsViews.size > 0 ? this.#computeMids(books) : null;
     for (const view of this.#views.values()) {
-      const sub = view.subscription;
-      view.last = sub.type === "allMids" ? this.#midsOf(sub.dex) : this.#viewJson(books, sub);
-      for (const client of view.subscribers) this.#sendSnapshot(client, view, books);
+      view.last = null;
+      const message = this.#snapshotMessage(view, books);
+      for (const client of view.subscribers) this.#sendSnapshot(client, view, books, message);
     }
   }
 

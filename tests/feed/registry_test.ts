@@ -255,3 +255,15 @@ Deno.test("a large l4Book snapshot is built across event-loop turns; later block
   assert.equal(snapshot.height, height + 3);
   assert.equal(snapshot.levels[1].length, 5);
 });
+
+Deno.test("after a reset every subscriber of a view gets the same fresh snapshot", () => {
+  const { feed, books, maker, connect } = setup();
+  const sinks = [1, 2, 3].map(() => connect({ type: "l2Book", coin: "BTC" }, { type: "allMids" })[1]);
+  maker.place("BTC", "B", "100.5", "1.0");
+  maker.apply(); // applied while the feed did not see it: only the reset tells clients
+  feed.reset(books);
+  for (const sink of sinks) assert.deepEqual(sink.channels(), ["l2Book", "allMids"]);
+  assert.ok(sinks.every((sink) => sink.sent[0] === sinks[0].sent[0] && sink.sent[1] === sinks[0].sent[1]));
+  assert.deepEqual(JSON.parse(sinks[0].sent[0]).data.levels[0][0], { px: "100.5", sz: "1.0", n: 1 });
+  assert.deepEqual(JSON.parse(sinks[0].sent[1]).data.mids.BTC, "100.75");
+});
