@@ -17,6 +17,8 @@ const HELP = `deno task sim [flags]: a simulated Hyperliquid node (no real node 
   --coins N          number of markets: 7 defaults, then synthetic COIN007… (default 7)
   --seed N           PRNG seed (default 1)
   --streaming        also write the node_*_streaming files
+  --no-stagger       write each block's three lines at once (default: at different moments, each line
+                     in two parts, as a live node does)
   --duration S       stop after S seconds (default: run until Ctrl-C)
   --start-time ISO   simulated time of the first block (default now), e.g. 2026-05-05T17:59:58Z
   -h, --help         this text`;
@@ -46,10 +48,12 @@ async function main(): Promise<number> {
         coins: { type: "string" },
         seed: { type: "string" },
         streaming: { type: "boolean" },
+        stagger: { type: "boolean", default: true },
         duration: { type: "string" },
         "start-time": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
+      allowNegative: true,
     }));
   } catch (error) {
     // deno-lint-ignore no-console
@@ -87,7 +91,12 @@ async function main(): Promise<number> {
   await setupLogging("info", "pretty");
   const ownDir = values["data-dir"] === undefined;
   const dataDir = values["data-dir"] ?? await Deno.makeTempDir({ prefix: "hlbook-sim-" });
-  const node = await startSimNode({ ...options, dataDir, streaming: values.streaming ?? false });
+  const node = await startSimNode({
+    ...options,
+    dataDir,
+    streaming: values.streaming ?? false,
+    stagger: values.stagger !== false,
+  });
   // deno-lint-ignore no-console
   console.log(
     `simulated node: ${node.sim.coins().length} coins, ${options.rate} blocks/s, load ${options.load}\n` +

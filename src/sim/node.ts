@@ -28,6 +28,11 @@ export interface SimNodeOptions extends SimOptions {
   readonly onBlock?: (block: SimBlock, sim: Simulator) => void;
   /** Step only when `advance()` is called, instead of on a timer (default false). */
   readonly manual?: boolean;
+  /**
+   * On the timer, write each block's three lines at different moments and each line in two parts, as a live
+   * node does (default false). The info server then answers only between blocks.
+   */
+  readonly stagger?: boolean;
 }
 
 /** A running simulated node. */
@@ -73,6 +78,7 @@ export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
     }
   };
 
+  let snapshotReady = async () => {};
   let server: Deno.HttpServer<Deno.NetAddr> | null = null;
   let infoPort: number | null = null;
   if (options.infoPort !== null) {
@@ -80,9 +86,39 @@ export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
       hostname: options.hostname ?? "127.0.0.1",
       port: options.infoPort ?? 3001,
       onListen: () => {},
-    }, (request) => handleInfo(request, () => sim.snapshot()));
+    }, (request) =>
+      handleInfo(request, async () => {
+        await snapshotReady();
+        return sim.snapshot();
+      }));
     infoPort = server.addr.port;
   }
+
+  // While a staggered block is being written, the info server waits for it (the snapshot is always at the
+  // last fully written block, and the simulator's book is already one block ahead during the writes).
+  let writing: Promise<void> | null = null;
+  const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 1));
+  const writeStaggered = async (n: number) => {
+    for (let i = 0; i < n && !stopped; i++) {
+      const block = sim.step();
+      writing = writer.writeStaggered(block, pause);
+      try {
+        await writing;
+      } finally {
+        writing = null;
+      }
+      height = block.height;
+      written++;
+      options.onBlock?.(block, sim);
+      if (options.maxBlocks !== undefined && written >= options.maxBlocks) {
+        void stop();
+        return;
+      }
+    }
+  };
+  snapshotReady = async () => {
+    while (writing) await writing.catch(() => {});
+  };
 
   let timer: ReturnType<typeof setInterval> | undefined;
   if (!options.manual) {
@@ -90,7 +126,9 @@ export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
     const cap = Math.max(1, Math.ceil(rate / 4));
     let skipped = 0;
     let warned = false;
+    let busy = false;
     timer = setInterval(() => {
+      if (busy) return;
       const due = Math.floor(((performance.now() - t0) * rate) / 1000) - written - skipped;
       if (due > cap) {
         // Too slow for this load on this machine: the chain slows down instead of bursting to catch up.
@@ -100,7 +138,16 @@ export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
           log.warn("simulated node cannot keep {rate} blocks/s at this load: it runs slower", { rate });
         }
       }
-      if (due > 0) advance(Math.min(due, cap));
+      if (due <= 0) return;
+      if (!options.stagger) {
+        advance(Math.min(due, cap));
+        return;
+      }
+      busy = true;
+      writeStaggered(Math.min(due, cap)).catch((error) => {
+        log.error("simulated node failed to write: {error}", { error });
+        void stop();
+      }).finally(() => (busy = false));
     }, Math.max(1, Math.floor(1000 / rate)));
   }
 
@@ -108,6 +155,7 @@ export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
     if (stopped) return finished;
     stopped = true;
     if (timer !== undefined) clearInterval(timer);
+    while (writing) await writing.catch(() => {}); // finish the block being written: no half line left
     writer.close();
     if (server) await server.shutdown();
     log.info("simulated node stopped at block {height}", { height });
@@ -136,7 +184,10 @@ export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
  * The node's info endpoint, as far as hlbook uses it: `POST /info` with a `fileSnapshot` request for
  * `l4Snapshots` writes the book at the last fully written block to `outPath` and answers 200.
  */
-export async function handleInfo(request: Request, snapshot: () => SnapshotFile): Promise<Response> {
+export async function handleInfo(
+  request: Request,
+  snapshot: () => SnapshotFile | Promise<SnapshotFile>,
+): Promise<Response> {
   const url = new URL(request.url);
   if (url.pathname !== "/info") return json(404, { error: `no route ${url.pathname}` });
   if (request.method !== "POST") return json(405, { error: "use POST" });
@@ -148,8 +199,8 @@ export async function handleInfo(request: Request, snapshot: () => SnapshotFile)
   }
   const problem = checkSnapshotRequest(body);
   if (typeof problem === "string") return json(400, { error: problem });
-  // Take the snapshot synchronously: no block can be written between here and the end of the serialisation.
-  const [height, coins] = snapshot();
+  // The snapshot is taken and serialised in one synchronous run: no block is written in between.
+  const [height, coins] = await snapshot();
   const books = problem.includeUsers ? coins : coins.map(([coin, [bids, asks]]) => [
     coin,
     [bids.map(([, o]) => o), asks.map(([, o]) => o)],

@@ -89,26 +89,48 @@ export class NodeFileWriter {
     return this.#height;
   }
 
-  /** Append one block: fills, then diffs, then statuses (each a complete line). */
+  /** Append one block at once: fills, then diffs, then statuses (each a complete line). */
   write(block: SimBlock): void {
     for (const stream of STREAMS) {
-      const localTime = block.localTime[stream];
-      const events: readonly unknown[] = block[stream];
-      if (this.#byBlock) {
-        this.#byBlock[stream].append(
-          localTime,
-          batchJson(localTime, block.blockTime, block.height, events) + "\n",
-        );
-      }
-      if (this.#streaming && events.length > 0) {
-        let text = "";
-        for (const event of events) {
-          text += batchJson(localTime, block.blockTime, block.height, [event]) + "\n";
-        }
-        this.#streaming[stream].append(localTime, text);
-      }
+      const text = this.#byBlockText(block, stream);
+      if (text !== null) this.#byBlock?.[stream].append(block.localTime[stream], text);
+      this.#writeStreaming(block, stream);
     }
     this.#height = block.height;
+  }
+
+  /**
+   * Append one block the way a live node does: each stream's line at a different moment, and each line in
+   * two writes, so readers see half-written lines. `pause` is awaited between writes.
+   */
+  async writeStaggered(block: SimBlock, pause: () => Promise<void>): Promise<void> {
+    for (const stream of STREAMS) {
+      const text = this.#byBlockText(block, stream);
+      if (text !== null) {
+        const file = this.#byBlock?.[stream];
+        const cut = 1 + Math.floor(Math.random() * (text.length - 1));
+        file?.append(block.localTime[stream], text.slice(0, cut));
+        await pause();
+        file?.append(block.localTime[stream], text.slice(cut));
+      }
+      this.#writeStreaming(block, stream);
+      await pause();
+    }
+    this.#height = block.height;
+  }
+
+  #byBlockText(block: SimBlock, stream: Stream): string | null {
+    if (!this.#byBlock) return null;
+    return batchJson(block.localTime[stream], block.blockTime, block.height, block[stream]) + "\n";
+  }
+
+  #writeStreaming(block: SimBlock, stream: Stream): void {
+    const events: readonly unknown[] = block[stream];
+    if (!this.#streaming || events.length === 0) return;
+    const localTime = block.localTime[stream];
+    let text = "";
+    for (const event of events) text += batchJson(localTime, block.blockTime, block.height, [event]) + "\n";
+    this.#streaming[stream].append(localTime, text);
   }
 
   /** The by-block file each stream currently appends to (empty before the first write). */

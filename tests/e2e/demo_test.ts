@@ -169,6 +169,7 @@ Deno.test({
       rate: 15,
       load: 0.15,
       seed: 99,
+      stagger: true, // lines of one block at different moments, each in two parts, as a live node writes
       onBlock: record,
     });
     // the initial book (no block written yet) is the truth at the start height

@@ -212,3 +212,66 @@ Deno.test("deno task sim's CLI runs for --duration and exits 0; bad flags exit 2
     assert.match(new TextDecoder().decode(bad.stderr), /--rate/);
   });
 });
+
+Deno.test("staggered writes leave half lines in between, yet every snapshot is at a fully written block", async () => {
+  await withTempDir(async (dir) => {
+    const truth = new Map<number, string>();
+    const node = await startSimNode({
+      dataDir: join(dir, "data"),
+      infoPort: 0,
+      rate: 30,
+      load: 0.1,
+      stagger: true,
+      startTime: Date.UTC(2026, 4, 5, 10),
+      onBlock: (block, sim) => truth.set(block.height, JSON.stringify(sim.snapshot())),
+    });
+    truth.set(node.height, JSON.stringify(node.sim.snapshot()));
+    const base = join(dir, "data");
+    const answered: number[] = [];
+    let halfLineSeen = false;
+    try {
+      const deadline = Date.now() + 8000;
+      while (answered.length < 8 && Date.now() < deadline) {
+        const outPath = join(dir, `out${answered.length}.json`);
+        const response = await fetch(node.infoUrl ?? "", {
+          method: "POST",
+          body: JSON.stringify({
+            type: "fileSnapshot",
+            request: { type: "l4Snapshots", includeUsers: true, includeTriggerOrders: false },
+            outPath,
+            includeHeightInOutput: true,
+          }),
+        });
+        assert.equal(response.status, 200);
+        await response.body?.cancel();
+        const text = await Deno.readTextFile(outPath);
+        const height = JSON.parse(text)[0];
+        assert.equal(text, truth.get(height), `snapshot at ${height} is the simulator's book at ${height}`);
+        for (const kind of ["fills", "diffs", "statuses"] as const) {
+          const content = await Deno.readTextFile(join(base, DIRS[kind], "hourly", "20260505", "10"));
+          if (!content.endsWith("\n")) halfLineSeen = true;
+          const complete = content.slice(0, content.lastIndexOf("\n")).split("\n");
+          const heights = complete.map((l) => checkLine(kind, l).blockNumber);
+          assert.ok(heights.includes(height), `${kind} has the complete line of block ${height}`);
+        }
+        answered.push(height);
+        await new Promise((r) => setTimeout(r, 37));
+      }
+      for (let i = 0; i < 100 && !halfLineSeen; i++) {
+        const content = await Deno.readTextFile(join(base, DIRS.statuses, "hourly", "20260505", "10"));
+        if (!content.endsWith("\n")) halfLineSeen = true;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    } finally {
+      await node.stop();
+    }
+    assert.ok(answered.length >= 8, "snapshots answered while the node runs");
+    assert.ok(halfLineSeen, "a reader can observe a half-written line");
+    for (const kind of ["fills", "diffs", "statuses"] as const) {
+      const all = await lines(join(base, DIRS[kind], "hourly", "20260505", "10"));
+      all.forEach((l, i) =>
+        assert.equal(checkLine(kind, l).blockNumber, all.length ? checkLine(kind, all[0]).blockNumber + i : 0)
+      );
+    }
+  });
+});
