@@ -427,6 +427,8 @@ class Pipeline implements Ingest {
   async #bootstrap(): Promise<void> {
     const signal = this.#abort.signal;
     let tooOldLogged = false;
+    // Each request makes the node write a full snapshot: back off while snapshots keep being unusable.
+    let delay = this.#options.retryDelay ?? 250;
     while (!this.#stopped) {
       const snapshot = await requestSnapshotWithRetry(this.#snapshotOptions(), signal);
       let books: Books;
@@ -435,7 +437,8 @@ class Pipeline implements Ingest {
       } catch (error) {
         this.#metrics.snapshotFailures.inc();
         log.warn("snapshot does not load: {error}", { error: String(error) });
-        await this.#sleep();
+        await this.#sleep(delay);
+        delay = Math.min(delay * 2, 5000);
         continue;
       }
       if (this.#stopped) return;
@@ -465,13 +468,22 @@ class Pipeline implements Ingest {
           hi: this.#cacheHi,
         });
       }
-      await this.#sleep();
+      await this.#sleep(delay);
+      delay = Math.min(delay * 2, 5000);
     }
   }
 
-  #sleep(): Promise<void> {
-    const ms = this.#options.retryDelay ?? 250;
-    return new Promise((resolve) => setTimeout(resolve, ms));
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const signal = this.#abort.signal;
+      signal.addEventListener("abort", done, { once: true });
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+    });
   }
 
   /**

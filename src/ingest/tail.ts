@@ -85,6 +85,32 @@ async function listHours(dir: string, date: string): Promise<number[]> {
     .sort((a, b) => a - b);
 }
 
+/** The pieces of an unfinished line. */
+class Partial {
+  #pieces: Uint8Array[] = [];
+  length = 0;
+  add(piece: Uint8Array): void {
+    this.#pieces.push(piece);
+    this.length += piece.length;
+  }
+  clear(): void {
+    this.#pieces = [];
+    this.length = 0;
+  }
+  /** The pieces followed by `last`, as one line; leaves the partial empty. */
+  take(last: Uint8Array): Uint8Array {
+    const line = new Uint8Array(this.length + last.length);
+    let at = 0;
+    for (const piece of this.#pieces) {
+      line.set(piece, at);
+      at += piece.length;
+    }
+    line.set(last, at);
+    this.clear();
+    return line;
+  }
+}
+
 /** Follows one stream directory; see the module doc. Create with `tail()`. */
 export class Tailer {
   readonly #dir: string;
@@ -92,7 +118,8 @@ export class Tailer {
   #position: Position | null = null;
   #offset = 0;
   #ino: number | null = null;
-  #partial: Uint8Array = new Uint8Array(0);
+  /** Bytes of an unfinished line, as read (joined once its newline arrives: no quadratic copying). */
+  #partial = new Partial();
   #initialized = false;
   #missing = false;
   #stopped = false;
@@ -196,8 +223,9 @@ export class Tailer {
       await this.#readCurrent();
       const file = fileName(this.#dir, this.#position);
       if (this.#partial.length > 0) {
-        this.#fault("unfinished", file, this.#offset - this.#partial.length, "file ended without a newline");
-        this.#emit([{ file, offset: this.#offset - this.#partial.length, text: decodeLine(this.#partial) }]);
+        const offset = this.#offset - this.#partial.length;
+        this.#fault("unfinished", file, offset, "file ended without a newline");
+        this.#emit([{ file, offset, text: decodeLine(this.#partial.take(new Uint8Array(0))) }]);
       }
       log.debug("{file} rotated to {next}", { file, next: fileName(this.#dir, next) });
       this.#switch(next, 0);
@@ -230,7 +258,7 @@ export class Tailer {
     this.#position = position;
     this.#offset = offset;
     this.#ino = null;
-    this.#partial = new Uint8Array(0);
+    this.#partial.clear();
     this.#missing = false;
   }
 
@@ -291,18 +319,18 @@ export class Tailer {
     if (this.#ino !== null && stat.ino !== null && stat.ino !== this.#ino) {
       this.#fault("replaced", path, this.#offset, "file was replaced; reading the new one from its start");
       this.#offset = 0;
-      this.#partial = new Uint8Array(0);
+      this.#partial.clear();
     } else if (this.#missing) {
       this.#fault("replaced", path, this.#offset, "file was recreated; reading it from its start");
       this.#offset = 0;
-      this.#partial = new Uint8Array(0);
+      this.#partial.clear();
     }
     this.#missing = false;
     this.#ino = stat.ino;
     if (stat.size < this.#offset) {
       this.#fault("truncated", path, this.#offset, `file was truncated to ${stat.size} bytes`);
       this.#offset = 0;
-      this.#partial = new Uint8Array(0);
+      this.#partial.clear();
     }
     while (stat.size > this.#offset && !this.#stopped) {
       const want = Math.min(stat.size - this.#offset, READ_CHUNK);
@@ -329,25 +357,13 @@ export class Tailer {
     let index = bytes.indexOf(NEWLINE);
     while (index >= 0) {
       let line = bytes.subarray(start, index);
-      if (this.#partial.length > 0) {
-        const joined = new Uint8Array(this.#partial.length + line.length);
-        joined.set(this.#partial);
-        joined.set(line, this.#partial.length);
-        line = joined;
-        this.#partial = new Uint8Array(0);
-      }
+      if (this.#partial.length > 0) line = this.#partial.take(line);
       if (line.length > 0) lines.push({ file: path, offset: lineOffset, text: decodeLine(line) });
       lineOffset += line.length + 1;
       start = index + 1;
       index = bytes.indexOf(NEWLINE, start);
     }
-    if (start < bytes.length) {
-      const rest = bytes.subarray(start);
-      const joined = new Uint8Array(this.#partial.length + rest.length);
-      joined.set(this.#partial);
-      joined.set(rest, this.#partial.length);
-      this.#partial = joined;
-    }
+    if (start < bytes.length) this.#partial.add(bytes.subarray(start));
     if (lines.length > 0) this.#emit(lines);
   }
 

@@ -67,13 +67,11 @@ export function loadFixture(): Promise<Fixture> {
 
 /** Offline reference: the fixture's snapshot with the fixture's blocks applied up to any height. */
 export class Reference {
-  #books: Books;
-  constructor(readonly fixture: Fixture) {
-    this.#books = Books.fromSnapshot(fixture.snapshot);
-  }
+  #books: Books | null = null;
+  constructor(readonly fixture: Fixture) {}
   /** The reference book at `height` (moving forward only is cheap). */
   at(height: number): Books {
-    if (height < this.#books.height) this.#books = Books.fromSnapshot(this.fixture.snapshot);
+    if (!this.#books || height < this.#books.height) this.#books = Books.fromSnapshot(this.fixture.snapshot);
     while (this.#books.height < height) {
       const block = this.fixture.blocks[this.#books.height + 1 - this.fixture.first];
       assert.ok(block, `no fixture block ${this.#books.height + 1}`);
@@ -150,16 +148,25 @@ export class FakeNode {
         }
         const answer = await this.answer(this.requests++);
         if (answer === "fail") return new Response("node busy", { status: 503 });
-        const text = answer === "truth"
-          ? (this.written === this.fixture.first - 1
-            ? this.fixture.snapshotText
-            : JSON.stringify(this.truth.at(this.written).toSnapshot()))
-          : JSON.stringify(answer);
+        const text = answer === "truth" ? this.#truthText(this.written) : JSON.stringify(answer);
         await Deno.writeTextFile(body.outPath, text);
         return Response.json({});
       },
     );
     this.#port = this.#server.addr.port;
+  }
+
+  #texts = new Map<number, string>();
+
+  /** The node's snapshot text at `height` (computed once per height). */
+  #truthText(height: number): string {
+    if (height === this.fixture.first - 1) return this.fixture.snapshotText;
+    let text = this.#texts.get(height);
+    if (text === undefined) {
+      text = JSON.stringify(this.truth.at(height).toSnapshot());
+      this.#texts.set(height, text);
+    }
+    return text;
   }
 
   /** Creates the (empty) current hourly file of every stream. */
