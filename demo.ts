@@ -16,7 +16,8 @@ const HELP = `deno task demo [flags]: hlbook on a simulated node, one command
   --port N     page / WebSocket port (default 8000 if free, else any free port)
   --coins N    number of markets: BTC ETH SOL HYPE MEME @107 PURR/USDC, then synthetic (default 7)
   --rate N     blocks per second (default 15)
-  --load X     multiplier of mainnet-like event rates, e.g. 10 (default 1)
+  --load X     multiplier of mainnet-like event rates (1 ≈ mainnet BTC flow, ~800 order statuses per
+               block, ~6 MB/s of node files in the temp dir; 10 = ten times that). Default 0.2.
   --seed N     simulator seed (default: random)
   -h, --help   this text`;
 
@@ -64,6 +65,19 @@ async function waitReady(port: number, child: Deno.ChildProcess, sim: Deno.Child
   return false;
 }
 
+async function waitListening(port: number): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conn.close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 async function stopChild(child: Deno.ChildProcess): Promise<void> {
   try {
     child.kill("SIGTERM");
@@ -106,7 +120,7 @@ async function main(): Promise<number> {
       port: flag("port", values.port, (n) => Number.isInteger(n) && n >= 0 && n < 65536),
       coins: flag("coins", values.coins, (n) => Number.isInteger(n) && n >= 1 && n <= 5000) ?? 7,
       rate: flag("rate", values.rate, (n) => n > 0 && n <= 1000) ?? 15,
-      load: flag("load", values.load, (n) => n >= 0) ?? 1,
+      load: flag("load", values.load, (n) => n >= 0) ?? 0.2,
       seed: flag("seed", values.seed, Number.isInteger) ?? Math.floor(Math.random() * 2 ** 31),
     };
   } catch (error) {
@@ -169,6 +183,8 @@ async function run(dir: string, options: DemoOptions): Promise<number> {
       stdin: "null",
     }).spawn();
     children.push(sim);
+    // start the server once the node's info server listens, so its first snapshot request succeeds
+    await Promise.race([waitListening(infoPort), stopped.promise]);
     const server = new Deno.Command(deno, {
       args: [
         "run",
