@@ -127,6 +127,7 @@ export class Tailer {
   #watcher: Deno.FsWatcher | null = null;
   #running: Promise<void> | null = null;
   #again = false;
+  #lookAround = true;
   #errorLogged = false;
 
   constructor(dir: string, options: TailOptions) {
@@ -142,13 +143,17 @@ export class Tailer {
   /** Starts following (idempotent). */
   start(): void {
     if (this.#timer !== undefined || this.#stopped) return;
-    this.#timer = setInterval(() => this.poke(), this.#options.pollInterval ?? 100);
-    this.poke();
+    this.#timer = setInterval(() => this.poke(true), this.#options.pollInterval ?? 100);
+    this.poke(true);
   }
 
-  /** Asks for an immediate check (a watch event or a poll tick). */
-  poke(): void {
+  /**
+   * Asks for an immediate check. `lookAround` also lists the directories for a newer file (poll ticks and
+   * watch events about other paths); an event about the followed file only needs a read.
+   */
+  poke(lookAround = true): void {
     if (this.#stopped) return;
+    if (lookAround) this.#lookAround = true;
     if (this.#running) {
       this.#again = true;
       return;
@@ -195,7 +200,10 @@ export class Tailer {
     this.#watcher = watcher;
     (async () => {
       try {
-        for await (const _event of watcher) this.poke();
+        for await (const event of watcher) {
+          const current = this.#position && fileName(this.#dir, this.#position);
+          this.poke(event.paths.some((path) => path !== current));
+        }
       } catch {
         // the watched directory went away: the poll re-creates the watcher
       }
@@ -217,8 +225,11 @@ export class Tailer {
     if (!this.#position && !(await this.#open())) return;
     while (!this.#stopped && this.#position) {
       await this.#readCurrent();
+      if (!this.#lookAround) return;
+      this.#lookAround = false;
       const next = await this.#next(this.#position);
       if (!next) return;
+      this.#lookAround = true; // the next file may itself have been superseded
       // Rotation: the node has moved on, so the current file is complete: finish it, then switch.
       await this.#readCurrent();
       const file = fileName(this.#dir, this.#position);
