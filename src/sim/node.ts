@@ -33,6 +33,8 @@ export interface SimNodeOptions extends SimOptions {
    * node does (default false). The info server then answers only between blocks.
    */
   readonly stagger?: boolean;
+  /** Pause between the staggered writes in ms (default 1). */
+  readonly staggerMs?: number;
 }
 
 /** A running simulated node. */
@@ -97,7 +99,8 @@ export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
   // While a staggered block is being written, the info server waits for it (the snapshot is always at the
   // last fully written block, and the simulator's book is already one block ahead during the writes).
   let writing: Promise<void> | null = null;
-  const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 1));
+  const staggerMs = options.staggerMs ?? 1;
+  const pause = () => new Promise<void>((resolve) => setTimeout(resolve, staggerMs));
   const writeStaggered = async (n: number) => {
     for (let i = 0; i < n && !stopped; i++) {
       const block = sim.step();

@@ -222,16 +222,18 @@ Deno.test("staggered writes leave half lines in between, yet every snapshot is a
       rate: 30,
       load: 0.1,
       stagger: true,
+      staggerMs: 4,
       startTime: Date.UTC(2026, 4, 5, 10),
       onBlock: (block, sim) => truth.set(block.height, JSON.stringify(sim.snapshot())),
     });
-    truth.set(node.height, JSON.stringify(node.sim.snapshot()));
+    const start = node.height;
+    truth.set(start, JSON.stringify(node.sim.snapshot()));
     const base = join(dir, "data");
     const answered: number[] = [];
     let halfLineSeen = false;
     try {
-      const deadline = Date.now() + 8000;
-      while (answered.length < 8 && Date.now() < deadline) {
+      const deadline = Date.now() + 10_000;
+      while (answered.length < 4 && Date.now() < deadline) {
         const outPath = join(dir, `out${answered.length}.json`);
         const response = await fetch(node.infoUrl ?? "", {
           method: "POST",
@@ -248,6 +250,7 @@ Deno.test("staggered writes leave half lines in between, yet every snapshot is a
         const height = JSON.parse(text)[0];
         assert.equal(text, truth.get(height), `snapshot at ${height} is the simulator's book at ${height}`);
         for (const kind of ["fills", "diffs", "statuses"] as const) {
+          if (height === start) break; // the initial book: no block written yet
           const content = await Deno.readTextFile(join(base, DIRS[kind], "hourly", "20260505", "10"));
           if (!content.endsWith("\n")) halfLineSeen = true;
           const complete = content.slice(0, content.lastIndexOf("\n")).split("\n");
@@ -257,15 +260,17 @@ Deno.test("staggered writes leave half lines in between, yet every snapshot is a
         answered.push(height);
         await new Promise((r) => setTimeout(r, 37));
       }
-      for (let i = 0; i < 100 && !halfLineSeen; i++) {
-        const content = await Deno.readTextFile(join(base, DIRS.statuses, "hourly", "20260505", "10"));
-        if (!content.endsWith("\n")) halfLineSeen = true;
-        await new Promise((r) => setTimeout(r, 1));
+      const until = Date.now() + 5000;
+      while (!halfLineSeen && Date.now() < until) {
+        for (const kind of ["fills", "diffs", "statuses"] as const) {
+          const content = await Deno.readTextFile(join(base, DIRS[kind], "hourly", "20260505", "10"));
+          if (!content.endsWith("\n")) halfLineSeen = true;
+        }
       }
     } finally {
       await node.stop();
     }
-    assert.ok(answered.length >= 8, "snapshots answered while the node runs");
+    assert.ok(answered.length >= 4, "snapshots answered while the node runs");
     assert.ok(halfLineSeen, "a reader can observe a half-written line");
     for (const kind of ["fills", "diffs", "statuses"] as const) {
       const all = await lines(join(base, DIRS[kind], "hourly", "20260505", "10"));
