@@ -35,7 +35,8 @@ export function statusMessage(phase: Phase, height: number, time: number): strin
   return `{"channel":"hlbookStatus","data":{"phase":"${phase}","height":${height},"time":${time}}}`;
 }
 
-function levelJson(level: Level): string {
+/** `{"px":…,"sz":…,"n":…}`. */
+export function levelJson(level: Level): string {
   return `{"px":"${level.px}","sz":"${level.sz}","n":${level.n}}`;
 }
 

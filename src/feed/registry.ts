@@ -26,6 +26,7 @@ import {
   l4SnapshotFromJson,
   l4SnapshotMessage,
   l4UpdatesMessage,
+  levelJson,
   levelsJson,
   midsJson,
   type Phase,
@@ -240,14 +241,23 @@ export class Feed {
       }
       const views = this.#byCoin.get(coin);
       if (views === undefined) continue;
+      // l2Book views that differ only in nLevels share one computation (grouped by bucketing).
+      let l2Groups: Map<string, View[]> | null = null;
       for (const view of views) {
         const sub = view.subscription;
-        if (sub.type === "l2Book") {
-          const levels = levelsJson(books.l2(coin, sub.params));
-          if (levels === view.last) continue;
-          view.last = levels;
-          this.#broadcast(view, l2BookMessage(coin, diff.time, levels), true);
-        } else if (sub.type === "bbo") {
+        if (sub.type !== "l2Book") continue;
+        const group = `${sub.params.nSigFigs}|${sub.params.mantissa}`;
+        l2Groups ??= new Map();
+        const list = l2Groups.get(group);
+        if (list === undefined) l2Groups.set(group, [view]);
+        else list.push(view);
+      }
+      if (l2Groups !== null) {
+        for (const group of l2Groups.values()) this.#fanoutL2(books, coin, diff.time, group);
+      }
+      for (const view of views) {
+        const sub = view.subscription;
+        if (sub.type === "bbo") {
           const bbo = bboJson(books.bbo(coin));
           if (bbo === view.last) continue;
           view.last = bbo;
@@ -272,6 +282,36 @@ export class Feed {
       }
     }
     this.#fanout.observe(performance.now() - start);
+  }
+
+  /** Fans out l2Book views of one coin with the same bucketing: one book walk and level serialisation. */
+  #fanoutL2(books: Books, coin: Coin, time: number, views: readonly View[]): void {
+    const first = views[0].subscription;
+    if (first.type !== "l2Book") return;
+    if (views.length === 1) {
+      const levels = levelsJson(books.l2(coin, first.params));
+      if (levels !== views[0].last) {
+        views[0].last = levels;
+        this.#broadcast(views[0], l2BookMessage(coin, time, levels), true);
+      }
+      return;
+    }
+    let max = 0;
+    for (const view of views) {
+      if (view.subscription.type === "l2Book") max = Math.max(max, view.subscription.params.nLevels);
+    }
+    // Truncating the deepest view gives every shallower one (bucketing does not depend on nLevels).
+    const [bidLevels, askLevels] = books.l2(coin, { ...first.params, nLevels: max });
+    const bids = bidLevels.map(levelJson);
+    const asks = askLevels.map(levelJson);
+    for (const view of views) {
+      if (view.subscription.type !== "l2Book") continue;
+      const n = view.subscription.params.nLevels;
+      const levels = `[[${bids.slice(0, n).join(",")}],[${asks.slice(0, n).join(",")}]]`;
+      if (levels === view.last) continue;
+      view.last = levels;
+      this.#broadcast(view, l2BookMessage(coin, time, levels), true);
+    }
   }
 
   /** One block's trades: one message per coin to that coin's `trades` subscribers. Never throws. */

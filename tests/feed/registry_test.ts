@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type Client, type ClientSink, Feed } from "../../src/feed/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
 import { sampleBooks, trade } from "./_helpers.ts";
+import { levelsJson } from "../../src/feed/messages.ts";
 
 class FakeSink implements ClientSink {
   readonly sent: string[] = [];
@@ -266,4 +267,44 @@ Deno.test("after a reset every subscriber of a view gets the same fresh snapshot
   assert.ok(sinks.every((sink) => sink.sent[0] === sinks[0].sent[0] && sink.sent[1] === sinks[0].sent[1]));
   assert.deepEqual(JSON.parse(sinks[0].sent[0]).data.levels[0][0], { px: "100.5", sz: "1.0", n: 1 });
   assert.deepEqual(JSON.parse(sinks[0].sent[1]).data.mids.BTC, "100.75");
+});
+
+Deno.test("l2Book views sharing bucketing are computed together and equal their own computation", () => {
+  const { feed, books, maker, connect } = setup();
+  const params = [
+    { nSigFigs: null, mantissa: null, nLevels: 1 },
+    { nSigFigs: null, mantissa: null, nLevels: 2 },
+    { nSigFigs: null, mantissa: null, nLevels: 20 },
+    { nSigFigs: 2, mantissa: null, nLevels: 1 },
+    { nSigFigs: 5, mantissa: 5, nLevels: 3 },
+  ];
+  const sinks = params.map((p) => connect({ type: "l2Book", coin: "BTC", ...p })[1]);
+  let seed = 3;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const counts = params.map(() => 0);
+  const last = params.map((p) => levelsJson(books.l2("BTC", p)));
+  for (let b = 0; b < 60; b++) {
+    const btc = [...maker.resting].filter(([, o]) => o.coin === "BTC");
+    if (rand() < 0.6 || btc.length < 4) {
+      const bid = rand() < 0.5;
+      maker.place(
+        "BTC",
+        bid ? "B" : "A",
+        `${bid ? 95 + Math.floor(rand() * 6) : 101 + Math.floor(rand() * 6)}.0`,
+        "1.0",
+      );
+    } else maker.cancel(btc[Math.floor(rand() * btc.length)][0]);
+    feed.block(books, maker.apply());
+    params.forEach((p, i) => {
+      const expected = levelsJson(books.l2("BTC", p));
+      const texts = sinks[i].sent.splice(0);
+      if (texts.length > 0) counts[i]++;
+      for (const text of texts) last[i] = JSON.stringify(JSON.parse(text).data.levels);
+      // Every subscriber always holds exactly the current view: nothing missed, nothing extra.
+      assert.equal(last[i], expected);
+      assert.ok(texts.length <= 1);
+    });
+  }
+  // The one-level view changes less often than the 20-level one.
+  assert.ok(counts[0] < counts[2], `${counts}`);
 });
