@@ -19,6 +19,7 @@ const HELP = `deno task sim [flags]: a simulated Hyperliquid node (no real node 
   --streaming        also write the node_*_streaming files
   --no-stagger       write each block's three lines at once (default: at different moments, each line
                      in two parts, as a live node does)
+  --snapshot-delay MS  write info-server snapshots MS later, lagging the files' head (default 0)
   --duration S       stop after S seconds (default: run until Ctrl-C)
   --start-time ISO   simulated time of the first block (default now), e.g. 2026-05-05T17:59:58Z
   -h, --help         this text`;
@@ -50,6 +51,7 @@ async function main(): Promise<number> {
         streaming: { type: "boolean" },
         stagger: { type: "boolean", default: true },
         duration: { type: "string" },
+        "snapshot-delay": { type: "string" },
         "start-time": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -81,6 +83,7 @@ async function main(): Promise<number> {
       coins: number("coins", values.coins, 7, (n) => Number.isInteger(n) && n >= 1 && n <= 5000),
       seed: number("seed", values.seed, 1, Number.isInteger),
       duration: number("duration", values.duration, 0, (n) => n >= 0),
+      snapshotDelayMs: number("snapshot-delay", values["snapshot-delay"], 0, (n) => n >= 0 && n <= 600_000),
       startTime,
     };
   } catch (error) {

@@ -35,6 +35,11 @@ export interface SimNodeOptions extends SimOptions {
   readonly stagger?: boolean;
   /** Pause between the staggered writes in ms (default 1). */
   readonly staggerMs?: number;
+  /**
+   * The info server takes the snapshot when asked but writes it this many ms later while blocks go on, so
+   * the snapshot lags the files' head, as a busy node's does (default 0).
+   */
+  readonly snapshotDelayMs?: number;
 }
 
 /** A running simulated node. */
@@ -91,7 +96,9 @@ export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
     }, (request) =>
       handleInfo(request, async () => {
         await snapshotReady();
-        return sim.snapshot();
+        const snapshot = sim.snapshot();
+        if (options.snapshotDelayMs) await new Promise((r) => setTimeout(r, options.snapshotDelayMs));
+        return snapshot;
       }));
     infoPort = server.addr.port;
   }

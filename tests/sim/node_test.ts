@@ -280,3 +280,38 @@ Deno.test("staggered writes leave half lines in between, yet every snapshot is a
     }
   });
 });
+
+Deno.test("with a snapshot delay the served snapshot lags the files' head, as a busy node's does", async () => {
+  await withTempDir(async (dir) => {
+    const truth = new Map<number, string>();
+    const node = await startSimNode({
+      dataDir: join(dir, "data"),
+      infoPort: 0,
+      rate: 40,
+      load: 0.05,
+      snapshotDelayMs: 400,
+      onBlock: (block, sim) => truth.set(block.height, JSON.stringify(sim.snapshot())),
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const outPath = join(dir, "out.json");
+      const response = await fetch(node.infoUrl ?? "", {
+        method: "POST",
+        body: JSON.stringify({
+          type: "fileSnapshot",
+          request: { type: "l4Snapshots", includeUsers: true, includeTriggerOrders: false },
+          outPath,
+          includeHeightInOutput: true,
+        }),
+      });
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+      const text = await Deno.readTextFile(outPath);
+      const height = JSON.parse(text)[0];
+      assert.ok(height < node.height, `snapshot ${height} behind head ${node.height}`);
+      assert.equal(text, truth.get(height));
+    } finally {
+      await node.stop();
+    }
+  });
+});
