@@ -13,6 +13,7 @@ import {
   formatClock,
   formatLag,
   l2Subscription,
+  l2ViewKey,
   L4Book,
   padDecimals,
   PRECISIONS,
@@ -232,7 +233,7 @@ function select(coin, precision) {
   state.l2 = null;
   const l2 = currentL2();
   if (l2 !== null) {
-    state.l2Pending = subscriptionKey(l2);
+    state.l2Pending = l2ViewKey(l2);
     state.l2PendingSince = Date.now();
     feed.subscribe(l2);
   }
@@ -291,7 +292,7 @@ function onDisconnect() {
     state.l4.note = "Reconnecting…";
   }
   const l2 = currentL2();
-  state.l2Pending = l2 === null ? null : subscriptionKey(l2);
+  state.l2Pending = l2 === null ? null : l2ViewKey(l2);
   state.l2PendingSince = Date.now();
   touch("l4");
   touch("ladder");
@@ -336,7 +337,7 @@ function onSubscriptionResponse(data) {
   if (data?.method !== "subscribe" || typeof data.subscription !== "object" || data.subscription === null) {
     return;
   }
-  if (state.l2Pending !== null && subscriptionKey(data.subscription) === state.l2Pending) {
+  if (state.l2Pending !== null && l2ViewKey(data.subscription) === state.l2Pending) {
     state.l2Pending = null;
   }
   if (state.notice !== null) notify(null);

@@ -386,6 +386,17 @@ export function subscriptionKey(subscription) {
 }
 
 /**
+ * What identifies an `l2Book` view: coin and bucketing. Extra members an echo may add (`nLevels` defaults,
+ * nulls) do not change it.
+ * @param {Record<string, unknown>} subscription
+ * @returns {string | null} null when it is not an `l2Book` subscription
+ */
+export function l2ViewKey(subscription) {
+  if (subscription.type !== "l2Book") return null;
+  return JSON.stringify([subscription.coin, subscription.nSigFigs ?? null, subscription.mantissa ?? null]);
+}
+
+/**
  * Reconnect delay: exponential from 250 ms, capped at 8 s, with up to 25 % jitter.
  * @param {number} attempt 0 for the first retry
  * @param {number} [random] a number in [0, 1)

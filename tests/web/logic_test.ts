@@ -8,6 +8,7 @@ import {
   formatDecimal,
   formatLag,
   l2Subscription,
+  l2ViewKey,
   L4Book,
   padDecimals,
   parseDecimal,
@@ -342,6 +343,13 @@ Deno.test("subscriptions, precision and reconnect helpers", async (t) => {
       subscriptionKey({ type: "trades", coin: "BTC" }),
       subscriptionKey({ type: "trades", coin: "ETH" }),
     );
+  });
+  await t.step("an l2Book echo with added defaults still names the same view", () => {
+    const sent = l2Subscription("BTC", "5m2");
+    assert.equal(l2ViewKey({ ...sent, nLevels: 20 }), l2ViewKey(sent));
+    assert.equal(l2ViewKey({ type: "l2Book", coin: "BTC" }), l2ViewKey(l2Subscription("BTC", "full")));
+    assert.notEqual(l2ViewKey(sent), l2ViewKey(l2Subscription("BTC", "5")));
+    assert.equal(l2ViewKey({ type: "trades", coin: "BTC" }), null);
   });
   await t.step("backoff grows exponentially, is capped and jittered", () => {
     assert.deepEqual([0, 1, 2, 3].map((a) => backoffDelay(a, 0)), [250, 500, 1000, 2000]);
