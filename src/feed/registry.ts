@@ -205,7 +205,8 @@ export class Feed {
   reset(books: Books): void {
     this.#books = books;
     this.#height = books.height;
-    this.#time = books.time;
+    // A book loaded from a snapshot may not know its block time (0): keep the last one known until a block.
+    if (books.time > 0) this.#time = books.time;
     try {
       this.#goLive();
     } catch (error) {
@@ -342,6 +343,7 @@ export class Feed {
 
   /** Ingest state: `starting`/`resyncing` stop serving the book until the next reset; changes are told to clients. */
   state(state: { phase: Phase; height: number; time: number }): void {
+    if (state.time > this.#time) this.#time = state.time;
     const changed = state.phase !== this.#phase;
     this.#phase = state.phase;
     if (state.phase === "starting" || state.phase === "resyncing") this.#live = false;
@@ -448,7 +450,11 @@ export class Feed {
     if (request.type === "l2Book") {
       return {
         ok: true,
-        json: l2BookData(request.coin, books.time, levelsJson(books.l2(request.coin, request.params))),
+        json: l2BookData(
+          request.coin,
+          this.#timeOf(books),
+          levelsJson(books.l2(request.coin, request.params)),
+        ),
       };
     }
     return { ok: true, json: this.#midsOf(request.dex, this.#mids ?? this.#computeMids(books)) };
@@ -612,8 +618,8 @@ export class Feed {
       view.last = sub.type === "allMids" ? this.#midsOf(sub.dex) : this.#viewJson(books, sub);
     }
     const content = view.last ?? "";
-    if (sub.type === "l2Book") return l2BookMessage(sub.coin, books.time, content);
-    if (sub.type === "bbo") return bboMessage(sub.coin, books.time, content);
+    if (sub.type === "l2Book") return l2BookMessage(sub.coin, this.#timeOf(books), content);
+    if (sub.type === "bbo") return bboMessage(sub.coin, this.#timeOf(books), content);
     return allMidsMessage(content);
   }
 
@@ -627,6 +633,11 @@ export class Feed {
     if (view.subscription.type === "l4Book") {
       this.#sendL4Snapshot(client, view.key, view.subscription.coin, books);
     } else if (message !== null) this.#deliver(client, message, view.key);
+  }
+
+  /** The block time to put on messages about `books` (its own, or the last known when it has none). */
+  #timeOf(books: Books): number {
+    return books.time > 0 ? books.time : this.#time;
   }
 
   /** Delivers an l4Book snapshot; counts it as an allowance (a big snapshot is expected to fill the buffer). */
@@ -653,14 +664,14 @@ export class Feed {
     if (job === undefined || job.height !== books.height) {
       const levels = books.l4(coin);
       if (levels[0].length + levels[1].length <= this.#l4Chunk) {
-        const text = l4SnapshotMessage(coin, books.time, books.height, levels);
+        const text = l4SnapshotMessage(coin, this.#timeOf(books), books.height, levels);
         this.#l4Cache = { coin, height: books.height, text };
         this.#deliverL4Snapshot(client, text);
         return;
       }
       job = { coin, height: books.height, key, waiters: new Map() };
       this.#l4Jobs.set(coin, job);
-      this.#buildL4(job, books.time, levels).catch((error) => this.#fault("l4Book snapshot", error));
+      this.#buildL4(job, this.#timeOf(books), levels).catch((error) => this.#fault("l4Book snapshot", error));
     }
     job.waiters.set(client, []);
     (client.l4Waiting ??= new Map()).set(key, job);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type Client, type ClientSink, Feed } from "../../src/feed/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
 import { sampleBooks, trade } from "./_helpers.ts";
+import { Books } from "../../src/book/mod.ts";
 import { levelsJson } from "../../src/feed/messages.ts";
 
 class FakeSink implements ClientSink {
@@ -307,4 +308,16 @@ Deno.test("l2Book views sharing bucketing are computed together and equal their 
   }
   // The one-level view changes less often than the 20-level one.
   assert.ok(counts[0] < counts[2], `${counts}`);
+});
+
+Deno.test("a book re-loaded from a snapshot (no block time) is served with the last known block time", () => {
+  const { feed, books, connect } = setup();
+  const [, sink] = connect({ type: "l2Book", coin: "BTC" }, { type: "l4Book", coin: "BTC" });
+  const reloaded = Books.fromSnapshot(books.toSnapshot());
+  assert.equal(reloaded.time, 0);
+  feed.reset(reloaded);
+  const [l2, l4] = sink.sent.map((text) => JSON.parse(text));
+  assert.equal(l2.data.time, books.time);
+  assert.equal(l4.data.Snapshot.time, books.time);
+  assert.equal(feed.status().time, books.time);
 });
