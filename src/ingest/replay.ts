@@ -12,6 +12,7 @@ import {
   parseDiffLine,
   parseFillLine,
   type ParseResult,
+  parseSnapshotFileAsync,
   parseStatusLine,
 } from "../node/parse.ts";
 import { BlockAligner, TradeAssembler } from "./aligner.ts";
@@ -93,6 +94,23 @@ async function* batches<E>(
     if (!result.ok) throw new ReplayError(`${file} line ${line}: ${result.error}`);
     yield result.batch;
   }
+}
+
+/** Reads and checks a snapshot file (`.gz` is decompressed); throws `ReplayError` saying what is wrong. */
+export async function readSnapshotFile(path: string): Promise<SnapshotFile> {
+  let bytes: Uint8Array;
+  try {
+    if (path.endsWith(".gz")) {
+      const file = await Deno.open(path);
+      const stream = file.readable.pipeThrough(new DecompressionStream("gzip"));
+      bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+    } else bytes = await Deno.readFile(path);
+  } catch (error) {
+    throw new ReplayError(`cannot read ${path}: ${error instanceof Error ? error.message : error}`);
+  }
+  const result = await parseSnapshotFileAsync(bytes);
+  if (!result.ok) throw new ReplayError(`${path}: ${result.error}`);
+  return result.snapshot;
 }
 
 /** Replays `dataDir` onto the snapshot; blocks at or below its height are skipped. */

@@ -6,18 +6,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { parseSnapshotFileAsync } from "../node/parse.ts";
-import { replay, ReplayError } from "./replay.ts";
+import { readSnapshotFile, replay, ReplayError } from "./replay.ts";
 
 const USAGE = "usage: deno task replay --data-dir DIR --snapshot FILE[.gz] [--ingest by-block|streaming]";
-
-async function readSnapshot(path: string): Promise<Uint8Array> {
-  if (!path.endsWith(".gz")) return await Deno.readFile(path);
-  const file = await Deno.open(path);
-  return new Uint8Array(
-    await new Response(file.readable.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer(),
-  );
-}
 
 async function main(): Promise<number> {
   let values;
@@ -48,19 +39,15 @@ async function main(): Promise<number> {
     );
     return 2;
   }
-  let checked;
+  let snapshot;
   try {
-    checked = await parseSnapshotFileAsync(await readSnapshot(snapshotPath));
+    snapshot = await readSnapshotFile(snapshotPath);
   } catch (error) {
-    console.error(`replay: cannot read ${snapshotPath}: ${error instanceof Error ? error.message : error}`);
-    return 1;
-  }
-  if (!checked.ok) {
-    console.error(`replay: ${snapshotPath}: ${checked.error}`);
+    console.error(`replay: ${error instanceof Error ? error.message : error}`);
     return 1;
   }
   try {
-    const result = await replay({ dataDir, snapshot: checked.snapshot, mode });
+    const result = await replay({ dataDir, snapshot, mode });
     const seconds = Math.max(result.seconds, 1e-9);
     console.log(
       `${result.blocks} blocks, ${result.events} events, ${result.trades} trades in ${
