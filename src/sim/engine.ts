@@ -93,6 +93,11 @@ export interface SimOptions {
   readonly ordersPerCoin?: number;
   /** Probability that a full maker fill is written as `update` to "0.0" then `remove` (default 0.5). */
   readonly zeroUpdateShare?: number;
+  /**
+   * Block times from this clock (ms since the epoch) instead of `startTime + n / rate`; the live runner
+   * uses the wall clock. The events stay the same for a seed.
+   */
+  readonly clock?: () => number;
 }
 
 interface SimOrder {
@@ -275,6 +280,7 @@ export class Simulator {
   readonly #intervalNs: bigint;
   readonly #users: string[];
   readonly #zeroUpdateShare: number;
+  readonly #clock: (() => number) | undefined;
   readonly #positions = new Map<string, bigint>();
   #height: number;
   #timeNs: bigint;
@@ -302,6 +308,7 @@ export class Simulator {
     this.#intervalNs = BigInt(Math.round(1e9 / rate));
     this.#rng = new Rng(seed);
     this.#zeroUpdateShare = options.zeroUpdateShare ?? 0.5;
+    this.#clock = options.clock;
     this.#height = options.startHeight ?? 985148181;
     const startMs = options.startTime ?? Date.UTC(2026, 4, 5, 17, 39, 13);
     this.#timeNs = BigInt(startMs) * 1_000_000n - this.#intervalNs;
@@ -341,7 +348,13 @@ export class Simulator {
   step(): SimBlock {
     const rng = this.#rng;
     this.#height++;
-    this.#timeNs += this.#intervalNs + BigInt(rng.int(8_000_000)) - 4_000_000n;
+    const jitter = BigInt(rng.int(8_000_000)) - 4_000_000n;
+    if (this.#clock) {
+      // live: block times follow the wall clock even when this machine cannot keep the rate
+      const now = BigInt(Math.floor(this.#clock() * 1e6)) + jitter;
+      const next = this.#timeNs + 1_000_000n; // strictly increasing, at least 1 ms apart
+      this.#timeNs = now > next ? now : next;
+    } else this.#timeNs += this.#intervalNs + jitter;
     this.#timeMs = Number(this.#timeNs / 1_000_000n);
     this.#blockTime = formatNodeTime(this.#timeNs);
     this.#resetOutput();

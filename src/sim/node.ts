@@ -62,7 +62,13 @@ export interface SimNode {
 /** Start a simulated node. Live block times start at the current wall clock unless `startTime` is given. */
 export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
   const rate = options.rate ?? 15;
-  const sim = new Simulator({ ...options, startTime: options.startTime ?? Date.now() - 370 });
+  // Live block times follow the wall clock (the node writes ~370 ms after block time); a given start time
+  // (tests forcing an hourly rotation) keeps the simulated schedule instead.
+  const sim = new Simulator({
+    ...options,
+    startTime: options.startTime ?? Date.now() - 370,
+    clock: options.startTime === undefined ? () => Date.now() - 370 : undefined,
+  });
   await Deno.mkdir(options.dataDir, { recursive: true });
   const writer = new NodeFileWriter(options.dataDir, { streaming: options.streaming });
   let height = sim.height;
