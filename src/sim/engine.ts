@@ -310,7 +310,7 @@ export class Simulator {
     this.#zeroUpdateShare = options.zeroUpdateShare ?? 0.5;
     this.#clock = options.clock;
     this.#height = options.startHeight ?? 985148181;
-    const startMs = options.startTime ?? Date.UTC(2026, 4, 5, 17, 39, 13);
+    const startMs = options.startTime ?? options.clock?.() ?? Date.UTC(2026, 4, 5, 17, 39, 13);
     this.#timeNs = BigInt(startMs) * 1_000_000n - this.#intervalNs;
     this.#timeMs = Number(this.#timeNs / 1_000_000n);
     this.#nextOid = 412_000_000_000 + this.#rng.int(1_000_000);

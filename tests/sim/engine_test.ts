@@ -137,3 +137,20 @@ Deno.test("src/book reproduces the simulator's book block after block", () => {
     }
   }
 });
+
+Deno.test("with a clock, block times follow it and still increase strictly by at least 1 ms", () => {
+  let now = Date.UTC(2026, 4, 5, 12);
+  const sim = new Simulator({ seed: 2, load: 0.05, clock: () => now });
+  const same = new Simulator({ seed: 2, load: 0.05 });
+  let last = 0;
+  for (let i = 0; i < 30; i++) {
+    if (i % 10 === 0) now += 1000; // bursts: many blocks at the same wall-clock instant
+    const block = sim.step();
+    assert.ok(block.time >= last + 1, `block ${block.height} at ${block.time} after ${last}`);
+    assert.ok(Math.abs(block.time - now) < 100, "close to the clock");
+    last = block.time;
+    // the events do not depend on the clock
+    assert.deepEqual(block.diffs, same.step().diffs);
+  }
+  assert.deepEqual(sim.l4("NOPE"), [[], []]);
+});
