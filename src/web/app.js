@@ -9,6 +9,7 @@
 import {
   backoffDelay,
   buildLadder,
+  decimalsOf,
   formatAge,
   formatClock,
   formatLag,
@@ -242,7 +243,7 @@ function select(coin, precision) {
   if (coin !== null) params.set("coin", coin);
   params.set("prec", precision);
   history.replaceState(null, "", `#${params}`);
-  dom.coin.value = coin ?? "";
+  renderCoinOptions();
   dom.precision.value = precision;
   touch("ladder");
 }
@@ -578,7 +579,7 @@ const tapePool = [];
 
 function renderTape() {
   const tape = state.tape;
-  const szDecimals = tape.reduce((max, t) => Math.max(max, t.sz.length - t.sz.indexOf(".") - 1), 0);
+  const szDecimals = tape.reduce((max, t) => Math.max(max, decimalsOf(t.sz)), 0);
   while (tapePool.length < tape.length) {
     const tr = document.createElement("tr");
     for (const cls of ["time", "num px", "num sz"]) {
@@ -634,7 +635,7 @@ function renderL4() {
   );
   const now = state.blockTime > 0 ? state.blockTime : Date.now();
   const shown = orders.slice(0, L4_MAX_ROWS);
-  const szDecimals = shown.reduce((max, o) => Math.max(max, o.sz.length - o.sz.indexOf(".") - 1), 0);
+  const szDecimals = shown.reduce((max, o) => Math.max(max, decimalsOf(o.sz)), 0);
   const rows = shown.map((order) => {
     const tr = document.createElement("tr");
     const user = document.createElement("td");
@@ -676,6 +677,13 @@ dom.precision.value = state.precision;
 dom.coin.addEventListener("change", () => select(dom.coin.value, state.precision));
 dom.precision.addEventListener("change", () => select(state.coin, dom.precision.value));
 dom.l4Close.addEventListener("click", () => closeL4());
+addEventListener("hashchange", () => {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const coin = params.get("coin") ?? state.coin;
+  const prec = params.get("prec");
+  const precision = PRECISIONS.some((p) => p.key === prec) ? /** @type {string} */ (prec) : state.precision;
+  if (coin !== state.coin || precision !== state.precision) select(coin, precision);
+});
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape" && state.selected !== null) closeL4();
 });
@@ -685,7 +693,6 @@ if (state.coin !== null) {
   const initial = state.coin;
   state.coin = null;
   select(initial, state.precision);
-  renderCoinOptions();
 }
 feed.connect();
 pollHealth();

@@ -415,6 +415,25 @@ Deno.test({
         await pageMatchesApi(page, full, 8000);
       });
 
+      await t.step("the coin picker lists allMids and switches the market", async () => {
+        const listed = await page.locator("#coin option").allTextContents();
+        assert.deepEqual([...listed].sort(), [...coins].sort());
+        const other = coins.find((c) => c !== coin);
+        if (other === undefined) return;
+        await page.selectOption("#coin", other);
+        await until(`the ladder of ${other}`, 8000, async () => {
+          const shown = await readPage(page);
+          return shown.coin === other && shown.levels[0].length + shown.levels[1].length > 0;
+        });
+        assert.equal(
+          new URLSearchParams(new URL(page.url()).hash.slice(1)).get("coin"),
+          other,
+          "the URL names the coin",
+        );
+        await page.selectOption("#coin", coin);
+        await pageMatchesApi(page, full, 8000);
+      });
+
       await t.step("the page recovers after the server restarts", async () => {
         for (const tap of taps.splice(0)) tap.close();
         await demo.stop();
