@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { fixtureIgnore, readFixtureLines, readFixtureSnapshot } from "../_fixtures.ts";
 import type { SnapshotFile } from "../../src/book/types.ts";
 import { blockLines, Simulator } from "../../src/sim/mod.ts";
+import { parseDiffLine, parseFillLine, parseSnapshotFile, parseStatusLine } from "../../src/node/mod.ts";
 import { checkLine, type LineKind } from "./_node_schema.ts";
 import { normalizeSnapshot, RefBooks } from "./_replay.ts";
 
@@ -108,4 +109,25 @@ Deno.test("the simulator is deterministic for a seed", async (t) => {
   };
   await t.step("the same seed gives byte-identical output", () => assert.equal(run(11), run(11)));
   await t.step("another seed gives other output", () => assert.notEqual(run(11), run(12)));
+});
+
+Deno.test("hlbook's own node parser accepts every simulated line and the simulator's snapshot", () => {
+  const sim = new Simulator({ seed: 13, load: 0.3, coins: 12 });
+  const snapshot = parseSnapshotFile(JSON.stringify(sim.snapshot()));
+  assert.ok(snapshot.ok, snapshot.ok ? "" : snapshot.error);
+  for (let i = 0; i < 60; i++) {
+    const block = sim.step();
+    const lines = blockLines(block);
+    for (
+      const [name, result] of [
+        ["statuses", parseStatusLine(lines.statuses)],
+        ["diffs", parseDiffLine(lines.diffs)],
+        ["fills", parseFillLine(lines.fills)],
+      ] as const
+    ) {
+      assert.ok(result.ok, result.ok ? "" : `${name} ${block.height}: ${result.error}`);
+      assert.equal(result.batch.blockNumber, block.height);
+      assert.equal(result.batch.blockTime, block.time);
+    }
+  }
 });
