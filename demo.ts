@@ -204,8 +204,12 @@ async function run(dir: string, options: DemoOptions): Promise<number> {
     for (const [name, child] of [["hlbook server", server], ["simulated node", sim]] as const) {
       child.status.then((status) => {
         if (stopping) return;
-        console.error(`demo: the ${name} exited unexpectedly (code ${status.code})`);
-        exitCode = 1;
+        // Ctrl-C in a terminal signals the whole process group: a child may see it before we do.
+        if (status.success) console.log(`demo: the ${name} stopped`);
+        else {
+          console.error(`demo: the ${name} exited unexpectedly (code ${status.code})`);
+          exitCode = 1;
+        }
         stopped.resolve();
       });
     }
