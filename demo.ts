@@ -190,7 +190,7 @@ async function run(dir: string, options: DemoOptions): Promise<number> {
         "run",
         "--allow-read",
         "--allow-net",
-        "--allow-env",
+        "--allow-env=HLBOOK_*,HOME,NO_COLOR", // as `deno task start`
         MAIN,
         `--data-dir=${dataDir}`,
         `--info-url=http://127.0.0.1:${infoPort}/info`,

@@ -30,6 +30,14 @@ const L4_KEYS = [
   "cloid",
 ] as const;
 
+/** The permission flags of a deno.json task, so the tests catch a program that needs more than its task grants. */
+async function taskPermissions(task: "start" | "demo"): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  const flags = String(config.tasks[task]).split(/\s+/).filter((word) => word.startsWith("--allow-"));
+  assert.ok(flags.length > 0, `deno task ${task} has permission flags`);
+  return flags;
+}
+
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -187,9 +195,7 @@ Deno.test({
         server = new Deno.Command(Deno.execPath(), {
           args: [
             "run",
-            "--allow-read",
-            "--allow-net",
-            "--allow-env",
+            ...await taskPermissions("start"),
             MAIN,
             `--data-dir=${join(dir, "data")}`,
             `--info-url=${live.infoUrl}`,
@@ -355,11 +361,7 @@ Deno.test({
     const demo = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-net=127.0.0.1",
-        "--allow-env",
-        "--allow-run",
+        ...await taskPermissions("demo"),
         DEMO,
         "--port=0",
         "--load=0.05",
