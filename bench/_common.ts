@@ -1,0 +1,237 @@
+/**
+ * Shared helpers of the benchmark sections: result lines, percentiles, subprocesses, the cached simulated
+ * node data (10× mainnet load over 200 coins).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { type CoinSpec, makeCoins, NodeFileWriter, Simulator } from "../src/sim/mod.ts";
+
+/** One row of the results table. */
+export interface Row {
+  readonly section: string;
+  readonly figure: string;
+  readonly target: string;
+  readonly measured: string;
+  /** null: informational, no target. */
+  readonly pass: boolean | null;
+  /** Raw numbers behind the row. */
+  readonly value?: number;
+}
+
+/** Prints the section's rows as the last stdout line, for `run.ts`. */
+export function emit(rows: readonly Row[], extra: Record<string, unknown> = {}): void {
+  // deno-lint-ignore no-console
+  console.log(`RESULT ${JSON.stringify({ rows, extra })}`);
+}
+
+/** Progress on stderr (stdout is for the result line). */
+export function note(text: string): void {
+  // deno-lint-ignore no-console
+  console.error(`  ${text}`);
+}
+
+/** The q-quantile (0..1) of sorted numbers (nearest rank). */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i];
+}
+
+export function median(values: readonly number[]): number {
+  return quantile([...values].sort((a, b) => a - b), 0.5);
+}
+
+/** Epoch milliseconds with sub-millisecond resolution (comparable across processes on one machine). */
+export function nowEpoch(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export function fmt(n: number, digits = 2): string {
+  if (!Number.isFinite(n)) return String(n);
+  return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Lines of a child's stdout, as they come. */
+export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let rest = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    rest += chunk;
+    let i = rest.indexOf("\n");
+    while (i >= 0) {
+      yield rest.slice(0, i);
+      rest = rest.slice(i + 1);
+      i = rest.indexOf("\n");
+    }
+  }
+  if (rest.length > 0) yield rest;
+}
+
+/** Kills a child if it still runs; never throws. */
+export function kill(child: Deno.ChildProcess | null | undefined): void {
+  if (!child) return;
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+// ---- the simulated node data ----------------------------------------------------------------------------
+
+/** Blocks generated (at 15 blocks/s: 12 s of chain). */
+export const GEN_BLOCKS = 180;
+/** Snapshots are kept for the start height and every `SNAP_EVERY` blocks up to `SNAP_UNTIL`. */
+const SNAP_EVERY = 5;
+const SNAP_UNTIL = 90;
+export const COINS = 200;
+export const LOAD = 10;
+/**
+ * The simulator scales every flow but the rejected-ALO one with the sum of the market weights; 200 markets
+ * of weight 0.1 would give ~3× mainnet's diff rate per unit of load. Scaling the weights by this factor puts
+ * load 10 at ≈150 k statuses/s and ≈30 k diffs/s at 15 blocks/s (10× mainnet).
+ */
+const WEIGHT_SCALE = 0.33;
+
+/** What `generate` left in the cache dir. */
+export interface GenMeta {
+  readonly startHeight: number;
+  readonly blocks: number;
+  readonly coins: string[];
+  readonly statuses: number;
+  readonly diffs: number;
+  readonly fills: number;
+  readonly bytes: number;
+  /** Heights with a snapshot file `snap-<height>.json`. */
+  readonly snapshots: number[];
+  /** Block times (ms) by block index. */
+  readonly times: number[];
+  readonly seconds: number;
+}
+
+export function coinSpecs(): CoinSpec[] {
+  return makeCoins(COINS, 1).map((spec) => ({ ...spec, weight: spec.weight * WEIGHT_SCALE }));
+}
+
+async function cacheKey(): Promise<string> {
+  // Keyed by the parameters only (the simulator's sources change often; delete the dir to regenerate).
+  const parts = [`v1/${GEN_BLOCKS}/${COINS}/${LOAD}/${WEIGHT_SCALE}/${SNAP_EVERY}/${SNAP_UNTIL}`];
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\0")));
+  return [...new Uint8Array(digest)].slice(0, 8).map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Simulated node files for the benchmarks, generated once (not timed) and cached under the temp dir keyed
+ * by the parameters (delete the dir after a simulator change): `<dir>/node/node_*_by_block/…`, `<dir>/snap-<height>.json`, `<dir>/meta.json`.
+ */
+export async function generate(): Promise<{ dir: string; meta: GenMeta }> {
+  const root = join(Deno.env.get("TMPDIR") ?? "/tmp", "hlbook-bench");
+  const dir = join(root, `gen-${await cacheKey()}`);
+  try {
+    const meta = JSON.parse(await Deno.readTextFile(join(dir, "meta.json"))) as GenMeta;
+    return { dir, meta };
+  } catch {
+    // not cached yet
+  }
+  await Deno.remove(root, { recursive: true }).catch(() => {});
+  const tmp = `${dir}.tmp`;
+  await Deno.mkdir(tmp, { recursive: true });
+  note(
+    `generating ${GEN_BLOCKS} blocks at load ${LOAD} over ${COINS} coins into ${dir} (cached, not timed)…`,
+  );
+  const started = performance.now();
+  const sim = new Simulator({ coins: coinSpecs(), load: LOAD, seed: 1 });
+  const startHeight = sim.height;
+  const writer = new NodeFileWriter(join(tmp, "node"));
+  const snapshots: number[] = [];
+  const saveSnapshot = async () => {
+    await Deno.writeTextFile(join(tmp, `snap-${sim.height}.json`), JSON.stringify(sim.snapshot()));
+    snapshots.push(sim.height);
+  };
+  await saveSnapshot();
+  let statuses = 0, diffs = 0, fills = 0, bytes = 0;
+  const times: number[] = [];
+  for (let i = 1; i <= GEN_BLOCKS; i++) {
+    const block = sim.step();
+    writer.write(block);
+    statuses += block.statuses.length;
+    diffs += block.diffs.length;
+    fills += block.fills.length;
+    times.push(block.time);
+    if (i % SNAP_EVERY === 0 && i <= SNAP_UNTIL) await saveSnapshot();
+    if (i % 30 === 0) {
+      note(`  ${i}/${GEN_BLOCKS} blocks, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    }
+  }
+  writer.close();
+  for (const stream of ["fills", "raw_book_diffs", "order_statuses"]) {
+    for await (const f of walk(join(tmp, "node", `node_${stream}_by_block`))) {
+      bytes += (await Deno.stat(f)).size;
+    }
+  }
+  const meta: GenMeta = {
+    startHeight,
+    blocks: GEN_BLOCKS,
+    coins: sim.coins(),
+    statuses,
+    diffs,
+    fills,
+    bytes,
+    snapshots,
+    times,
+    seconds: (performance.now() - started) / 1000,
+  };
+  await Deno.writeTextFile(join(tmp, "meta.json"), JSON.stringify(meta));
+  await Deno.rename(tmp, dir);
+  note(`generated in ${meta.seconds.toFixed(0)} s`);
+  return { dir, meta };
+}
+
+/** Every file under `dir`, in (date, hour) order for hourly dirs. */
+export async function* walk(dir: string): AsyncGenerator<string> {
+  const entries: Deno.DirEntry[] = [];
+  for await (const entry of Deno.readDir(dir)) entries.push(entry);
+  const key = (name: string) => (/^\d+$/.test(name) ? Number(name) : name);
+  entries.sort((a, b) => {
+    const x = key(a.name), y = key(b.name);
+    return typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+  });
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) yield* walk(path);
+    else if (entry.isFile) yield path;
+  }
+}
+
+/** A data dir holding only the first `blocks` blocks of the generated one (made once, next to it). */
+export async function smallDataDir(dir: string, blocks: number): Promise<string> {
+  const out = join(dir, `node-${blocks}`);
+  try {
+    await Deno.stat(join(out, "done"));
+    return out;
+  } catch {
+    // not made yet
+  }
+  for (const stream of ["fills", "raw_book_diffs", "order_statuses"]) {
+    const base = join(dir, "node", `node_${stream}_by_block`);
+    let left = blocks;
+    for await (const file of walk(base)) {
+      if (left === 0) break;
+      const bytes = await Deno.readFile(file);
+      let end = -1;
+      while (left > 0) {
+        const next = bytes.indexOf(10, end + 1);
+        if (next < 0) break;
+        end = next;
+        left--;
+      }
+      const target = join(out, file.slice(join(dir, "node").length + 1));
+      await Deno.mkdir(join(target, ".."), { recursive: true });
+      await Deno.writeFile(target, bytes.subarray(0, end + 1));
+    }
+  }
+  await Deno.writeTextFile(join(out, "done"), "");
+  return out;
+}

@@ -1,0 +1,160 @@
+/**
+ * Section 1, ingest: the cached 10×-load node files replayed with no clients, against bare `JSON.parse` of the
+ * same lines in the same process:
+ * - `replay()` from src/ingest as shipped (its file reader, parse → align → apply, fills → trades);
+ * - the same parse → align → apply (`parseStatusLine`/`parseDiffLine` → `BlockAligner` → `Books.applyBlock`,
+ *   plus `parseFillLine` → `TradeAssembler`) fed from whole-file reads, to separate the reader's cost.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { Books, type SnapshotFile } from "../src/book/mod.ts";
+import { BlockAligner, replay, TradeAssembler } from "../src/ingest/mod.ts";
+import { decodeLine, parseDiffLine, parseFillLine, parseStatusLine } from "../src/node/mod.ts";
+import { emit, fmt, generate, median, note, smallDataDir, walk } from "./_common.ts";
+
+/** Blocks replayed (at 15 blocks/s: 3 s of chain, ≈ 560 k events). */
+const BLOCKS = Number(Deno.env.get("BENCH_INGEST_BLOCKS") ?? 45);
+const ROUNDS = Number(Deno.env.get("BENCH_INGEST_ROUNDS") ?? 1);
+
+const { dir, meta } = await generate();
+const dataDir = await smallDataDir(dir, BLOCKS);
+const snapshot = JSON.parse(
+  await Deno.readTextFile(join(dir, `snap-${meta.startHeight}.json`)),
+) as SnapshotFile;
+const chainSeconds = meta.blocks / 15;
+const statusRate = meta.statuses / chainSeconds;
+const diffRate = meta.diffs / chainSeconds;
+note(
+  `ingest: ${BLOCKS} blocks of ${fmt(statusRate, 0)} statuses/s + ${
+    fmt(diffRate, 0)
+  } diffs/s (chain time), ${meta.coins.length} coins`,
+);
+
+async function readLines(stream: string, each: (bytes: Uint8Array) => void): Promise<void> {
+  for await (const file of walk(join(dataDir, `node_${stream}_by_block`))) {
+    const bytes = await Deno.readFile(file);
+    let start = 0;
+    for (let end = bytes.indexOf(10); end >= 0; end = bytes.indexOf(10, start)) {
+      each(bytes.subarray(start, end));
+      start = end + 1;
+    }
+  }
+}
+
+/** Seconds spent in `JSON.parse` over every line of the three streams (reading and decoding not counted). */
+async function parseOnly(): Promise<number> {
+  let spent = 0;
+  for (const stream of ["fills", "raw_book_diffs", "order_statuses"]) {
+    await readLines(stream, (bytes) => {
+      const line = decodeLine(bytes) as string;
+      const t0 = performance.now();
+      JSON.parse(line);
+      spent += performance.now() - t0;
+    });
+  }
+  return spent / 1000;
+}
+
+/** parse → align → apply from whole-file reads: seconds (reading not counted) and events applied. */
+async function pipelineOnly(): Promise<{ seconds: number; events: number }> {
+  const books = Books.fromSnapshot(snapshot);
+  let events = 0;
+  let failure: string | null = null;
+  const aligner = new BlockAligner({
+    mode: "by-block",
+    maxPending: Number.MAX_SAFE_INTEGER,
+    skipFirstBlock: false,
+    onBlock: (block) => {
+      if (block.height <= books.height) return;
+      const result = books.applyBlock(block);
+      if (!result.ok) failure ??= result.error.message;
+      events += block.statuses.length + block.diffs.length;
+    },
+    onFault: (fault) => (failure ??= fault.message),
+  });
+  const statusLines: Uint8Array[] = [];
+  const diffLines: Uint8Array[] = [];
+  const fillLines: Uint8Array[] = [];
+  await readLines("order_statuses", (b) => statusLines.push(b));
+  await readLines("raw_book_diffs", (b) => diffLines.push(b));
+  await readLines("fills", (b) => fillLines.push(b));
+  const t0 = performance.now();
+  for (let i = 0; i < Math.max(statusLines.length, diffLines.length); i++) {
+    // the node writes diffs before statuses
+    if (i < diffLines.length) {
+      const r = parseDiffLine(decodeLine(diffLines[i]) as string);
+      if (!r.ok) throw new Error(r.error);
+      aligner.pushDiffs(r.batch);
+    }
+    if (i < statusLines.length) {
+      const r = parseStatusLine(decodeLine(statusLines[i]) as string);
+      if (!r.ok) throw new Error(r.error);
+      aligner.pushStatuses(r.batch);
+    }
+  }
+  const trades = new TradeAssembler("by-block");
+  for (const line of fillLines) {
+    const r = parseFillLine(decodeLine(line) as string);
+    if (!r.ok) throw new Error(r.error);
+    trades.push(r.batch);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  if (failure) throw new Error(`pipeline: ${failure}`);
+  return { seconds, events };
+}
+
+const replayRatios: number[] = [];
+const pipeRatios: number[] = [];
+const replayRates: number[] = [];
+const pipeRates: number[] = [];
+const parseRates: number[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  const parseSeconds = await parseOnly();
+  const pipe = await pipelineOnly();
+  const result = await replay({ dataDir, snapshot });
+  if (result.blocks !== BLOCKS) throw new Error(`replayed ${result.blocks} of ${BLOCKS} blocks`);
+  replayRates.push(result.events / result.seconds);
+  pipeRates.push(pipe.events / pipe.seconds);
+  parseRates.push(result.events / parseSeconds);
+  replayRatios.push(parseSeconds / result.seconds);
+  pipeRatios.push(parseSeconds / pipe.seconds);
+  note(
+    `  round ${round + 1}: ${fmt(result.events, 0)} events; JSON.parse alone ${parseSeconds.toFixed(2)} s; ` +
+      `parse→align→apply ${pipe.seconds.toFixed(2)} s (ratio ${(parseSeconds / pipe.seconds).toFixed(2)}); ` +
+      `replay() ${result.seconds.toFixed(2)} s (ratio ${(parseSeconds / result.seconds).toFixed(2)})`,
+  );
+}
+const needed = statusRate + diffRate;
+const rowRate = (figure: string, rate: number) => ({
+  section: "1 ingest",
+  figure,
+  target: `≥ ${fmt(needed / 1000, 0)} k/s (10× mainnet in real time)`,
+  measured: `${fmt(rate / 1000, 0)} k events/s (${fmt(rate / needed, 1)}× real time)`,
+  pass: rate >= needed,
+  value: rate,
+});
+const rowRatio = (figure: string, ratio: number, note: string) => ({
+  section: "1 ingest",
+  figure,
+  target: "≥ 0.7",
+  measured: `${ratio.toFixed(2)}${note}`,
+  pass: ratio >= 0.7,
+  value: ratio,
+});
+emit([
+  rowRate(
+    `replay() events/s, no clients (${meta.coins.length} coins, ${BLOCKS} blocks)`,
+    median(replayRates),
+  ),
+  rowRatio(
+    "replay() ÷ bare JSON.parse of the same lines",
+    median(replayRatios),
+    ` (JSON.parse alone ${fmt(median(parseRates) / 1000, 0)} k events/s)`,
+  ),
+  rowRatio(
+    "parse → align → apply (whole-file reads) ÷ JSON.parse",
+    median(pipeRatios),
+    ` (${fmt(median(pipeRates) / 1000, 0)} k events/s)`,
+  ),
+], { replayRates, pipeRates, parseRates, replayRatios, pipeRatios, blocks: BLOCKS, statusRate, diffRate });
