@@ -78,6 +78,9 @@ interface L4Job {
   readonly waiters: Map<Client, string[]>;
 }
 
+/** Most snapshot bytes a client may have unsent on top of `maxBuffered` (a reader that never reads is closed). */
+const L4_ALLOWANCE_CAP = 64 * 1024 * 1024;
+
 /** Orders serialised per event-loop turn when building a large l4Book snapshot. */
 const L4_CHUNK = 4096;
 
@@ -643,7 +646,9 @@ export class Feed {
   /** Delivers an l4Book snapshot; counts it as an allowance (a big snapshot is expected to fill the buffer). */
   #deliverL4Snapshot(client: Client, text: string): void {
     this.#deliver(client, text, null);
-    if (text.length > client.softBuffered) client.allowance += text.length;
+    if (text.length > client.softBuffered) {
+      client.allowance = Math.min(client.allowance + text.length, L4_ALLOWANCE_CAP);
+    }
   }
 
   /**
