@@ -2,7 +2,8 @@
  * One WebSocket connection: inbound limits (size, rate, frame type), then hands text to the {@link Feed}.
  *
  * hlbook never closes a client for being idle (the official server closes after 60 s without sending; hlbook
- * keeps quiet subscribers): dead peers are found by Deno's own ping/pong (`idleTimeout`, 120 s).
+ * keeps quiet subscribers): dead peers are found by Deno's own ping/pong (`Deno.upgradeWebSocket`'s
+ * `idleTimeout`, 30 s by default), which browsers and SDK WebSocket clients answer automatically.
  *
  * @module
  */
