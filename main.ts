@@ -35,6 +35,7 @@ async function main(): Promise<number> {
 
   let state: IngestState = { phase: "starting", height: 0, time: 0 };
   let exitCode = 0;
+  let lastHeight = 0;
   const stopped = Promise.withResolvers<void>();
 
   const server = startServer({
@@ -64,10 +65,14 @@ async function main(): Promise<number> {
     metrics,
   }, {
     onReset: (books) => feed.reset(books),
-    onBlock: (books, diff) => feed.block(books, diff),
+    onBlock: (books, diff) => {
+      lastHeight = books.height;
+      feed.block(books, diff);
+    },
     onTrades: (trades) => feed.trades(trades),
     onState: (next) => {
       state = next;
+      lastHeight = Math.max(lastHeight, next.height);
       feed.state(next);
       if (next.phase === "stale" && config.exitOnStall) {
         log.error("node stalled for {ms} ms and --exit-on-stall is set: exiting", {
@@ -89,7 +94,7 @@ async function main(): Promise<number> {
   await stopped.promise;
   await ingest.stop();
   await server.shutdown();
-  log.info("stopped at height {height}", { height: state.height });
+  log.info("stopped at height {height} ({phase})", { height: lastHeight, phase: state.phase });
   return exitCode;
 }
 
