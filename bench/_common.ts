@@ -87,7 +87,6 @@ export const GEN_BLOCKS = 180;
 const SNAP_EVERY = 5;
 const SNAP_UNTIL = 90;
 export const COINS = 200;
-export const LOAD = 10;
 /**
  * The simulator scales every flow but the rejected-ALO one with the sum of the market weights; 200 markets
  * of weight 0.1 would give ~3× mainnet's diff rate per unit of load. Scaling the weights by this factor puts
@@ -117,7 +116,7 @@ export function coinSpecs(): CoinSpec[] {
 
 async function cacheKey(): Promise<string> {
   // Keyed by the parameters only (the simulator's sources change often; delete the dir to regenerate).
-  const parts = [`v1/${GEN_BLOCKS}/${COINS}/${LOAD}/${WEIGHT_SCALE}/${SNAP_EVERY}/${SNAP_UNTIL}`];
+  const parts = [`v1/${GEN_BLOCKS}/${COINS}/${WEIGHT_SCALE}/${SNAP_EVERY}/${SNAP_UNTIL}`];
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\0")));
   return [...new Uint8Array(digest)].slice(0, 8).map((b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -126,23 +125,23 @@ async function cacheKey(): Promise<string> {
  * Simulated node files for the benchmarks, generated once (not timed) and cached under the temp dir keyed
  * by the parameters (delete the dir after a simulator change): `<dir>/node/node_*_by_block/…`, `<dir>/snap-<height>.json`, `<dir>/meta.json`.
  */
-export async function generate(): Promise<{ dir: string; meta: GenMeta }> {
+export async function generate(load = 10): Promise<{ dir: string; meta: GenMeta }> {
   const root = join(Deno.env.get("TMPDIR") ?? "/tmp", "hlbook-bench");
-  const dir = join(root, `gen-${await cacheKey()}`);
+  const dir = join(root, `gen-load${load}-${await cacheKey()}`);
   try {
     const meta = JSON.parse(await Deno.readTextFile(join(dir, "meta.json"))) as GenMeta;
     return { dir, meta };
   } catch {
     // not cached yet
   }
-  await Deno.remove(root, { recursive: true }).catch(() => {});
+  await Deno.remove(`${dir}.tmp`, { recursive: true }).catch(() => {});
   const tmp = `${dir}.tmp`;
   await Deno.mkdir(tmp, { recursive: true });
   note(
-    `generating ${GEN_BLOCKS} blocks at load ${LOAD} over ${COINS} coins into ${dir} (cached, not timed)…`,
+    `generating ${GEN_BLOCKS} blocks at load ${load} over ${COINS} coins into ${dir} (cached, not timed)…`,
   );
   const started = performance.now();
-  const sim = new Simulator({ coins: coinSpecs(), load: LOAD, seed: 1 });
+  const sim = new Simulator({ coins: coinSpecs(), load, seed: 1 });
   const startHeight = sim.height;
   const writer = new NodeFileWriter(join(tmp, "node"));
   const snapshots: number[] = [];

@@ -1,0 +1,392 @@
+/**
+ * Section 2, latency: this process plays the node, writing the cached 10×-load blocks (fills, diffs, statuses
+ * lines) at 15 blocks/s into a fresh data dir and recording the instant each block's last line was written;
+ * 1,000 WebSocket clients in a subprocess (`clients.ts`, l2Book + trades + bbo for coin i mod 200) record
+ * when each message arrives. Latency = receipt − write instant of the block whose time the message carries.
+ * Run against hlbook (`main.ts` as a subprocess, snapshots from this process's info endpoint) and against
+ * `baseline_server.ts` (the runtime's floor), with the same clients and blocks.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import {
+  emit,
+  fmt,
+  generate,
+  kill,
+  lines,
+  median,
+  note,
+  nowEpoch,
+  quantile,
+  type Row,
+  sleep,
+  walk,
+} from "./_common.ts";
+
+const CLIENTS = Number(Deno.env.get("BENCH_CLIENTS") ?? 1000);
+const MEASURE_BLOCKS = Number(Deno.env.get("BENCH_LATENCY_BLOCKS") ?? 150);
+const RATE = 15;
+/** Simulator load (10 = the issue's 10× mainnet; `--load 1` for mainnet-like flow). */
+const LOAD = Number(Deno.args[Deno.args.indexOf("--load") + 1] ?? 10) || 10;
+const STREAMS = ["fills", "raw_book_diffs", "order_statuses"] as const;
+
+const { dir, meta } = await generate(LOAD);
+const here = new URL(".", import.meta.url).pathname;
+const root = new URL("..", import.meta.url).pathname;
+
+/** Each stream's lines by block index, with the hourly file (relative) they belong in. */
+const blockLines: { rel: string; bytes: Uint8Array }[][] = STREAMS.map(() => []);
+for (const [s, stream] of STREAMS.entries()) {
+  const base = join(dir, "node");
+  for await (const file of walk(join(base, `node_${stream}_by_block`))) {
+    const bytes = await Deno.readFile(file);
+    const rel = file.slice(base.length + 1);
+    let start = 0;
+    for (let end = bytes.indexOf(10); end >= 0; end = bytes.indexOf(10, start)) {
+      blockLines[s].push({ rel, bytes: bytes.subarray(start, end + 1) });
+      start = end + 1;
+    }
+  }
+}
+note(
+  `latency: ${meta.blocks} blocks loaded, ${CLIENTS} clients, ${MEASURE_BLOCKS} measured blocks per server`,
+);
+
+/** Median time to JSON.parse one block's diffs + statuses lines (what any reader must at least do). */
+function parseCost(): number {
+  const costs: number[] = [];
+  const decoder = new TextDecoder();
+  for (let i = 0; i < 9; i++) {
+    const texts = [decoder.decode(blockLines[1][i].bytes), decoder.decode(blockLines[2][i].bytes)];
+    const t0 = performance.now();
+    for (const text of texts) JSON.parse(text);
+    costs.push(performance.now() - t0);
+  }
+  return median(costs);
+}
+
+class NodeWriter {
+  readonly #files = new Map<string, Deno.FsFile>();
+  /** Block time (ms) → write instant of its last line (epoch ms). */
+  readonly written = new Map<number, number>();
+  next = 0;
+  writeCost: number[] = [];
+  constructor(readonly dataDir: string) {}
+
+  write(): void {
+    const i = this.next++;
+    const t0 = performance.now();
+    for (const lines of blockLines) {
+      const { rel, bytes } = lines[i];
+      let file = this.#files.get(rel);
+      if (!file) {
+        Deno.mkdirSync(join(this.dataDir, rel, ".."), { recursive: true });
+        file = Deno.openSync(join(this.dataDir, rel), { append: true, create: true });
+        this.#files.set(rel, file);
+      }
+      let off = 0;
+      while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
+    }
+    this.written.set(meta.times[i], nowEpoch());
+    this.writeCost.push(performance.now() - t0);
+  }
+
+  /** Writes `count` blocks at `RATE` per second (absolute schedule). */
+  async run(count: number, until?: () => boolean): Promise<void> {
+    const t0 = performance.now();
+    for (let k = 0; k < count && this.next < meta.blocks; k++) {
+      if (until?.()) return;
+      const due = t0 + (k * 1000) / RATE - performance.now();
+      if (due > 0) await sleep(due);
+      this.write();
+    }
+  }
+
+  close(): void {
+    for (const file of this.#files.values()) file.close();
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+interface ClientRun {
+  latencies: Float64Array;
+  stats: Record<string, unknown> & { bytes: Record<string, number>; messages: Record<string, number> };
+  measured: number;
+  /** ms after the last write until the server had applied it. */
+  drainMs: number;
+}
+
+/** Starts the clients, waits until subscribed, writes the measured blocks, collects latencies. */
+async function measure(
+  url: string,
+  writer: NodeWriter,
+  tmp: string,
+  drained: () => Promise<void> = () => sleep(0),
+): Promise<ClientRun> {
+  const out = join(tmp, "samples.bin");
+  const args = [
+    "run",
+    "--allow-net",
+    "--allow-write",
+    join(here, "clients.ts"),
+    "--url",
+    url,
+    "--clients",
+    String(CLIENTS),
+    "--coins",
+    meta.coins.join(","),
+    "--out",
+    out,
+    "--max-seconds",
+    "150",
+  ];
+  const child = new Deno.Command("deno", { args, stdin: "piped", stdout: "piped", stderr: "inherit" })
+    .spawn();
+  try {
+    const output = lines(child.stdout);
+    const readyLine = await Promise.race([output.next(), sleep(90_000).then(() => null)]);
+    if (!readyLine || readyLine.done || !readyLine.value.startsWith("ready")) {
+      throw new Error(`clients did not get ready: ${JSON.stringify(readyLine)}`);
+    }
+    note(`    clients ${readyLine.value}`);
+    const first = writer.next;
+    await writer.run(MEASURE_BLOCKS);
+    const last = writer.next;
+    const writeEnd = performance.now();
+    await drained();
+    const drainMs = performance.now() - writeEnd;
+    await sleep(500);
+    const stdin = child.stdin.getWriter();
+    await stdin.write(new TextEncoder().encode("stop\n"));
+    let done: IteratorResult<string> | null = null;
+    for (;;) {
+      done = await Promise.race([output.next(), sleep(30_000).then(() => null)]);
+      if (!done || done.done || done.value.startsWith("done")) break;
+    }
+    if (!done || done.done) throw new Error("clients did not finish");
+    const stats = JSON.parse(done.value.slice(5));
+    const raw = new Float64Array((await Deno.readFile(out)).buffer);
+    const measuredTimes = new Set(meta.times.slice(first, last));
+    const values: number[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      if (!measuredTimes.has(raw[i])) continue;
+      values.push(raw[i + 1] - (writer.written.get(raw[i]) as number));
+    }
+    const latencies = Float64Array.from(values).sort();
+    return { latencies, stats, measured: last - first, drainMs };
+  } finally {
+    kill(child);
+    await child.status.catch(() => {});
+  }
+}
+
+function summary(run: ClientRun): { p50: number; p99: number; max: number } {
+  const l = run.latencies;
+  return { p50: quantile(l, 0.5), p99: quantile(l, 0.99), max: l.length ? l[l.length - 1] : NaN };
+}
+
+async function runHlbook(): Promise<ClientRun> {
+  const tmp = await Deno.makeTempDir({ prefix: "hlbook-bench-lat-" });
+  const dataDir = join(tmp, "data");
+  await Deno.mkdir(dataDir);
+  const writer = new NodeWriter(dataDir);
+  const info = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
+    const body = await request.json();
+    // the newest snapshot at or below what was written (the node's snapshot lags its head too)
+    const height = meta.startHeight + writer.next;
+    const at = meta.snapshots.filter((h) => h <= height).at(-1) as number;
+    await Deno.copyFile(join(dir, `snap-${at}.json`), body.outPath);
+    return new Response("null", { headers: { "content-type": "application/json" } });
+  });
+  const port = freePort();
+  const args = [
+    "run",
+    "--allow-read",
+    "--allow-net",
+    "--allow-env",
+    join(root, "main.ts"),
+    "--data-dir",
+    dataDir,
+    "--info-url",
+    `http://127.0.0.1:${info.addr.port}/info`,
+    "--snapshot-path",
+    join(tmp, "snapshot.json"),
+    "--port",
+    String(port),
+    "--validate-interval",
+    "0",
+    "--stall-timeout",
+    "120",
+    "--log-level",
+    "warning",
+  ];
+  let child: Deno.ChildProcess | null = null;
+  try {
+    writer.write(); // the node is running before hlbook starts
+    child = new Deno.Command("deno", { args, stdout: "null", stderr: "inherit" }).spawn();
+    const health = async () => {
+      try {
+        return await (await fetch(`http://127.0.0.1:${port}/health`)).json();
+      } catch {
+        return null;
+      }
+    };
+    for (let i = 0; i < 300 && (await health()) === null; i++) await sleep(100);
+    await sleep(300);
+    // A few blocks so hlbook has lines to align, then hold the node until the book is live (the snapshot of
+    // the last written block is served), so the start-up does not eat into the measured blocks.
+    await writer.run(9);
+    let ready = false;
+    for (let i = 0; i < 600 && !ready; i++) {
+      ready = (await health())?.ready === true;
+      if (!ready) await sleep(100);
+    }
+    if (!ready) throw new Error(`hlbook not ready after ${writer.next} blocks and 60 s`);
+    note(`    hlbook ready at block ${writer.next}; connecting clients (node paused)`);
+    const lastHeight = meta.startHeight + Math.min(meta.blocks, writer.next + MEASURE_BLOCKS);
+    const caughtUp = async () => {
+      // wait (bounded) until hlbook applied the last written block, so late messages are counted
+      for (let i = 0; i < 600; i++) {
+        const h = await health();
+        if (h && h.height >= lastHeight) return;
+        await sleep(100);
+      }
+    };
+    const result = await measure(`ws://127.0.0.1:${port}/ws`, writer, tmp, caughtUp);
+    return result;
+  } finally {
+    writer.close();
+    kill(child);
+    await child?.status.catch(() => {});
+    await info.shutdown();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+async function runBaseline(sizes: Record<string, number>): Promise<ClientRun> {
+  const tmp = await Deno.makeTempDir({ prefix: "hlbook-bench-base-" });
+  const dataDir = join(tmp, "data");
+  await Deno.mkdir(dataDir);
+  const writer = new NodeWriter(dataDir);
+  const port = freePort();
+  const args = [
+    "run",
+    "--allow-net",
+    "--allow-read",
+    join(here, "baseline_server.ts"),
+    "--port",
+    String(port),
+    "--data-dir",
+    dataDir,
+    "--sizes",
+    JSON.stringify(sizes),
+  ];
+  let child: Deno.ChildProcess | null = null;
+  try {
+    child = new Deno.Command("deno", { args, stdout: "null", stderr: "inherit" }).spawn();
+    for (let i = 0; i < 100; i++) {
+      try {
+        await (await fetch(`http://127.0.0.1:${port}/`)).text();
+        break;
+      } catch {
+        await sleep(100);
+      }
+    }
+    writer.next = Math.max(0, meta.blocks - MEASURE_BLOCKS - 1);
+    writer.write();
+    return await measure(`ws://127.0.0.1:${port}/ws`, writer, tmp);
+  } finally {
+    writer.close();
+    kill(child);
+    await child?.status.catch(() => {});
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+const parseMs = parseCost();
+note(`  one block's diffs+statuses lines: bare JSON.parse ${parseMs.toFixed(1)} ms (median of 9)`);
+note("  hlbook…");
+const hl = await runHlbook();
+const sizes: Record<string, number> = {};
+for (const [channel, total] of Object.entries(hl.stats.bytes)) {
+  sizes[channel] = Math.round(total / hl.stats.messages[channel]);
+}
+const h = summary(hl);
+note(
+  `    ${hl.latencies.length} samples over ${hl.measured} blocks: p50 ${h.p50.toFixed(1)} p99 ${
+    h.p99.toFixed(1)
+  } max ${h.max.toFixed(1)} ms; ${JSON.stringify(hl.stats.messages)}`,
+);
+note(`  baseline (sizes ${JSON.stringify(sizes)})…`);
+const bl = await runBaseline(sizes);
+const b = summary(bl);
+note(
+  `    ${bl.latencies.length} samples over ${bl.measured} blocks: p50 ${b.p50.toFixed(1)} p99 ${
+    b.p99.toFixed(1)
+  } max ${b.max.toFixed(1)} ms; ${JSON.stringify(bl.stats.messages)}`,
+);
+const ratio = h.p99 / b.p99;
+const ms = (x: number) => `${fmt(x, 1)} ms`;
+const rows: Row[] = [
+  {
+    section: `2 latency ${LOAD}×`,
+    figure: `hlbook p50, ${CLIENTS} clients (l2Book+trades+bbo), 15 blocks/s at ${LOAD}× load`,
+    target: "≤ 5 ms",
+    measured: ms(h.p50),
+    pass: h.p50 <= 5,
+    value: h.p50,
+  },
+  {
+    section: `2 latency ${LOAD}×`,
+    figure: "hlbook p99",
+    target: "≤ 25 ms",
+    measured: ms(h.p99),
+    pass: h.p99 <= 25,
+    value: h.p99,
+  },
+  {
+    section: `2 latency ${LOAD}×`,
+    figure: "hlbook max",
+    target: "—",
+    measured: ms(h.max),
+    pass: null,
+    value: h.max,
+  },
+  {
+    section: `2 latency ${LOAD}×`,
+    figure: "baseline server p50 / p99 / max (same clients, same files)",
+    target: "—",
+    measured: `${ms(b.p50)} / ${ms(b.p99)} / ${ms(b.max)}`,
+    pass: null,
+    value: b.p99,
+  },
+  {
+    section: `2 latency ${LOAD}×`,
+    figure: "hlbook p99 ÷ baseline p99",
+    target: "≤ 1.3",
+    measured: fmt(ratio, 2),
+    pass: ratio <= 1.3,
+    value: ratio,
+  },
+  {
+    section: `2 latency ${LOAD}×`,
+    figure: "reference: bare JSON.parse of one block's diffs+statuses lines",
+    target: "—",
+    measured: ms(parseMs),
+    pass: null,
+    value: parseMs,
+  },
+];
+emit(rows, {
+  hlbook: { ...h, samples: hl.latencies.length, blocks: hl.measured, stats: hl.stats },
+  baseline: { ...b, samples: bl.latencies.length, blocks: bl.measured, stats: bl.stats },
+  sizes,
+  parseMs,
+});
