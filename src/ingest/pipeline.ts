@@ -139,8 +139,10 @@ class Pipeline implements Ingest {
   #cacheHi = -1;
   #resyncing: Promise<void> | null = null;
   #validating = false;
-  /** A validation snapshot ahead of the live book, compared when the book reaches its height. */
-  #pendingCheck: Books | null = null;
+  /** Block time of the live book when it was loaded from a snapshot (which carries no time). */
+  #loadedTime = 0;
+  /** Time of the latest complete block seen. */
+  #lastBlockTime = 0;
   /** Incremented whenever the live book is replaced: stale async work checks it. */
   #epoch = 0;
   #lastData = Date.now();
@@ -164,7 +166,8 @@ class Pipeline implements Ingest {
 
   get state(): IngestState {
     const books = this.#books;
-    return { phase: this.#phase, height: books?.height ?? 0, time: books?.time ?? 0 };
+    const time = books ? (books.time > 0 ? books.time : this.#loadedTime) : 0;
+    return { phase: this.#phase, height: books?.height ?? 0, time };
   }
 
   start(): void {
@@ -346,6 +349,7 @@ class Pipeline implements Ingest {
   #onBlock(block: BlockInput): void {
     this.#metrics.events.inc(block.statuses.length + block.diffs.length);
     this.#cacheBlock(block);
+    this.#lastBlockTime = block.time;
     const books = this.#books;
     if (!books) return;
     if (block.height <= books.height) return; // the snapshot was ahead: wait for the blocks after it
@@ -384,11 +388,6 @@ class Pipeline implements Ingest {
     } catch (error) {
       log.error("onBlock failed: {error}", { error: String(error) });
     }
-    const pending = this.#pendingCheck;
-    if (pending && pending.height === books.height) {
-      this.#pendingCheck = null;
-      this.#compare(pending, books);
-    } else if (pending && pending.height < books.height) this.#pendingCheck = null;
   }
 
   // ---- snapshots ----
@@ -405,7 +404,6 @@ class Pipeline implements Ingest {
       this.#setPhase("resyncing");
     }
     this.#books = null;
-    this.#pendingCheck = null;
     this.#epoch++;
     this.#resyncing = this.#bootstrap().catch((error) => {
       if (!this.#stopped) log.error("re-sync failed: {error}", { error: String(error) });
@@ -444,7 +442,7 @@ class Pipeline implements Ingest {
       if (this.#stopped) return;
       const attached = await this.#bringForward(books);
       if (attached === "ok") {
-        this.#books = books;
+        this.#goLive(books);
         this.#malformedLogged = false;
         this.#metrics.height.set(books.height);
         log.info("book live at height {height} ({orders} orders)", {
@@ -510,29 +508,64 @@ class Pipeline implements Ingest {
     return "ok";
   }
 
+  /** Makes `books` (from a snapshot, maybe brought forward) the live book, knowing its block time. */
+  #goLive(books: Books): void {
+    this.#books = books;
+    this.#loadedTime = this.#cache.get(books.height)?.time ?? this.#lastBlockTime;
+  }
+
+  /**
+   * Every `validateInterval`: compares the book with a fresh snapshot brought to the same height. A snapshot can
+   * be wrong too, so a disagreement is confirmed by a second snapshot before the book is replaced: if the second
+   * agrees with the book, the first is ignored; otherwise the second one (at the live height) becomes the book.
+   */
   async #validate(): Promise<void> {
     if (this.#validating || this.#resyncing || !this.#books || this.#stopped) return;
     this.#validating = true;
     const epoch = this.#epoch;
     try {
-      let snapshot;
-      try {
-        snapshot = await requestSnapshot(this.#snapshotOptions(), this.#abort.signal);
-      } catch (error) {
-        this.#metrics.snapshotFailures.inc();
-        log.debug("validation snapshot failed: {error}", { error: String(error) });
+      const first = await this.#check(epoch);
+      if (first.kind === "equal") {
+        log.debug("validated at height {height}", { height: first.height });
         return;
       }
-      const fresh = await loadBooks(snapshot);
+      if (first.kind === "skipped") return;
+      this.#metrics.inconsistencies.inc();
+      log.warn(
+        "book differs from the node's snapshot at height {height}: {reason}; asking for a second one",
+        {
+          height: first.height,
+          reason: first.reason,
+        },
+      );
+      const second = await this.#check(epoch);
+      if (second.kind === "equal") {
+        log.warn(
+          "a second snapshot agrees with the book at height {height}: the first was wrong, book kept",
+          {
+            height: second.height,
+          },
+        );
+        return;
+      }
       const books = this.#books;
-      if (epoch !== this.#epoch || !books || this.#stopped) return;
-      if (fresh.height > books.height) {
-        this.#pendingCheck = fresh; // compared when the live book reaches its height
+      if (second.kind === "differs" && second.fresh && books && second.fresh.height === books.height) {
+        log.warn("a second snapshot confirms it at height {height} ({reason}): re-synced from it", {
+          height: second.height,
+          reason: second.reason,
+        });
+        this.#metrics.resyncs.inc();
+        this.#epoch++;
+        this.#goLive(second.fresh);
+        this.#metrics.height.set(second.fresh.height);
+        try {
+          this.#events.onReset(second.fresh);
+        } catch (error) {
+          log.error("onReset failed: {error}", { error: String(error) });
+        }
         return;
       }
-      const replayed = await this.#bringForwardTo(fresh, epoch);
-      if (!replayed || epoch !== this.#epoch) return;
-      this.#compare(fresh, books);
+      if (epoch === this.#epoch) this.#startResync("validation snapshots disagree with the book");
     } catch (error) {
       log.warn("validation failed: {error}", { error: String(error) });
     } finally {
@@ -540,63 +573,60 @@ class Pipeline implements Ingest {
     }
   }
 
-  /** Replays cached blocks onto a validation snapshot until it is at the live book's height. */
-  async #bringForwardTo(fresh: Books, epoch: number): Promise<boolean> {
+  /**
+   * Fetches a snapshot, brings it and the live book to the same height (replaying cached blocks onto the
+   * snapshot, or waiting for the live book when the snapshot is ahead) and compares them.
+   */
+  async #check(epoch: number): Promise<
+    | { readonly kind: "equal"; readonly height: number }
+    | {
+      readonly kind: "differs";
+      readonly height: number;
+      readonly reason: string;
+      readonly fresh: Books | null;
+    }
+    | { readonly kind: "skipped" }
+  > {
+    let snapshot;
+    try {
+      snapshot = await requestSnapshot(this.#snapshotOptions(), this.#abort.signal);
+    } catch (error) {
+      this.#metrics.snapshotFailures.inc();
+      log.debug("validation snapshot failed: {error}", { error: String(error) });
+      return { kind: "skipped" };
+    }
+    const fresh = await loadBooks(snapshot);
+    const deadline = Date.now() + Math.max(10_000, this.#options.stallTimeout);
     let replayed = 0;
     for (;;) {
       const books = this.#books;
-      if (!books || epoch !== this.#epoch) return false;
-      if (fresh.height === books.height) return true;
+      if (!books || epoch !== this.#epoch || this.#stopped) return { kind: "skipped" };
+      if (fresh.height > books.height) {
+        // The node's snapshot is ahead of the files we have read: wait for the book to get there.
+        if (Date.now() > deadline) return { kind: "skipped" };
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        continue;
+      }
+      if (fresh.height === books.height) {
+        const mismatch = compareBooks(fresh, books);
+        if (!mismatch) return { kind: "equal", height: books.height };
+        const order = mismatch.expected ?? mismatch.actual;
+        const where = `coin ${mismatch.coin} side ${mismatch.side ?? "-"} #${mismatch.index} oid ${
+          order?.oid ?? "-"
+        }`;
+        return { kind: "differs", height: books.height, reason: `${where}: ${mismatch.message}`, fresh };
+      }
       const block = this.#cache.get(fresh.height + 1);
       if (!block) {
         log.debug("validation skipped: block {block} is no longer cached", { block: fresh.height + 1 });
-        return false;
+        return { kind: "skipped" };
       }
       const result = fresh.applyBlock(block);
       if (!result.ok) {
-        // The snapshot and the blocks that follow it disagree: the snapshot is wrong, or the book is.
-        this.#metrics.inconsistencies.inc();
-        log.warn("validation: block {block} does not apply to the node's snapshot: {message}", {
-          block: block.height,
-          message: result.error.message,
-        });
-        this.#startResync("validation snapshot inconsistent with the blocks");
-        return false;
+        const reason = `block ${block.height} does not apply to the snapshot: ${result.error.message}`;
+        return { kind: "differs", height: fresh.height, reason, fresh: null };
       }
       if (++replayed % 200 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
-    }
-  }
-
-  /** Compares a snapshot-derived book with the live one at the same height; on a mismatch, adopts it. */
-  #compare(fresh: Books, books: Books): void {
-    const mismatch = compareBooks(fresh, books);
-    if (!mismatch) {
-      log.debug("validated at height {height}", { height: books.height });
-      return;
-    }
-    this.#metrics.inconsistencies.inc();
-    this.#metrics.resyncs.inc();
-    const order = mismatch.expected ?? mismatch.actual;
-    log.warn(
-      "book differs from the node's snapshot at height {height}: coin {coin} side {side} #{index} oid {oid}: {message}; re-synced",
-      {
-        height: books.height,
-        coin: mismatch.coin,
-        side: mismatch.side ?? "-",
-        index: mismatch.index,
-        oid: order?.oid ?? "-",
-        message: mismatch.message,
-      },
-    );
-    // The validation snapshot, brought to the live height, is the re-synced book.
-    this.#epoch++;
-    this.#pendingCheck = null;
-    this.#books = fresh;
-    this.#metrics.height.set(fresh.height);
-    try {
-      this.#events.onReset(fresh);
-    } catch (error) {
-      log.error("onReset failed: {error}", { error: String(error) });
     }
   }
 

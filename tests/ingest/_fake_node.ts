@@ -98,7 +98,7 @@ const STREAMS = {
 type Stream = "statuses" | "diffs" | "fills";
 
 /** How the info server answers: the true book at the written height, a given snapshot, or an error. */
-export type SnapshotAnswer = SnapshotFile | "fail" | "truth";
+export type SnapshotAnswer = SnapshotFile | "fail" | "truth" | "lie";
 
 /** Writes node files and serves snapshots. Dispose with `close()`. */
 export class FakeNode {
@@ -148,7 +148,11 @@ export class FakeNode {
         }
         const answer = await this.answer(this.requests++);
         if (answer === "fail") return new Response("node busy", { status: 503 });
-        const text = answer === "truth" ? this.#truthText(this.written) : JSON.stringify(answer);
+        const text = answer === "truth"
+          ? this.#truthText(this.written)
+          : answer === "lie"
+          ? JSON.stringify(this.#lie(this.written))
+          : JSON.stringify(answer);
         await Deno.writeTextFile(body.outPath, text);
         return Response.json({});
       },
@@ -157,6 +161,12 @@ export class FakeNode {
   }
 
   #texts = new Map<number, string>();
+
+  /** The truth at `height` without its deepest bid (one that no fixture block touches). */
+  #lie(height: number): SnapshotFile {
+    const [h, [[coin, [bids, asks]]]] = this.truth.at(height).toSnapshot();
+    return [h, [[coin, [bids.slice(0, -1), asks]]]];
+  }
 
   /** The node's snapshot text at `height` (computed once per height). */
   #truthText(height: number): string {
