@@ -1,5 +1,3 @@
-/// <reference lib="dom" />
-// @ts-check
 /**
  * The order-book page: speaks the public WebSocket API at `/ws` like any client, polls `/health`, and renders
  * at most once per animation frame. Everything from the wire is written with `textContent`, never parsed as markup.

@@ -5,7 +5,6 @@
  *
  * Screenshots land in `test-artifacts/` (gitignored).
  */
-/// <reference lib="dom" />
 import assert from "node:assert/strict";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { formatDecimal, parseDecimal } from "../../src/web/logic.js";
@@ -14,6 +13,15 @@ const CHROMIUM = "/usr/bin/chromium";
 const ROOT = new URL("../../", import.meta.url);
 const DEMO = new URL("demo.ts", ROOT);
 const ARTIFACTS = new URL("test-artifacts/", ROOT);
+
+/**
+ * The DOM, as seen by the callbacks passed to `page.evaluate` (they run in the browser). Declared loosely here:
+ * this file is type-checked with the rest of the tests, without the DOM library.
+ */
+// deno-lint-ignore no-explicit-any
+declare const document: any;
+// deno-lint-ignore no-explicit-any
+type Element = any;
 
 function exists(url: URL): boolean {
   try {
@@ -197,17 +205,17 @@ interface PageBook {
 function readPage(page: Page): Promise<PageBook> {
   return page.evaluate(() => {
     const side = (id: string) =>
-      [...document.querySelectorAll<HTMLElement>(`#${id} .row:not([hidden])`)].map((row) => ({
+      [...document.querySelectorAll(`#${id} .row:not([hidden])`)].map((row: Element) => ({
         px: row.dataset.px ?? "",
         sz: row.dataset.sz ?? "",
         n: Number(row.dataset.n),
       }));
-    const book = document.getElementById("book") as HTMLElement;
+    const book = document.getElementById("book");
     return {
       time: Number(book.dataset.time ?? 0),
       coin: book.dataset.coin ?? "",
       levels: [side("bids"), side("asks")] as [Level[], Level[]],
-      conn: (document.getElementById("conn") as HTMLElement).dataset.state ?? "",
+      conn: document.getElementById("conn").dataset.state ?? "",
     };
   });
 }
@@ -239,8 +247,8 @@ async function l4MatchesLevel(page: Page): Promise<void> {
   let last = "";
   await until("the L4 orders of a level to add up to its L2 size and count", 8000, async () => {
     const seen = await page.evaluate(() => {
-      const selected = document.querySelector<HTMLElement>(".row.selected");
-      const rows = [...document.querySelectorAll("#l4-rows tr")];
+      const selected = document.querySelector(".row.selected");
+      const rows: Element[] = [...document.querySelectorAll("#l4-rows tr")];
       return {
         sz: selected?.dataset.sz ?? null,
         n: Number(selected?.dataset.n ?? -1),
@@ -370,7 +378,9 @@ Deno.test({
       await t.step("a trade appears in the tape", async () => {
         const row = page.locator("#tape-rows tr:not([hidden])").first();
         await row.waitFor({ timeout: 15_000 });
-        const shown = await row.evaluate((tr: HTMLElement) => ({ ...tr.dataset }));
+        const shown: Record<string, string | undefined> = await row.evaluate((tr: Element) => ({
+          ...tr.dataset,
+        }));
         assert.ok(
           full.trades.some((trade) =>
             String(trade.tid) === shown.tid && trade.px === shown.px && trade.sz === shown.sz
