@@ -5,6 +5,7 @@
  */
 import { formatMid, formatSz, parseNodeTime, parsePx, parseSzInto, type Sz } from "./decimal.ts";
 import { l2Levels } from "./l2.ts";
+import { NumMap } from "./_num_map.ts";
 import { FLAG_REDUCE_ONLY, FLAG_TPSL, FLAG_TRIGGER, Level, Order, OrderBook } from "./order_book.ts";
 import type {
   ApplyResult,
@@ -58,9 +59,8 @@ interface CoinWork {
   readonly coin: Coin;
   readonly statuses: OrderStatusEvent[];
   readonly diffs: BookDiffEvent[];
-  /** Touched bid / ask levels: px → px string. */
-  readonly touchedB: Map<number, string>;
-  readonly touchedA: Map<number, string>;
+  /** Levels touched by the block (each level object once; see `Level.touched`). */
+  readonly touched: Level[];
 }
 
 const szA: Sz = { int: 0, frac: 0 };
@@ -83,6 +83,8 @@ export class Books {
   /** Interned repeated strings (users, tif, orderType, triggerCondition…). */
   #strings = new Map<string, string>();
   #undo: Undo[] = [];
+  /** Counts applied blocks; marks touched levels. */
+  #epoch = 0;
 
   /** Empty books, height 0. */
   constructor() {}
@@ -310,7 +312,8 @@ export class Books {
       });
     }
     const work = new Map<Coin, CoinWork>();
-    const inserting = new Map<number, OrderStatusEvent>();
+    const inserting = new NumMap<OrderStatusEvent>();
+    const epoch = ++this.#epoch;
     for (const st of block.statuses) {
       workFor(work, st.order.coin).statuses.push(st);
       if (isInserting(st)) inserting.set(st.order.oid, st);
@@ -322,7 +325,7 @@ export class Books {
       const d = diffs[i];
       const w = workFor(work, d.coin);
       w.diffs.push(d);
-      const error = this.#applyDiff(d, w, inserting, block);
+      const error = this.#applyDiff(d, w, inserting, block, epoch);
       if (error !== null) {
         this.#rollback();
         return fail(error);
@@ -335,17 +338,7 @@ export class Books {
     for (const w of work.values()) {
       const levels: LevelChange[] = [];
       const book = this.#books.get(w.coin);
-      for (let s = 0; s < 2; s++) {
-        const side = s === 0 ? "B" : "A";
-        const touched = s === 0 ? w.touchedB : w.touchedA;
-        if (touched.size === 0) continue;
-        const byPx = book?.sideOf(side).byPx;
-        for (const [px, pxStr] of touched) {
-          const level = byPx?.get(px);
-          if (level === undefined || level.n === 0) levels.push({ side, px: pxStr, sz: "0.0", n: 0 });
-          else levels.push({ side, px: level.pxStr, sz: level.sz(), n: level.n });
-        }
-      }
+      if (w.touched.length > 0) collectLevels(w.touched, book as OrderBook, epoch, levels);
       coins.set(w.coin, { coin: w.coin, levels, statuses: w.statuses, diffs: w.diffs });
     }
     return { ok: true, diff: { height, time: block.time, coins } };
@@ -354,74 +347,93 @@ export class Books {
   #applyDiff(
     d: BookDiffEvent,
     w: CoinWork,
-    inserting: Map<number, OrderStatusEvent>,
+    inserting: NumMap<OrderStatusEvent>,
     block: BlockInput,
+    epoch: number,
   ): BookError | null {
     const coin = d.coin;
     const oid = d.oid;
     const raw = d.raw_book_diff;
     const undo = this.#undo;
-    const err = (kind: BookError["kind"], what: string): BookError => ({
-      kind,
-      block: block.height,
-      coin,
-      oid,
-      message: `block ${block.height} ${coin} oid ${oid}: ${what}`,
-    });
     let book = this.#books.get(coin);
     if (raw === "remove") {
       const order = book?.orders.get(oid);
       if (book === undefined || order === undefined) {
-        return err("unknownOrder", "remove of an order not on the book");
+        return diffError(block.height, d, "unknownOrder", "remove of an order not on the book");
       }
       if (!restsAt(order, d)) {
-        return err("unknownOrder", `remove at ${d.side} ${d.px} of an order resting elsewhere`);
+        return diffError(
+          block.height,
+          d,
+          "unknownOrder",
+          `remove at ${d.side} ${d.px} of an order resting elsewhere`,
+        );
       }
-      (d.side === "B" ? w.touchedB : w.touchedA).set(order.level.px, order.level.pxStr);
+      touch(w, order.level, epoch);
       undo.push({ kind: 1, book, order, after: order.prev });
       book.unlink(order);
       return null;
     }
     if (typeof raw !== "object" || raw === null) {
-      return err("badValue", `unknown raw_book_diff ${String(raw)}`);
+      return diffError(block.height, d, "badValue", `unknown raw_book_diff ${String(raw)}`);
     }
     if ("update" in raw) {
       const order = book?.orders.get(oid);
       if (book === undefined || order === undefined) {
-        return err("unknownOrder", "update of an order not on the book");
+        return diffError(block.height, d, "unknownOrder", "update of an order not on the book");
       }
       if (!restsAt(order, d)) {
-        return err("unknownOrder", `update at ${d.side} ${d.px} of an order resting elsewhere`);
+        return diffError(
+          block.height,
+          d,
+          "unknownOrder",
+          `update at ${d.side} ${d.px} of an order resting elsewhere`,
+        );
       }
       const u = raw.update;
-      if (!parseSzInto(u.origSz, szA)) return err("badValue", `bad origSz ${String(u.origSz)}`);
-      if (!parseSzInto(u.newSz, szB)) return err("badValue", `bad newSz ${String(u.newSz)}`);
+      if (!parseSzInto(u.origSz, szA)) {
+        return diffError(block.height, d, "badValue", `bad origSz ${String(u.origSz)}`);
+      }
+      if (!parseSzInto(u.newSz, szB)) {
+        return diffError(block.height, d, "badValue", `bad newSz ${String(u.newSz)}`);
+      }
       if (szA.int !== order.szInt || szA.frac !== order.szFrac) {
-        return err(
+        return diffError(
+          block.height,
+          d,
           "sizeMismatch",
           `origSz ${u.origSz} != resting size ${formatSz(order.szInt, order.szFrac)}`,
         );
       }
-      (d.side === "B" ? w.touchedB : w.touchedA).set(order.level.px, order.level.pxStr);
+      touch(w, order.level, epoch);
       undo.push({ kind: 2, book, order, int: order.szInt, frac: order.szFrac });
       book.resize(order, szB.int, szB.frac);
       return null;
     }
-    if (!("new" in raw)) return err("badValue", "raw_book_diff is none of new/update/remove");
+    if (!("new" in raw)) {
+      return diffError(block.height, d, "badValue", "raw_book_diff is none of new/update/remove");
+    }
     const n = raw.new;
     if (book !== undefined && book.orders.has(oid)) {
-      return err("duplicateOrder", "new for an oid already resting");
+      return diffError(block.height, d, "duplicateOrder", "new for an oid already resting");
     }
-    if (d.side !== "B" && d.side !== "A") return err("badValue", `bad side ${String(d.side)}`);
+    if (d.side !== "B" && d.side !== "A") {
+      return diffError(block.height, d, "badValue", `bad side ${String(d.side)}`);
+    }
     const px = parsePx(d.px);
-    if (Number.isNaN(px)) return err("badValue", `bad px ${String(d.px)}`);
-    if (!parseSzInto(n.sz, szA)) return err("badValue", `bad sz ${String(n.sz)}`);
+    if (Number.isNaN(px)) return diffError(block.height, d, "badValue", `bad px ${String(d.px)}`);
+    if (!parseSzInto(n.sz, szA)) return diffError(block.height, d, "badValue", `bad sz ${String(n.sz)}`);
     let before: Order | null = null;
     const insertBefore = n.insertBefore;
     if (insertBefore !== undefined && insertBefore !== null) {
       const target = book?.orders.get(insertBefore);
       if (target === undefined || target.level.side !== d.side || target.level.px !== px) {
-        return err("badInsertBefore", `insertBefore ${insertBefore} is not resting at ${d.side} ${d.px}`);
+        return diffError(
+          block.height,
+          d,
+          "badInsertBefore",
+          `insertBefore ${insertBefore} is not resting at ${d.side} ${d.px}`,
+        );
       }
       before = target;
     }
@@ -436,7 +448,7 @@ export class Books {
         timestamp = parseNodeTime(st.time);
         if (Number.isNaN(timestamp)) {
           this.#dropIfEmptyLevel(book, level);
-          return err("badValue", `bad status time ${String(st.time)}`);
+          return diffError(block.height, d, "badValue", `bad status time ${String(st.time)}`);
         }
         order = this.#triggered(st, level, timestamp);
       } else {
@@ -461,12 +473,14 @@ export class Books {
         null,
       );
     } else {
-      return err(
+      return diffError(
+        block.height,
+        d,
         "newWithoutStatus",
         "new without an inserting order status (open or triggered) in the block",
       );
     }
-    (d.side === "B" ? w.touchedB : w.touchedA).set(level.px, level.pxStr);
+    touch(w, level, epoch);
     undo.push({ kind: 0, book, order });
     book.link(order, before);
     return null;
@@ -530,16 +544,56 @@ export class Books {
   }
 }
 
+function diffError(height: number, d: BookDiffEvent, kind: BookError["kind"], what: string): BookError {
+  return {
+    kind,
+    block: height,
+    coin: d.coin,
+    oid: d.oid,
+    message: `block ${height} ${d.coin} oid ${d.oid}: ${what}`,
+  };
+}
+
 function restsAt(order: Order, d: BookDiffEvent): boolean {
   const level = order.level;
   if (level.side !== d.side) return false;
   return d.px === level.pxStr || parsePx(d.px) === level.px;
 }
 
+function touch(w: CoinWork, level: Level, epoch: number): void {
+  if (level.touched !== epoch) {
+    level.touched = epoch;
+    w.touched.push(level);
+  }
+}
+
+/**
+ * The final state of each touched price level, once per side and px: a level deleted and re-created in the
+ * block is reported by its live object, several gone objects at one px once.
+ */
+function collectLevels(touched: Level[], book: OrderBook, epoch: number, out: LevelChange[]): void {
+  let gone: Set<string> | null = null;
+  for (const level of touched) {
+    const live = book.sideOf(level.side).byPx.get(level.px);
+    if (live === level) {
+      if (level.n === 0) out.push({ side: level.side, px: level.pxStr, sz: "0.0", n: 0 });
+      else out.push({ side: level.side, px: level.pxStr, sz: level.sz(), n: level.n });
+    } else if (live === undefined || live.touched !== epoch) {
+      // Gone (or, impossibly, replaced without a touch): report gone once per side and px.
+      const key = level.side + level.pxStr;
+      gone ??= new Set();
+      if (gone.has(key)) continue;
+      gone.add(key);
+      out.push({ side: level.side, px: level.pxStr, sz: "0.0", n: 0 });
+    }
+    // else: the live object at this px was also touched and reports itself.
+  }
+}
+
 function workFor(work: Map<Coin, CoinWork>, coin: Coin): CoinWork {
   let w = work.get(coin);
   if (w === undefined) {
-    w = { coin, statuses: [], diffs: [], touchedB: new Map(), touchedA: new Map() };
+    w = { coin, statuses: [], diffs: [], touched: [] };
     work.set(coin, w);
   }
   return w;

@@ -7,6 +7,7 @@
  * @module
  */
 import { formatPx, formatSz, SCALE } from "./decimal.ts";
+import { NumMap } from "./_num_map.ts";
 import type { Coin, L4Order, Oid, Side } from "./types.ts";
 
 /** Bit flags of an order's booleans. */
@@ -48,6 +49,8 @@ export class Level {
   szFrac = 0;
   /** Cached `formatSz(szInt, szFrac)`, null when stale. */
   szStr: string | null = null;
+  /** Epoch of the last block that touched this level (see `Books.applyBlock`). */
+  touched = 0;
   constructor(readonly side: Side, readonly px: number, readonly pxStr: string) {}
 
   /** The aggregate size, node style. */
@@ -84,7 +87,7 @@ export class Level {
 export class BookSide {
   /** Worst first, best last. */
   readonly levels: Level[] = [];
-  readonly byPx: Map<number, Level> = new Map();
+  readonly byPx: NumMap<Level> = new NumMap();
   constructor(readonly side: Side) {}
 
   /** Index at which a level with price `px` belongs in `levels`. */
@@ -145,7 +148,7 @@ export class BookSide {
 export class OrderBook {
   readonly bids: BookSide = new BookSide("B");
   readonly asks: BookSide = new BookSide("A");
-  readonly orders: Map<Oid, Order> = new Map();
+  readonly orders: NumMap<Order> = new NumMap();
   constructor(readonly coin: Coin) {}
 
   sideOf(side: Side): BookSide {
