@@ -449,11 +449,7 @@ class Pipeline implements Ingest {
           height: books.height,
           orders: books.orderCount(),
         });
-        try {
-          this.#events.onReset(books);
-        } catch (error) {
-          log.error("onReset failed: {error}", { error: String(error) });
-        }
+        this.#reset(books);
         this.#lastData = Math.max(this.#lastData, Date.now() - this.#options.stallTimeout / 2);
         this.#setPhase("ready");
         return;
@@ -508,6 +504,18 @@ class Pipeline implements Ingest {
     return "ok";
   }
 
+  /** Tells the owner about a fresh live book. */
+  #reset(books: Books): void {
+    // A book loaded from a snapshot at the chain's head has no block time (the file carries none): the state
+    // carries it, and goes out first so that the fresh snapshots sent to subscribers are stamped with it.
+    if (books.time === 0 && this.#loadedTime > 0) this.#emitState();
+    try {
+      this.#events.onReset(books);
+    } catch (error) {
+      log.error("onReset failed: {error}", { error: String(error) });
+    }
+  }
+
   /** Makes `books` (from a snapshot, maybe brought forward) the live book, knowing its block time. */
   #goLive(books: Books): void {
     this.#books = books;
@@ -558,11 +566,7 @@ class Pipeline implements Ingest {
         this.#epoch++;
         this.#goLive(second.fresh);
         this.#metrics.height.set(second.fresh.height);
-        try {
-          this.#events.onReset(second.fresh);
-        } catch (error) {
-          log.error("onReset failed: {error}", { error: String(error) });
-        }
+        this.#reset(second.fresh);
         return;
       }
       if (epoch === this.#epoch) this.#startResync("validation snapshots disagree with the book");

@@ -142,6 +142,20 @@ Deno.test("ingestion recovers from faults", { ignore }, async (t) => {
     assert.ok(metrics.value("hlbook_resyncs_total") >= 1);
   });
 
+  await run("a re-sync at the chain's head knows the head block's time", async (node, observer, metrics) => {
+    await waitFor("the snapshot", () => observer.phase === "ready");
+    await node.writeBlocks(first, first + 5);
+    await observer.reaches(first + 5);
+    await node.writeBlock(first + 6, { skip: true });
+    await node.writeBlock(first + 7);
+    await waitFor(
+      "the re-sync",
+      () => metrics.value("hlbook_resyncs_total") >= 1 && observer.phase === "ready",
+    );
+    await observer.reaches(first + 7);
+    assert.equal(observer.states.at(-1)?.time, fixture.blocks[7].time);
+  });
+
   await run("a truncated file re-syncs, then the book is correct", async (node, observer, metrics) => {
     await waitFor("the snapshot", () => observer.phase === "ready");
     await node.writeBlocks(first, first + 9);
