@@ -87,6 +87,18 @@ export function streamDirs(
   };
 }
 
+/** Statuses that can put an order in the book; every other status leaves the book as it is. */
+const INSERTING: ReadonlySet<string> = new Set(["open", "triggered"]);
+
+/**
+ * The part of a block that replaying it onto a snapshot needs: its diffs and the statuses that can insert an
+ * order. Rejected statuses are ~95 % of a block; keeping them would make a 2,000-block cache gigabytes.
+ */
+function slim(block: BlockInput): BlockInput {
+  const statuses = block.statuses.filter((status) => INSERTING.has(status.status));
+  return statuses.length === block.statuses.length ? block : { ...block, statuses };
+}
+
 interface IngestMetrics {
   readonly blocks: Counter;
   readonly events: Counter;
@@ -324,7 +336,11 @@ class Pipeline implements Ingest {
 
   #onAlignFault(fault: AlignFault): void {
     this.#metrics.gaps.inc();
-    log.warn("{stream} stream out of order ({kind}): {message}", { ...fault });
+    // Once a re-sync is under way, the disorder that caused it usually trips the other stream or the next
+    // lines too: those are counted but logged only at debug level (each fault is logged once).
+    if (this.#books && !this.#resyncing) {
+      log.warn("{stream} stream out of order ({kind}): {message}", { ...fault });
+    } else log.debug("{stream} stream out of order ({kind}): {message}", { ...fault });
     this.#startResync(`block ${fault.kind} at ${fault.block}`);
   }
 
@@ -341,7 +357,7 @@ class Pipeline implements Ingest {
       this.#cache.clear();
       this.#cacheLo = block.height;
     }
-    this.#cache.set(block.height, block);
+    this.#cache.set(block.height, slim(block));
     this.#cacheHi = block.height;
     while (this.#cache.size > Math.max(1, this.#options.blockCache)) this.#cache.delete(this.#cacheLo++);
   }
