@@ -272,6 +272,8 @@ export interface HlbookOptions {
   /** Seconds, 0 = off. */
   readonly validateInterval?: number;
   readonly extra?: readonly string[];
+  /** V8 flags for the hlbook process, e.g. `--max-old-space-size=128` to turn a leak into a crash. */
+  readonly v8Flags?: readonly string[];
 }
 
 /** The real `main.ts` as a subprocess on a free loopback port, with its output captured line by line. */
@@ -291,6 +293,7 @@ export class Hlbook {
     const args = [
       "run",
       "--allow-all",
+      ...(options.v8Flags?.length ? [`--v8-flags=${options.v8Flags.join(",")}`] : []),
       join(ROOT, "main.ts"),
       "--port=0",
       `--data-dir=${options.dataDir}`,
@@ -485,6 +488,8 @@ export interface Message {
 /** A WebSocket client that keeps every message it receives. */
 export class WsClient {
   readonly messages: Message[] = [];
+  /** `performance.now()` when each message arrived. */
+  readonly times: number[] = [];
   readonly raw: string[] = [];
   #read = 0;
   closed: CloseEvent | null = null;
@@ -494,6 +499,7 @@ export class WsClient {
     socket.addEventListener("message", (event) => {
       const text = typeof event.data === "string" ? event.data : "";
       if (keepRaw) this.raw.push(text);
+      this.times.push(performance.now());
       try {
         this.messages.push(JSON.parse(text));
       } catch {
@@ -529,7 +535,8 @@ export class WsClient {
   }
 
   send(value: unknown): void {
-    this.socket.send(typeof value === "string" ? value : JSON.stringify(value));
+    if (typeof value === "string" || value instanceof Uint8Array) this.socket.send(value);
+    else this.socket.send(JSON.stringify(value));
   }
 
   /** The next unread message matching `match` (older non-matching ones are skipped). */
