@@ -2,10 +2,12 @@
  * The runtime's floor for the latency benchmark: `Deno.serve` + `upgradeWebSocket` that tails the node's
  * statuses file (the last line of a block) with a 1 ms poll and, for each block line, broadcasts one pre-built
  * message per subscription, of the size hlbook's messages of that channel had (`--sizes`), carrying the
- * block's time. Nothing else: no parsing beyond the line's header, no book.
+ * block's time. With `--shares` only that share of the subscriptions of a channel get one each block (spread
+ * evenly), so the message count matches hlbook's, which sends only on change. Nothing else: no parsing
+ * beyond the line's header, no book.
  *
  *   deno run --allow-net --allow-read bench/baseline_server.ts --port P --data-dir DIR
- *     --sizes '{"l2Book":1800,"bbo":120,"trades":400}'
+ *     --sizes '{"l2Book":1800,"bbo":120,"trades":400}' [--shares '{"l2Book":0.5}']
  *
  * @module
  */
@@ -18,10 +20,14 @@ const { values } = parseArgs({
     port: { type: "string" },
     "data-dir": { type: "string" },
     sizes: { type: "string", default: "{}" },
+    shares: { type: "string", default: "{}" },
   },
 });
 const dir = join(values["data-dir"] as string, "node_order_statuses_by_block", "hourly");
 const sizes = JSON.parse(values.sizes as string) as Record<string, number>;
+/** Per channel, the share of (block, subscription) pairs hlbook sent a message for (default 1: all). */
+const shares = JSON.parse(values.shares as string) as Record<string, number>;
+let blockIndex = 0;
 
 const subscribers = new Map<string, Set<WebSocket>>();
 
@@ -53,9 +59,19 @@ function build(channel: string, time: number): string {
 }
 
 function broadcast(time: number): void {
+  blockIndex++;
   for (const [channel, set] of subscribers) {
     const text = build(channel, time);
-    for (const socket of set) if (socket.readyState === WebSocket.OPEN) socket.send(text);
+    const share = shares[channel] ?? 1;
+    let k = 0;
+    for (const socket of set) {
+      k++;
+      // subscriber k gets this block's message when the running share crosses an integer
+      if (Math.floor((k + blockIndex * 7919) * share) === Math.floor((k - 1 + blockIndex * 7919) * share)) {
+        continue;
+      }
+      if (socket.readyState === WebSocket.OPEN) socket.send(text);
+    }
   }
 }
 

@@ -137,4 +137,4 @@ if (values.progress) {
 for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
   if (chunk.includes("stop")) await stop();
 }
-await stop();
+// stdin closed without `stop`: the parent went away or gave no stdin; `--max-seconds` ends the run

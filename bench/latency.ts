@@ -252,8 +252,8 @@ async function runHlbook(): Promise<ClientRun> {
     note(`    hlbook ready at block ${writer.next}; connecting clients (node paused)`);
     const lastHeight = meta.startHeight + Math.min(meta.blocks, writer.next + MEASURE_BLOCKS);
     const caughtUp = async () => {
-      // wait (bounded) until hlbook applied the last written block, so late messages are counted
-      for (let i = 0; i < 600; i++) {
+      // wait (≤ 30 s) until hlbook applied the last written block, so late messages are counted
+      for (let i = 0; i < 300; i++) {
         const h = await health();
         if (h && h.height >= lastHeight) return;
         await sleep(100);
@@ -270,7 +270,10 @@ async function runHlbook(): Promise<ClientRun> {
   }
 }
 
-async function runBaseline(sizes: Record<string, number>): Promise<ClientRun> {
+async function runBaseline(
+  sizes: Record<string, number>,
+  shares: Record<string, number>,
+): Promise<ClientRun> {
   const tmp = await Deno.makeTempDir({ prefix: "hlbook-bench-base-" });
   const dataDir = join(tmp, "data");
   await Deno.mkdir(dataDir);
@@ -287,6 +290,8 @@ async function runBaseline(sizes: Record<string, number>): Promise<ClientRun> {
     dataDir,
     "--sizes",
     JSON.stringify(sizes),
+    "--shares",
+    JSON.stringify(shares),
   ];
   let child: Deno.ChildProcess | null = null;
   try {
@@ -315,8 +320,11 @@ note(`  one block's diffs+statuses lines: bare JSON.parse ${parseMs.toFixed(1)} 
 note("  hlbook…");
 const hl = await runHlbook();
 const sizes: Record<string, number> = {};
+const shares: Record<string, number> = {};
 for (const [channel, total] of Object.entries(hl.stats.bytes)) {
   sizes[channel] = Math.round(total / hl.stats.messages[channel]);
+  // subscriptions per channel = CLIENTS (one of each channel per client)
+  shares[channel] = Math.min(1, hl.stats.messages[channel] / (hl.measured * CLIENTS));
 }
 const h = summary(hl);
 note(
@@ -324,8 +332,8 @@ note(
     h.p99.toFixed(1)
   } max ${h.max.toFixed(1)} ms; ${JSON.stringify(hl.stats.messages)}`,
 );
-note(`  baseline (sizes ${JSON.stringify(sizes)})…`);
-const bl = await runBaseline(sizes);
+note(`  baseline (sizes ${JSON.stringify(sizes)}, shares ${JSON.stringify(shares)})…`);
+const bl = await runBaseline(sizes, shares);
 const b = summary(bl);
 note(
   `    ${bl.latencies.length} samples over ${bl.measured} blocks: p50 ${b.p50.toFixed(1)} p99 ${
@@ -361,7 +369,7 @@ const rows: Row[] = [
   },
   {
     section: `2 latency ${LOAD}×`,
-    figure: "baseline server p50 / p99 / max (same clients, same files)",
+    figure: "baseline server p50 / p99 / max (same clients, files, message count and sizes)",
     target: "—",
     measured: `${ms(b.p50)} / ${ms(b.p99)} / ${ms(b.max)}`,
     pass: null,
@@ -388,5 +396,6 @@ emit(rows, {
   hlbook: { ...h, samples: hl.latencies.length, blocks: hl.measured, stats: hl.stats },
   baseline: { ...b, samples: bl.latencies.length, blocks: bl.measured, stats: bl.stats },
   sizes,
+  shares,
   parseMs,
 });

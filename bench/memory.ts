@@ -1,0 +1,181 @@
+/**
+ * Section 4, memory and start-up (run with `--v8-flags=--expose-gc`):
+ * - heap per resting order of a 1 M-order book (200 coins × 5,000 orders, 5,000 users, half with a cloid),
+ *   built through `applyBlock` in chunks so no snapshot copy is alive when measured;
+ * - loading its snapshot (1 M orders): `Books.loadSnapshot` driven with awaits, and the real client path
+ *   (`requestSnapshot`: info request → read file → `parseSnapshotFileAsync`, then `loadBooks`), each with a
+ *   1 ms `setInterval` ticker recording the longest event-loop block.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { type BookDiffEvent, Books, type OrderStatusEvent, type SnapshotFile } from "../src/book/mod.ts";
+import { loadBooks, requestSnapshot } from "../src/ingest/mod.ts";
+import { emit, fmt, note } from "./_common.ts";
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");
+const heap = () => {
+  gc();
+  gc();
+  return Deno.memoryUsage().heapUsed;
+};
+
+const N = 1_000_000;
+const COINS = 200;
+const users = Array.from({ length: 5000 }, (_, i) => `0x${(i + 1).toString(16).padStart(40, "0")}`);
+const m0 = heap();
+let books: Books | null = new Books();
+let height = 1;
+const perCoin = N / COINS;
+for (let start = 0; start < N; start += 10_000) {
+  const statuses: OrderStatusEvent[] = [];
+  const diffs: BookDiffEvent[] = [];
+  for (let i = start; i < start + 10_000; i++) {
+    const coin = `COIN${Math.floor(i / perCoin)}`;
+    const j = i % perCoin;
+    const side = j % 2 === 0 ? "B" : "A";
+    const ticks = (j * 7919) % 2_000;
+    const px = side === "B" ? `${40_000 + ticks}.0` : `${42_001 + ticks}.0`;
+    const sz = `0.${String(1 + (i % 99_999)).padStart(5, "0")}`;
+    const oid = 400_000_000_000 + i;
+    const user = users[i % users.length];
+    statuses.push({
+      time: "2026-05-05T17:39:13.024084407",
+      user,
+      status: "open",
+      order: {
+        coin,
+        side,
+        limitPx: px,
+        sz,
+        oid,
+        timestamp: 1778002753024 + i,
+        triggerCondition: "N/A",
+        isTrigger: false,
+        triggerPx: "0.0",
+        children: [],
+        isPositionTpsl: false,
+        reduceOnly: false,
+        orderType: "Limit",
+        origSz: sz,
+        tif: i % 3 === 0 ? "Alo" : "Gtc",
+        cloid: i % 2 === 0 ? `0x${i.toString(16).padStart(32, "0")}` : null,
+      },
+    });
+    diffs.push({ user, oid, coin, side, px, raw_book_diff: { new: { sz } } });
+  }
+  const r = books.applyBlock({ height: height++, time: 1778002753024, statuses, diffs });
+  if (!r.ok) throw new Error(r.error.message);
+}
+const m1 = heap();
+const perOrder = (m1 - m0) / books.orderCount();
+note(`memory: ${fmt(books.orderCount(), 0)} orders, ${perOrder.toFixed(0)} B/order`);
+
+let snapshot: SnapshotFile | null = books.toSnapshot();
+books = null;
+
+/** Runs `work` with a 1 ms ticker; returns its seconds and the longest gap between ticks (ms). */
+async function ticking(work: () => Promise<unknown>): Promise<{ seconds: number; maxGap: number }> {
+  let last = performance.now();
+  let maxGap = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxGap = Math.max(maxGap, now - last);
+    last = now;
+  }, 1);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  last = performance.now();
+  maxGap = 0;
+  const t0 = performance.now();
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  maxGap = Math.max(maxGap, performance.now() - last);
+  return { seconds: (performance.now() - t0) / 1000, maxGap };
+}
+
+const direct = await ticking(async () => {
+  const loading = Books.loadSnapshot(snapshot as SnapshotFile);
+  for (;;) {
+    const step = loading.next();
+    if (step.done) return step.value;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+});
+note(`  Books.loadSnapshot: ${direct.seconds.toFixed(2)} s, longest block ${direct.maxGap.toFixed(0)} ms`);
+
+const tmp = await Deno.makeTempDir({ prefix: "hlbook-bench-snap-" });
+const file = join(tmp, "snapshot.json");
+await Deno.writeTextFile(file, JSON.stringify(snapshot));
+const size = (await Deno.stat(file)).size;
+snapshot = null;
+heap();
+// the node's info server: the file is already written, answer 200 like the node does
+const info = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
+  await request.text();
+  return new Response("null", { headers: { "content-type": "application/json" } });
+});
+let client: { seconds: number; maxGap: number };
+try {
+  client = await ticking(async () => {
+    const file0 = await requestSnapshot({
+      infoUrl: `http://127.0.0.1:${info.addr.port}/info`,
+      snapshotPath: file,
+    });
+    return await loadBooks(file0);
+  });
+} finally {
+  await info.shutdown();
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+}
+note(
+  `  snapshot client path (${fmt(size / 1e6, 0)} MB file): ${client.seconds.toFixed(2)} s, longest block ${
+    client.maxGap.toFixed(0)
+  } ms`,
+);
+
+emit([
+  {
+    section: "4 memory",
+    figure: "heap per resting order, 1 M orders (200 coins, half with cloid)",
+    target: "≤ 300 B",
+    measured: `${perOrder.toFixed(0)} B`,
+    pass: perOrder <= 300,
+    value: perOrder,
+  },
+  {
+    section: "4 start-up",
+    figure: `snapshot load, 1 M orders: request → read ${fmt(size / 1e6, 0)} MB → parse → load (client path)`,
+    target: "≤ 3 s",
+    measured: `${direct.seconds > 0 ? client.seconds.toFixed(2) : "?"} s`,
+    pass: client.seconds <= 3,
+    value: client.seconds,
+  },
+  {
+    section: "4 start-up",
+    figure: "  longest event-loop block during it (1 ms ticker)",
+    target: "≤ 50 ms",
+    measured: `${client.maxGap.toFixed(0)} ms`,
+    pass: client.maxGap <= 50,
+    value: client.maxGap,
+  },
+  {
+    section: "4 start-up",
+    figure: "Books.loadSnapshot alone (parsed file in memory), with awaits",
+    target: "≤ 3 s",
+    measured: `${direct.seconds.toFixed(2)} s`,
+    pass: direct.seconds <= 3,
+    value: direct.seconds,
+  },
+  {
+    section: "4 start-up",
+    figure: "  longest event-loop block during it",
+    target: "≤ 50 ms",
+    measured: `${direct.maxGap.toFixed(0)} ms`,
+    pass: direct.maxGap <= 50,
+    value: direct.maxGap,
+  },
+], { perOrder, direct, client, size });
