@@ -10,7 +10,6 @@ import {
   decimalsOf,
   formatAge,
   formatClock,
-  formatLag,
   l2Subscription,
   l2ViewKey,
   L4Book,
@@ -19,6 +18,7 @@ import {
   pushTrades,
   shortUser,
   sortCoins,
+  statusView,
   subscriptionKey,
 } from "./logic.js";
 
@@ -452,22 +452,18 @@ function renderCoinOptions() {
 }
 
 function renderStatus() {
-  const conn = state.conn;
-  dom.conn.dataset.state = conn;
-  if (conn === "reconnecting") {
-    const secs = Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000));
-    dom.conn.textContent = secs > 0 ? `reconnecting in ${secs}s` : "reconnecting";
-  } else {
-    dom.conn.textContent = conn;
-  }
-  const health = state.healthOk ? state.health : null;
-  const phase = conn !== "live" ? "offline" : health?.phase ?? "unknown";
-  dom.phase.dataset.phase = phase;
-  dom.phase.textContent = phase === "resyncing" ? "re-syncing" : phase;
-  const height = health?.height;
-  dom.height.textContent = typeof height === "number" && height > 0 ? `#${height}` : "#–";
-  dom.lag.textContent = `lag ${formatLag(health?.lagMs)}`;
-  dom.book.dataset.live = String(conn === "live" && phase === "ready");
+  const view = statusView({
+    conn: state.conn,
+    retryInMs: state.retryAt - Date.now(),
+    health: state.healthOk ? state.health : null,
+  });
+  dom.conn.dataset.state = state.conn;
+  setText(dom.conn, view.connText);
+  dom.phase.dataset.phase = view.phase;
+  setText(dom.phase, view.phaseText);
+  setText(dom.height, view.heightText);
+  setText(dom.lag, view.lagText);
+  dom.book.dataset.live = String(view.live);
 }
 
 function renderNotice() {

@@ -493,6 +493,38 @@ export function formatClock(ms, utc = false) {
 }
 
 /**
+ * What the status bar shows.
+ * @typedef {object} StatusView
+ * @property {string} connText `live`, `connecting`, `reconnecting in 3s`
+ * @property {string} phase `ready`, `stale`, `resyncing`, `starting`, `offline` (no connection) or `unknown`
+ * @property {string} phaseText the phase for people (`re-syncing`)
+ * @property {string} heightText `#985148181`, or `#–` when unknown
+ * @property {string} lagText `lag 420 ms`
+ * @property {boolean} live connected and the server's book is ready: the ladder is current
+ */
+
+/**
+ * The status bar from the connection state and the last `/health` (or `hlbookStatus`) seen.
+ * @param {{ conn: "connecting" | "live" | "reconnecting", retryInMs: number,
+ *   health: { phase?: string, height?: number, lagMs?: number | null } | null }} input
+ * @returns {StatusView}
+ */
+export function statusView({ conn, retryInMs, health }) {
+  const secs = Math.max(0, Math.ceil(retryInMs / 1000));
+  const connText = conn === "reconnecting" && secs > 0 ? `reconnecting in ${secs}s` : conn;
+  const phase = conn !== "live" ? "offline" : health?.phase ?? "unknown";
+  const height = health?.height;
+  return {
+    connText,
+    phase,
+    phaseText: phase === "resyncing" ? "re-syncing" : phase,
+    heightText: typeof height === "number" && height > 0 ? `#${height}` : "#–",
+    lagText: `lag ${formatLag(health?.lagMs)}`,
+    live: conn === "live" && phase === "ready",
+  };
+}
+
+/**
  * A short lag text: `120 ms`, `2.4 s`, `3m 5s`.
  * @param {number | null | undefined} ms
  * @returns {string}

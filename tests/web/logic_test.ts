@@ -17,6 +17,7 @@ import {
   pushTrades,
   shortUser,
   sortCoins,
+  statusView,
   subscriptionKey,
 } from "../../src/web/logic.js";
 
@@ -422,4 +423,37 @@ Deno.test("the page writes wire data as text only, never as HTML", async () => {
       file,
     );
   }
+});
+
+Deno.test("the status bar tells ready, stale, re-syncing and offline apart", async (t) => {
+  const health = (phase: string) => ({ phase, height: 985148181, lagMs: 420 });
+  await t.step("live and ready: the ladder is current", () => {
+    assert.deepEqual(statusView({ conn: "live", retryInMs: 0, health: health("ready") }), {
+      connText: "live",
+      phase: "ready",
+      phaseText: "ready",
+      heightText: "#985148181",
+      lagText: "lag 420 ms",
+      live: true,
+    });
+  });
+  await t.step("stale and re-syncing are shown and mark the ladder as not current", () => {
+    const stale = statusView({ conn: "live", retryInMs: 0, health: health("stale") });
+    assert.equal(stale.phaseText, "stale");
+    assert.equal(stale.live, false);
+    const resync = statusView({ conn: "live", retryInMs: 0, health: health("resyncing") });
+    assert.equal(resync.phaseText, "re-syncing");
+    assert.equal(resync.live, false);
+  });
+  await t.step("a lost connection counts down to the next attempt", () => {
+    const view = statusView({ conn: "reconnecting", retryInMs: 2100, health: health("ready") });
+    assert.equal(view.connText, "reconnecting in 3s");
+    assert.equal(view.phase, "offline");
+    assert.equal(view.live, false);
+    assert.equal(statusView({ conn: "reconnecting", retryInMs: -5, health: null }).connText, "reconnecting");
+  });
+  await t.step("without health the height and lag are unknown", () => {
+    const view = statusView({ conn: "live", retryInMs: 0, health: null });
+    assert.deepEqual([view.phase, view.heightText, view.lagText], ["unknown", "#–", "lag –"]);
+  });
 });
