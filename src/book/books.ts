@@ -83,6 +83,9 @@ export class Books {
   /** Interned repeated strings (users, tif, orderType, triggerCondition…). */
   #strings = new Map<string, string>();
   #undo: Undo[] = [];
+  /** The current block's inserting statuses by oid (emptied after each block). */
+  #inserting = new NumMap<OrderStatusEvent>(1024);
+  #insertingOids: number[] = [];
   /** Counts applied blocks; marks touched levels. */
   #epoch = 0;
 
@@ -312,24 +315,39 @@ export class Books {
       });
     }
     const work = new Map<Coin, CoinWork>();
-    const inserting = new NumMap<OrderStatusEvent>();
+    const inserting = this.#inserting;
+    const insertingOids = this.#insertingOids;
     const epoch = ++this.#epoch;
-    for (const st of block.statuses) {
-      workFor(work, st.order.coin).statuses.push(st);
-      if (isInserting(st)) inserting.set(st.order.oid, st);
+    // Events of one coin come in runs: remember the last coin's work to skip most map lookups.
+    let lastW: CoinWork | null = null;
+    const statuses = block.statuses;
+    for (let i = 0; i < statuses.length; i++) {
+      const st = statuses[i];
+      const coin = st.order.coin;
+      const w = lastW !== null && lastW.coin === coin ? lastW : (lastW = workFor(work, coin));
+      w.statuses.push(st);
+      if (isInserting(st)) {
+        inserting.set(st.order.oid, st);
+        insertingOids.push(st.order.oid);
+      }
     }
     const undo = this.#undo;
     undo.length = 0;
     const diffs = block.diffs;
+    let error: BookError | null = null;
     for (let i = 0; i < diffs.length; i++) {
       const d = diffs[i];
-      const w = workFor(work, d.coin);
+      const coin = d.coin;
+      const w = lastW !== null && lastW.coin === coin ? lastW : (lastW = workFor(work, coin));
       w.diffs.push(d);
-      const error = this.#applyDiff(d, w, inserting, block, epoch);
-      if (error !== null) {
-        this.#rollback();
-        return fail(error);
-      }
+      error = this.#applyDiff(d, w, inserting, block, epoch);
+      if (error !== null) break;
+    }
+    for (let i = 0; i < insertingOids.length; i++) inserting.delete(insertingOids[i]);
+    insertingOids.length = 0;
+    if (error !== null) {
+      this.#rollback();
+      return fail(error);
     }
     undo.length = 0;
     this.#height = height;
