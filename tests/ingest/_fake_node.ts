@@ -302,7 +302,7 @@ export class Observer implements IngestEvents {
   }
 
   /** Waits until the live book is at `height`, then checks it against the reference. */
-  async reaches(height: number, timeout = 10_000): Promise<void> {
+  async reaches(height: number, timeout = 30_000): Promise<void> {
     await waitFor(`the book to reach ${height} (at ${this.height})`, () => this.height >= height, timeout);
     assert.equal(this.height, height);
     const mismatch = compareBooks(this.#reference.at(height), this.books as Books);

@@ -1,7 +1,7 @@
 /** Shared helpers for the ingest tests: temp dirs, bounded waits. */
 
 /** Waits until `predicate` is true, polling every 10 ms; throws after `timeout` ms with `what` in the message. */
-export async function waitFor(what: string, predicate: () => boolean, timeout = 5000): Promise<void> {
+export async function waitFor(what: string, predicate: () => boolean, timeout = 20_000): Promise<void> {
   const deadline = Date.now() + timeout;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
