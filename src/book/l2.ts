@@ -5,21 +5,31 @@
  *
  * @module
  */
-import { digitCount, formatPx, formatSz, POW10, SCALE } from "./decimal.ts";
-import type { BookSide } from "./order_book.ts";
+import { formatPx, formatSz, SCALE } from "./decimal.ts";
+import { type BookSide, bucketOf } from "./order_book.ts";
 import type { L2Levels, L2Params, Level } from "./types.ts";
 
 /** The bucket price (1e-8 units) of `px` for a side, `nSigFigs` and mantissa. */
-export function bucketPx(px: number, isBid: boolean, nSigFigs: number, mantissa: number): number {
-  const p = digitCount(px) - nSigFigs;
-  const inc = mantissa * POW10[p > 0 ? p : 0];
-  const r = px % inc;
-  if (r === 0) return px;
-  return isBid ? px - r : px - r + inc;
+export const bucketPx = bucketOf;
+
+/** The top `nLevels` levels of one side: full precision from the levels, bucketed from a maintained index. */
+export function sideLevels(side: BookSide, params: L2Params): Level[] {
+  if (params.nSigFigs === null || params.nLevels <= 0) return scanLevels(side, params);
+  const buckets = side.bucketIndex(params.nSigFigs, params.mantissa ?? 1).buckets;
+  const out: Level[] = [];
+  const nLevels = params.nLevels;
+  for (let i = buckets.length - 1; i >= 0 && out.length < nLevels; i--) {
+    const b = buckets[i];
+    out.push({ px: formatPx(b.px), sz: formatSz(b.szInt, b.szFrac), n: b.n });
+  }
+  return out;
 }
 
-/** The top `nLevels` levels of one side, full precision or bucketed. */
-export function sideLevels(side: BookSide, params: L2Params): Level[] {
+/**
+ * The top `nLevels` levels of one side by walking the levels from the top (the Rust original's algorithm);
+ * cost bounded by the levels the buckets cover. Kept as the reference for the maintained buckets.
+ */
+export function scanLevels(side: BookSide, params: L2Params): Level[] {
   const out: Level[] = [];
   const nLevels = params.nLevels;
   if (nLevels <= 0) return out;

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { formatPx, formatSz, SCALE } from "./decimal.ts";
+import { digitCount, formatPx, formatSz, POW10, SCALE } from "./decimal.ts";
 import { NumMap } from "./_num_map.ts";
 import type { Coin, L4Order, Oid, Side } from "./types.ts";
 
@@ -83,12 +83,115 @@ export class Level {
   }
 }
 
+/** Aggregate of one L2 bucket of a coarse view. */
+export class Bucket {
+  szInt = 0;
+  szFrac = 0;
+  n = 0;
+  constructor(readonly px: number) {}
+}
+
+/**
+ * Incrementally maintained buckets of one coarse view (`nSigFigs`, mantissa) of one side, so a bucketed top-N
+ * costs O(N) instead of a scan over every level the buckets cover. Built on first use, then updated on every
+ * change of a level aggregate.
+ */
+export class BucketIndex {
+  /** Buckets with n > 0, worst first, best last. */
+  readonly buckets: Bucket[] = [];
+  readonly byPx: NumMap<Bucket> = new NumMap();
+  constructor(readonly isBid: boolean, readonly nSigFigs: number, readonly mantissa: number) {}
+
+  /** Adds (sign 1) or subtracts (sign -1) a level aggregate contribution at price `px`. */
+  add(px: number, int: number, frac: number, n: number, sign: number): void {
+    const key = bucketOf(px, this.isBid, this.nSigFigs, this.mantissa);
+    let b = this.byPx.get(key);
+    if (b === undefined) {
+      b = new Bucket(key);
+      this.byPx.set(key, b);
+      const buckets = this.buckets;
+      const last = buckets.length - 1;
+      if (last < 0 || (this.isBid ? key > buckets[last].px : key < buckets[last].px)) buckets.push(b);
+      else buckets.splice(this.#indexFor(key), 0, b);
+    }
+    if (sign > 0) {
+      let f = b.szFrac + frac;
+      let i = b.szInt + int;
+      if (f >= SCALE) {
+        f -= SCALE;
+        i += 1;
+      }
+      b.szInt = i;
+      b.szFrac = f;
+      b.n += n;
+    } else {
+      let f = b.szFrac - frac;
+      let i = b.szInt - int;
+      if (f < 0) {
+        f += SCALE;
+        i -= 1;
+      }
+      b.szInt = i;
+      b.szFrac = f;
+      b.n -= n;
+      if (b.n === 0) {
+        this.byPx.delete(key);
+        const buckets = this.buckets;
+        if (buckets[buckets.length - 1] === b) buckets.pop();
+        else buckets.splice(this.#indexFor(key), 1);
+      }
+    }
+  }
+
+  #indexFor(px: number): number {
+    const buckets = this.buckets;
+    let lo = 0;
+    let hi = buckets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.isBid ? buckets[mid].px < px : buckets[mid].px > px) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/** The bucket price (1e-8 units) of `px`: `m·10^max(0, digits−s)` buckets, bids down, asks up. */
+export function bucketOf(px: number, isBid: boolean, nSigFigs: number, mantissa: number): number {
+  const p = digitCount(px) - nSigFigs;
+  const inc = mantissa * POW10[p > 0 ? p : 0];
+  const r = px % inc;
+  if (r === 0) return px;
+  return isBid ? px - r : px - r + inc;
+}
+
 /** One side of a book: levels sorted worst → best (best last, so top-of-book inserts are cheap). */
 export class BookSide {
   /** Worst first, best last. */
   readonly levels: Level[] = [];
   readonly byPx: NumMap<Level> = new NumMap();
+  /** Coarse views in use (built on first request). */
+  readonly indexes: BucketIndex[] = [];
   constructor(readonly side: Side) {}
+
+  /** The maintained buckets of a coarse view, built from the levels on first use. */
+  bucketIndex(nSigFigs: number, mantissa: number): BucketIndex {
+    for (const index of this.indexes) {
+      if (index.nSigFigs === nSigFigs && index.mantissa === mantissa) return index;
+    }
+    const index = new BucketIndex(this.side === "B", nSigFigs, mantissa);
+    for (const level of this.levels) {
+      if (level.n > 0) index.add(level.px, level.szInt, level.szFrac, level.n, 1);
+    }
+    this.indexes.push(index);
+    return index;
+  }
+
+  /** Feeds a level aggregate change to the coarse views. */
+  delta(px: number, int: number, frac: number, n: number, sign: number): void {
+    const indexes = this.indexes;
+    for (let i = 0; i < indexes.length; i++) indexes[i].add(px, int, frac, n, sign);
+  }
 
   /** Index at which a level with price `px` belongs in `levels`. */
   indexFor(px: number): number {
@@ -213,6 +316,8 @@ export class OrderBook {
     if (order.szInt !== 0 || order.szFrac !== 0) {
       level.n++;
       level.addSz(order.szInt, order.szFrac);
+      const side = level.side === "B" ? this.bids : this.asks;
+      if (side.indexes.length !== 0) side.delta(level.px, order.szInt, order.szFrac, 1, 1);
     }
     this.orders.set(order.oid, order);
   }
@@ -232,6 +337,8 @@ export class OrderBook {
     if (order.szInt !== 0 || order.szFrac !== 0) {
       level.n--;
       level.subSz(order.szInt, order.szFrac);
+      const side = level.side === "B" ? this.bids : this.asks;
+      if (side.indexes.length !== 0) side.delta(level.px, order.szInt, order.szFrac, 1, -1);
     }
     this.orders.delete(order.oid);
     if (level.count === 0) this.sideOf(level.side).deleteLevel(level);
@@ -245,6 +352,12 @@ export class OrderBook {
     if (wasLive) level.subSz(order.szInt, order.szFrac);
     if (isLive) level.addSz(int, frac);
     if (wasLive !== isLive) level.n += isLive ? 1 : -1;
+    const side = level.side === "B" ? this.bids : this.asks;
+    if (side.indexes.length !== 0) {
+      // Add before subtracting so a bucket whose count stays positive is never dropped and re-created.
+      if (isLive) side.delta(level.px, int, frac, 1, 1);
+      if (wasLive) side.delta(level.px, order.szInt, order.szFrac, 1, -1);
+    }
     order.szInt = int;
     order.szFrac = frac;
   }

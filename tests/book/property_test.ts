@@ -14,6 +14,7 @@ import {
   type OrderStatusEvent,
   type Side,
 } from "../../src/book/mod.ts";
+import { scanLevels } from "../../src/book/l2.ts";
 import { newDiff, nodeOrder, removeDiff, rng, status, updateDiff } from "./_gen.ts";
 
 const HIP2 = "0xffffffffffffffffffffffffffffffffffffffff";
@@ -120,6 +121,11 @@ function checkAgrees(books: Books, ref: Ref, label: string): void {
       const [b, a] = books.l2(coin, p);
       assert.deepEqual(b, refL2(sides.B, "B", p), `${label} ${coin} bids ${JSON.stringify(p)}`);
       assert.deepEqual(a, refL2(sides.A, "A", p), `${label} ${coin} asks ${JSON.stringify(p)}`);
+      const book = books.book(coin);
+      if (book !== undefined && p.nSigFigs !== null) {
+        assert.deepEqual(scanLevels(book.bids, p), b, `${label} ${coin} scanned bids ${JSON.stringify(p)}`);
+        assert.deepEqual(scanLevels(book.asks, p), a, `${label} ${coin} scanned asks ${JSON.stringify(p)}`);
+      }
     }
     const full = { nSigFigs: null, mantissa: null, nLevels: 1 };
     const [rb] = refL2(sides.B, "B", full);

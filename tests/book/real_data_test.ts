@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Books, compareBooks, type SnapshotFile } from "../../src/book/mod.ts";
+import { Books, compareBooks, type L2Params, type SnapshotFile } from "../../src/book/mod.ts";
+import { scanLevels } from "../../src/book/l2.ts";
 import { fixtureIgnore, readFixtureSnapshot } from "../_fixtures.ts";
 import { readFixtureBlocks } from "./_blocks.ts";
 
@@ -29,6 +30,16 @@ Deno.test({
       assert.equal(compareBooks(books, r.value), null);
     });
 
+    const views: L2Params[] = [];
+    for (const nLevels of [1, 20, 100]) {
+      for (
+        const [nSigFigs, mantissa] of [[2, null], [3, null], [4, null], [5, null], [5, 2], [5, 5]] as const
+      ) {
+        views.push({ nSigFigs, mantissa, nLevels });
+      }
+    }
+    for (const p of views) books.l2("BTC", p); // builds the maintained buckets before the blocks
+
     await t.step("all 51 blocks apply in order", () => {
       assert.equal(blocks.length, 51);
       let diffs = 0;
@@ -53,6 +64,19 @@ Deno.test({
       assert.equal(asks.length, 20);
       assert.deepEqual(bids[0], bid);
       assert.deepEqual(asks[0], ask);
+    });
+
+    await t.step("maintained coarse views equal a fresh scan of the levels", () => {
+      const book = books.book("BTC");
+      assert.ok(book !== undefined);
+      for (const p of views) {
+        const [bids, asks] = books.l2("BTC", p);
+        assert.equal(bids.length, p.nLevels);
+        assert.deepEqual(bids, scanLevels(book.bids, p), JSON.stringify(p));
+        assert.deepEqual(asks, scanLevels(book.asks, p), JSON.stringify(p));
+      }
+      const fresh = books.clone(); // no maintained buckets: built from the levels on first use
+      for (const p of views) assert.deepEqual(fresh.l2("BTC", p), books.l2("BTC", p));
     });
 
     await t.step("toSnapshot round-trips through fromSnapshot", () => {
