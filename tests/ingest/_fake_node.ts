@@ -100,6 +100,14 @@ type Stream = "statuses" | "diffs" | "fills";
 /** How the info server answers: the true book at the written height, a given snapshot, or an error. */
 export type SnapshotAnswer = SnapshotFile | "fail" | "truth" | "lie";
 
+// The node's truth is the same for every test of a module: share it (and its snapshot texts) to save CPU.
+let truth: Reference | null = null;
+const truthTexts = new Map<number, string>();
+function truthOf(fixture: Fixture): Reference {
+  truth ??= new Reference(fixture);
+  return truth;
+}
+
 /** Writes node files and serves snapshots. Dispose with `close()`. */
 export class FakeNode {
   readonly root: string;
@@ -120,7 +128,7 @@ export class FakeNode {
     this.root = Deno.makeTempDirSync({ prefix: "hlbook-node-" });
     this.dataDir = `${this.root}/hl/data`;
     this.snapshotPath = `${this.root}/snapshot.json`;
-    this.truth = new Reference(fixture);
+    this.truth = truthOf(fixture);
     this.written = fixture.first - 1;
   }
 
@@ -160,8 +168,6 @@ export class FakeNode {
     this.#port = this.#server.addr.port;
   }
 
-  #texts = new Map<number, string>();
-
   /** The truth at `height` without its deepest bid (one that no fixture block touches). */
   #lie(height: number): SnapshotFile {
     const [h, [[coin, [bids, asks]]]] = this.truth.at(height).toSnapshot();
@@ -171,10 +177,10 @@ export class FakeNode {
   /** The node's snapshot text at `height` (computed once per height). */
   #truthText(height: number): string {
     if (height === this.fixture.first - 1) return this.fixture.snapshotText;
-    let text = this.#texts.get(height);
+    let text = truthTexts.get(height);
     if (text === undefined) {
       text = JSON.stringify(this.truth.at(height).toSnapshot());
-      this.#texts.set(height, text);
+      truthTexts.set(height, text);
     }
     return text;
   }
