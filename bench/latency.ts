@@ -27,6 +27,8 @@ import {
 const CLIENTS = Number(Deno.env.get("BENCH_CLIENTS") ?? 1000);
 const MEASURE_BLOCKS = Number(Deno.env.get("BENCH_LATENCY_BLOCKS") ?? 150);
 const RATE = 15;
+/** Longest wait for hlbook to apply the last written block before the clients stop. */
+const DRAIN_SECONDS = Number(Deno.env.get("BENCH_DRAIN_SECONDS") ?? 30);
 /** Simulator load (10 = the issue's 10× mainnet; `--load 1` for mainnet-like flow). */
 const LOAD = Number(Deno.args[Deno.args.indexOf("--load") + 1] ?? 10) || 10;
 const STREAMS = ["fills", "raw_book_diffs", "order_statuses"] as const;
@@ -206,8 +208,10 @@ async function runHlbook(): Promise<ClientRun> {
     return new Response("null", { headers: { "content-type": "application/json" } });
   });
   const port = freePort();
+  const profile = Deno.env.get("BENCH_HLBOOK_PROFILE"); // a dir: CPU profile of hlbook
   const args = [
     "run",
+    ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`, "--allow-write"] : []),
     "--allow-read",
     "--allow-net",
     "--allow-env",
@@ -252,8 +256,8 @@ async function runHlbook(): Promise<ClientRun> {
     note(`    hlbook ready at block ${writer.next}; connecting clients (node paused)`);
     const lastHeight = meta.startHeight + Math.min(meta.blocks, writer.next + MEASURE_BLOCKS);
     const caughtUp = async () => {
-      // wait (≤ 30 s) until hlbook applied the last written block, so late messages are counted
-      for (let i = 0; i < 300; i++) {
+      // wait (bounded) until hlbook applied the last written block, so late messages are counted
+      for (let i = 0; i < DRAIN_SECONDS * 10; i++) {
         const h = await health();
         if (h && h.height >= lastHeight) return;
         await sleep(100);
@@ -263,6 +267,15 @@ async function runHlbook(): Promise<ClientRun> {
     return result;
   } finally {
     writer.close();
+    if (child && profile) {
+      // a graceful stop writes the profile
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // gone
+      }
+      await Promise.race([child.status, sleep(15_000)]);
+    }
     kill(child);
     await child?.status.catch(() => {});
     await info.shutdown();
