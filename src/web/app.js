@@ -95,6 +95,7 @@ const state = {
   blockTime: 0,
   /** @type {string | null} */
   notice: null,
+  noticeSticky: false,
 };
 
 const dirty = { ladder: true, tape: true, l4: true, status: true, notice: true };
@@ -161,14 +162,14 @@ class Feed {
       }
       onMessage(message);
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
       clearInterval(this.pingTimer);
       if (this.socket !== socket) return;
       this.socket = null;
       const delay = backoffDelay(this.attempt++);
       state.conn = "reconnecting";
       state.retryAt = Date.now() + delay;
-      onDisconnect();
+      onDisconnect(event.code);
       touch("status");
       this.retryTimer = setTimeout(() => this.connect(), delay);
     });
@@ -218,6 +219,7 @@ function marketSubscriptions(coin) {
  * @param {string} precision
  */
 function select(coin, precision) {
+  if (state.noticeSticky) notify(null);
   const oldL2 = currentL2();
   const coinChanged = coin !== state.coin;
   if (oldL2 !== null) feed.unsubscribe(oldL2);
@@ -249,6 +251,7 @@ function select(coin, precision) {
 /** @param {"B" | "A"} side @param {string} px */
 function openL4(side, px) {
   if (state.coin === null) return;
+  if (state.noticeSticky) notify(null);
   state.selected = { side, px };
   if (state.l4 === null || state.l4.coin !== state.coin) {
     closeL4Subscription();
@@ -285,7 +288,20 @@ function resyncL4() {
   touch("l4");
 }
 
-function onDisconnect() {
+/**
+ * The socket closed: everything is re-subscribed on reconnect, except an L4 stream the server found too much
+ * for this client (close code 1008 = too slow), which would otherwise get it closed again and again.
+ * @param {number} code
+ */
+function onDisconnect(code) {
+  if (code === 1008 && state.l4 !== null) {
+    const coin = state.l4.coin;
+    closeL4();
+    notify(
+      `The server closed the connection as too slow while it streamed the ${coin} orders; the order list was closed.`,
+      true,
+    );
+  }
   if (state.l4 !== null) {
     state.l4.book = null;
     state.l4.note = "Reconnecting…";
@@ -297,9 +313,15 @@ function onDisconnect() {
   touch("ladder");
 }
 
-/** @param {string | null} text */
-function notify(text) {
+/**
+ * Shows (or clears, with null) the notice line. Server errors clear on the next successful subscription; a
+ * sticky notice stays until the user picks something.
+ * @param {string | null} text
+ * @param {boolean} [sticky]
+ */
+function notify(text, sticky = false) {
   state.notice = text;
+  state.noticeSticky = sticky && text !== null;
   touch("notice");
 }
 
@@ -339,7 +361,7 @@ function onSubscriptionResponse(data) {
   if (state.l2Pending !== null && l2ViewKey(data.subscription) === state.l2Pending) {
     state.l2Pending = null;
   }
-  if (state.notice !== null) notify(null);
+  if (state.notice !== null && !state.noticeSticky) notify(null);
 }
 
 /** @param {any} data */

@@ -13,6 +13,7 @@
 export const SCALE_DIGITS = 10;
 const SCALE = 10n ** BigInt(SCALE_DIGITS);
 const DECIMAL_RE = /^(-?)(\d+)(?:\.(\d+))?$/;
+const ZERO_RE = /^-?0*(?:\.0*)?$/;
 
 /**
  * Parses a decimal string (`"81308.0"`, `"0.00033"`) into an integer in units of 1e-10.
@@ -184,6 +185,10 @@ export function parseNodeTime(text) {
  * Orders keep their priority within a price level (FIFO, `insertBefore` honoured).
  */
 export class L4Book {
+  /** Price keys of `levels` as numbers, so views do not re-parse them. */
+  /** @type {Map<string, bigint>} */
+  #keyPx = new Map();
+
   /**
    * @param {{ coin: string, time: number, height: number, levels: readonly [readonly any[], readonly any[]] }} snapshot
    */
@@ -282,11 +287,11 @@ export class L4Book {
     /** @type {{ px: bigint, orders: BookOrder[] }[]} */
     const found = [];
     for (const [key, orders] of this.levels[side]) {
-      const px = BigInt(key);
+      const px = this.#keyPx.get(key) ?? BigInt(key);
       if ((lo === null || px >= lo) && (hi === null || px <= hi)) found.push({ px, orders });
     }
     found.sort((a, b) => (a.px === b.px ? 0 : (a.px > b.px) === (side === "B") ? -1 : 1));
-    return found.flatMap(({ orders }) => orders.filter((order) => parseDecimal(order.sz) !== 0n));
+    return found.flatMap(({ orders }) => orders.filter((order) => !ZERO_RE.test(order.sz)));
   }
 
   /**
@@ -317,6 +322,7 @@ export class L4Book {
     if (level === undefined) {
       level = [];
       levels.set(key, level);
+      this.#keyPx.set(key, BigInt(key));
     }
     this.orders.set(order.oid, order);
     if (insertBefore !== null) {
@@ -341,7 +347,10 @@ export class L4Book {
     if (level === undefined) return;
     const at = level.indexOf(order);
     if (at >= 0) level.splice(at, 1);
-    if (level.length === 0) levels.delete(key);
+    if (level.length === 0) {
+      levels.delete(key);
+      if (!this.levels[order.side === "B" ? "A" : "B"].has(key)) this.#keyPx.delete(key);
+    }
   }
 }
 
