@@ -1,0 +1,372 @@
+/**
+ * Soak test (`deno task soak [--minutes 10] [--clients 1000]`): the real main.ts fed by a simulated node at a
+ * mainnet-like rate, 1,000 WebSocket clients in a separate process (tests/soak/_clients.ts), a node-side or
+ * info-server fault injected every 30 s and bad client inputs every few seconds. At the end every client's
+ * latest l2Book and rebuilt l4Book must equal the simulator's, and the process must still be up. Prints a
+ * summary (and writes it as JSON with `--out`); exits 1 when anything failed.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { levelsJson } from "../../src/feed/messages.ts";
+import {
+  assertBooksEqual,
+  FakeInfo,
+  FaultyNode,
+  Hlbook,
+  ROOT,
+  sleep,
+  tempDirs,
+  waitFor,
+} from "../reliability/_harness.ts";
+import { Pump } from "../reliability/_fuzz.ts";
+import { digest, l2Canonical, l4Canonical, VIEWS } from "./_clients.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    minutes: { type: "string", default: "10" },
+    clients: { type: "string", default: "1000" },
+    seed: { type: "string", default: "1" },
+    "fault-every": { type: "string", default: "30" },
+    out: { type: "string" },
+    log: { type: "string", default: "/tmp/hlbook-soak.log" },
+  },
+});
+const minutes = Number(values.minutes);
+const clientCount = Number(values.clients);
+const faultEvery = Number(values["fault-every"]) * 1000;
+const seed = Number(values.seed);
+
+// deno-lint-ignore no-console
+const say = (text: string) => console.log(`[soak ${new Date().toISOString().slice(11, 19)}] ${text}`);
+
+interface Fault {
+  readonly name: string;
+  inject(ctx: Ctx): Promise<void> | void;
+}
+interface Ctx {
+  readonly node: FaultyNode;
+  readonly info: FakeInfo;
+  readonly pump: Pump;
+}
+
+const INVALID_UTF8 = new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d, 0x0a]);
+
+const FAULTS: Fault[] = [
+  { name: "malformed line", inject: ({ node }) => node.raw("statuses", "not json at all\n") },
+  {
+    name: "truncated line",
+    inject: ({ node }) => {
+      const block = node.step();
+      const line = JSON.stringify({ block_number: block.height, events: block.diffs });
+      node.raw("diffs", line.slice(0, Math.floor(line.length / 2)) + "\n");
+      node.write(block, { skip: ["diffs"] });
+    },
+  },
+  { name: "invalid UTF-8 line", inject: ({ node }) => node.raw("statuses", INVALID_UTF8) },
+  {
+    name: "duplicated block",
+    inject: ({ node }) => {
+      const block = node.step();
+      node.write(block);
+      node.write(block);
+    },
+  },
+  {
+    name: "out-of-order blocks",
+    inject: ({ node }) => {
+      const a = node.step();
+      const b = node.step();
+      node.write(b);
+      node.write(a);
+    },
+  },
+  { name: "missing block", inject: ({ node }) => void node.step() },
+  {
+    name: "rotation in the middle of a block",
+    inject: async ({ node }) => {
+      node.write(node.step(), { rotateBefore: ["fills", "diffs"] });
+      await sleep(100);
+      node.write(node.step(), { rotateBefore: ["statuses"] });
+    },
+  },
+  {
+    name: "current file deleted and recreated",
+    inject: async ({ node, pump }) => {
+      pump.paused = true;
+      await Deno.remove(node.path("statuses")).catch(() => {});
+      await sleep(300);
+      pump.paused = false;
+    },
+  },
+  {
+    name: "node stall longer than the stall timeout",
+    inject: async ({ pump }) => {
+      pump.paused = true;
+      await sleep(3500);
+      pump.paused = false;
+    },
+  },
+  {
+    name: "snapshot request failing",
+    inject: ({ node, info }) => {
+      info.next("fail", "fail");
+      node.step();
+    },
+  },
+  {
+    name: "snapshot garbage",
+    inject: ({ node, info }) => {
+      info.next("garbage", "wrong-shape", "no-file");
+      node.step();
+    },
+  },
+  {
+    name: "snapshot request hanging",
+    inject: ({ node, info }) => {
+      info.hangMs = 2000;
+      info.next("hang");
+      node.step();
+    },
+  },
+  {
+    name: "book drifts from the node (caught by validation)",
+    inject: ({ node }) => {
+      let block = node.step();
+      while (!block.diffs.some((d) => typeof d.raw_book_diff === "object" && "new" in d.raw_book_diff)) {
+        node.write(block);
+        block = node.step();
+      }
+      let changed = false;
+      const diffs = block.diffs.map((d) => {
+        if (changed || typeof d.raw_book_diff !== "object" || !("new" in d.raw_book_diff)) return d;
+        changed = true;
+        return { ...d, raw_book_diff: { new: { ...d.raw_book_diff.new, sz: "123.0" } } };
+      });
+      node.write({ ...block, diffs });
+    },
+  },
+  { name: "snapshot that disagrees with the node", inject: ({ info }) => info.next("lie") },
+];
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const dirs = await tempDirs();
+  const node = new FaultyNode(dirs.data, { seed, coins: 7, ordersPerCoin: 400 });
+  const info = new FakeInfo(node);
+  const pump = new Pump(node, Math.round(1000 / 15));
+  const ctx: Ctx = { node, info, pump };
+  let hlbook: Hlbook | null = null;
+  let fleet: Deno.ChildProcess | null = null;
+  const problems: string[] = [];
+  const injected = new Map<string, number>();
+  const survived = new Map<string, number>();
+  const rss: { at: number; kib: number }[] = [];
+  try {
+    hlbook = await Hlbook.start({
+      dataDir: dirs.data,
+      infoUrl: info.url,
+      snapshotPath: dirs.snapshot,
+      stallTimeout: 2,
+      validateInterval: 5,
+    });
+    const server = hlbook;
+    pump.start();
+    await waitFor("the book to go live", async () => (await server.health()).ready, 30_000);
+    say(`hlbook pid ${server.pid} on port ${server.port}; ${node.coins().length} coins, 15 blocks/s`);
+
+    // The client fleet, in its own process.
+    fleet = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        `${ROOT}tests/soak/_clients.ts`,
+        `--url=${server.wsUrl}`,
+        `--clients=${clientCount}`,
+        `--coins=${node.coins().join(",")}`,
+        `--seed=${seed}`,
+      ],
+      cwd: ROOT,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const fleetIn = fleet.stdin.getWriter();
+    const fleetLines = fleet.stdout.pipeThrough(new TextDecoderStream());
+    let pending = "";
+    const fleetMessages: Record<string, unknown>[] = [];
+    (async () => {
+      for await (const chunk of fleetLines) {
+        pending += chunk;
+        let index;
+        while ((index = pending.indexOf("\n")) >= 0) {
+          const line = pending.slice(0, index);
+          pending = pending.slice(index + 1);
+          try {
+            fleetMessages.push(JSON.parse(line));
+          } catch {
+            // not a report
+          }
+        }
+      }
+    })();
+    const ask = async (command: string, type: string, timeout = 120_000) => {
+      const from = fleetMessages.length;
+      await fleetIn.write(new TextEncoder().encode(command + "\n"));
+      return await waitFor(
+        `the fleet's ${type}`,
+        () => fleetMessages.slice(from).find((m) => m.type === type),
+        timeout,
+        100,
+      );
+    };
+    await waitFor("the fleet to connect", () => fleetMessages.find((m) => m.type === "ready"), 120_000, 100);
+    await sleep(5000);
+    rss.push({ at: Date.now(), kib: server.rssKiB() });
+    say(`${clientCount} clients connected; hlbook RSS ${rss[0].kib} KiB`);
+
+    // Faults, one every `faultEvery` ms, until the time is up.
+    const end = started + minutes * 60_000;
+    let index = 0;
+    while (Date.now() + faultEvery < end) {
+      await sleep(faultEvery);
+      const fault = FAULTS[index++ % FAULTS.length];
+      injected.set(fault.name, (injected.get(fault.name) ?? 0) + 1);
+      const t0 = Date.now();
+      await fault.inject(ctx);
+      try {
+        await waitFor(
+          `recovery from ${fault.name}`,
+          async () => {
+            if (!server.alive) throw new Error("hlbook exited");
+            const health = await server.health();
+            return health.ready && node.height - health.height <= 30;
+          },
+          25_000,
+          100,
+        );
+        survived.set(fault.name, (survived.get(fault.name) ?? 0) + 1);
+        rss.push({ at: Date.now(), kib: server.rssKiB() });
+        say(`${fault.name}: recovered in ${Date.now() - t0} ms; RSS ${rss[rss.length - 1].kib} KiB`);
+      } catch (error) {
+        problems.push(`${fault.name}: ${(error as Error).message}`);
+        say(`${fault.name}: NOT recovered: ${(error as Error).message}`);
+        if (!server.alive) break;
+      }
+    }
+
+    // The end: stop the node, let hlbook catch up, then compare every client's books with the simulator's.
+    pump.paused = true;
+    await sleep(1000);
+    const compared = await assertBooksEqual(server, node).catch((error) => {
+      problems.push(`hlbook's own books: ${(error as Error).message.slice(0, 500)}`);
+      return 0;
+    });
+    await sleep(2000); // the last blocks' messages reach every client
+    const report = await ask("verify", "report") as {
+      stats: Record<string, unknown>;
+      clients: {
+        id: number;
+        coin: string;
+        view: Record<string, number | null>;
+        open: boolean;
+        l2: string | null;
+        l2Time: number | null;
+        l4?: string | null;
+        l4Height: number | null;
+      }[];
+    };
+    const truthL2 = new Map<string, string>();
+    const truthL4 = new Map<string, string>();
+    for (const coin of node.coins()) {
+      truthL4.set(coin, await digest(l4Canonical(coin, node.truth.l4(coin))));
+      for (const view of VIEWS) {
+        const params = {
+          nSigFigs: view.nSigFigs ?? null,
+          mantissa: view.mantissa ?? null,
+          nLevels: view.nLevels ?? 20,
+        };
+        truthL2.set(
+          `${coin} ${JSON.stringify(view)}`,
+          await digest(l2Canonical(JSON.parse(levelsJson(node.truth.l2(coin, params))))),
+        );
+      }
+    }
+    let l2Verified = 0;
+    let l4Verified = 0;
+    const wrong: string[] = [];
+    for (const c of report.clients) {
+      if (c.l2 === truthL2.get(`${c.coin} ${JSON.stringify(c.view)}`)) l2Verified++;
+      else {
+        wrong.push(
+          `client ${c.id} l2Book ${c.coin} ${
+            JSON.stringify(c.view)
+          } (open ${c.open}, last l2Book at ${c.l2Time}, ` +
+            `last block at ${node.sim.time})`,
+        );
+      }
+      if (c.l4 !== undefined) {
+        if (c.l4 === truthL4.get(c.coin) && c.l4Height === node.height) l4Verified++;
+        else wrong.push(`client ${c.id} l4Book ${c.coin} at ${c.l4Height} (node ${node.height})`);
+      }
+    }
+    if (wrong.length > 0) {
+      problems.push(`${wrong.length} client books differ: ${wrong.slice(0, 5).join("; ")}`);
+    }
+    rss.push({ at: Date.now(), kib: server.rssKiB() });
+    const metrics = await server.metrics();
+    const pick = (name: string) => metrics.get(name) ?? 0;
+    const summary = {
+      minutes: Math.round((Date.now() - started) / 600) / 100,
+      clients: clientCount,
+      blocks: node.height - 985148181,
+      faultsInjected: [...injected.values()].reduce((a, b) => a + b, 0),
+      faultsSurvived: [...survived.values()].reduce((a, b) => a + b, 0),
+      faults: Object.fromEntries([...injected].map(([name, n]) => [name, `${survived.get(name) ?? 0}/${n}`])),
+      badInputsSent: report.stats.badSent,
+      errorsAnswered: report.stats.errorsAnswered,
+      booksVerified: { l2Book: l2Verified, l4Book: l4Verified, hlbookViaInfoAndL4: compared },
+      clientStats: report.stats,
+      rssKiB: {
+        afterWarmUp: rss[0]?.kib,
+        max: Math.max(...rss.map((r) => r.kib)),
+        end: rss[rss.length - 1]?.kib,
+      },
+      hlbook: {
+        alive: server.alive,
+        resyncs: pick("hlbook_resyncs_total"),
+        gaps: pick("hlbook_gaps_total"),
+        malformedLines: pick("hlbook_malformed_lines_total"),
+        snapshotFailures: pick("hlbook_snapshot_failures_total"),
+        inconsistencies: pick("hlbook_inconsistencies_total"),
+        clientErrors: pick("hlbook_client_errors_total"),
+        closedSlow: pick("hlbook_closed_slow_total"),
+        messagesSent: pick("hlbook_messages_sent_total"),
+      },
+      problems,
+    };
+    // deno-lint-ignore no-console
+    console.log(JSON.stringify(summary, null, 2));
+    if (values.out) await Deno.writeTextFile(values.out, JSON.stringify(summary, null, 2) + "\n");
+    if (!server.alive) problems.push("hlbook is not running");
+    await ask("exit", "never", 2000).catch(() => {});
+    return problems.length === 0 ? 0 : 1;
+  } finally {
+    pump.stop();
+    if (hlbook) {
+      await Deno.writeTextFile(values.log ?? "/tmp/hlbook-soak.log", hlbook.lines.join("\n") + "\n");
+    }
+    try {
+      fleet?.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    await fleet?.status;
+    await hlbook?.close();
+    await info.close();
+    await dirs.remove();
+  }
+}
+
+Deno.exit(await main());
