@@ -68,6 +68,22 @@ if (FIXTURE_AVAILABLE && !import.meta.main) {
     },
   });
 
+  const withViews = base.clone();
+  for (const [, nSigFigs, mantissa] of VIEWS) withViews.l2("BTC", { nSigFigs, mantissa, nLevels: 20 });
+  let heightV = withViews.height;
+  Deno.bench({
+    name: `same, with the 6 coarse views of both sides maintained`,
+    group: "apply",
+    fn() {
+      for (const list of [blocks, inverse]) {
+        for (const block of list) {
+          const r = withViews.applyBlock({ ...block, height: ++heightV });
+          if (!r.ok) throw new Error(r.error.message);
+        }
+      }
+    },
+  });
+
   // One update diff back and forth on the top ask: the steady-state cost of one diff.
   const top = final.l4("BTC")[1][0];
   let flip = false;
@@ -167,20 +183,21 @@ async function heapReport(): Promise<void> {
     gc();
     return Deno.memoryUsage().heapUsed;
   };
+  // Measured as the heap released by dropping the books (so parse leftovers and code do not count).
   if (FIXTURE_AVAILABLE) {
-    const m0 = heap();
     let file: SnapshotFile | null = (await readFixtureSnapshot()) as SnapshotFile;
-    const books = Books.fromSnapshot(file);
+    let books: Books | null = Books.fromSnapshot(file);
     file = null;
-    const m1 = heap();
     const n = books.orderCount();
+    const m1 = heap();
+    books = null;
+    const m0 = heap();
     // deno-lint-ignore no-console
     console.log(`real BTC book: ${n} orders, ${((m1 - m0) / n).toFixed(0)} B/order (cloid strings included)`);
   }
   const N = 1_000_000;
   const users = Array.from({ length: 5000 }, (_, i) => `0x${i.toString(16).padStart(40, "0")}`);
-  const m0 = heap();
-  const books = new Books();
+  let books: Books | null = new Books();
   let height = 1;
   for (let start = 0; start < N; start += 10_000) {
     const statuses: OrderStatusEvent[] = [];
@@ -221,10 +238,13 @@ async function heapReport(): Promise<void> {
     const r = books.applyBlock({ height: height++, time: 1778002753024, statuses, diffs });
     if (!r.ok) throw new Error(r.error.message);
   }
+  const count = books.orderCount();
   const m1 = heap();
+  books = null;
+  const m0 = heap();
   // deno-lint-ignore no-console
   console.log(
-    `synthetic book: ${books.orderCount()} orders on 40,000 levels, half with a cloid: ${
+    `synthetic book: ${count} orders on 40,000 levels, half with a cloid: ${
       ((m1 - m0) / N).toFixed(0)
     } B/order`,
   );
