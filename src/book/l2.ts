@@ -19,8 +19,7 @@ export function sideLevels(side: BookSide, params: L2Params): Level[] {
   const out: Level[] = [];
   const nLevels = params.nLevels;
   for (let i = buckets.length - 1; i >= 0 && out.length < nLevels; i--) {
-    const b = buckets[i];
-    out.push({ px: formatPx(b.px), sz: formatSz(b.szInt, b.szFrac), n: b.n });
+    out.push(buckets[i].level());
   }
   return out;
 }

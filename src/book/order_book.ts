@@ -88,7 +88,19 @@ export class Bucket {
   szInt = 0;
   szFrac = 0;
   n = 0;
+  /** Cached strings (the size one is reset on every change). */
+  pxStr: string | null = null;
+  szStr: string | null = null;
   constructor(readonly px: number) {}
+
+  /** The wire level of this bucket. */
+  level(): { px: string; sz: string; n: number } {
+    return {
+      px: this.pxStr ??= formatPx(this.px),
+      sz: this.szStr ??= formatSz(this.szInt, this.szFrac),
+      n: this.n,
+    };
+  }
 }
 
 /**
@@ -123,6 +135,7 @@ export class BucketIndex {
       }
       b.szInt = i;
       b.szFrac = f;
+      b.szStr = null;
       b.n += n;
     } else {
       let f = b.szFrac - frac;
@@ -133,6 +146,7 @@ export class BucketIndex {
       }
       b.szInt = i;
       b.szFrac = f;
+      b.szStr = null;
       b.n -= n;
       if (b.n === 0) {
         this.byPx.delete(key);
