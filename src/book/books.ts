@@ -6,7 +6,7 @@
 import { formatMid, formatSz, parseNodeTime, parsePx, parseSzInto, type Sz } from "./decimal.ts";
 import { l2Levels } from "./l2.ts";
 import { NumMap } from "./_num_map.ts";
-import { FLAG_REDUCE_ONLY, FLAG_TPSL, FLAG_TRIGGER, Level, Order, OrderBook } from "./order_book.ts";
+import { FLAG_REDUCE_ONLY, FLAG_TPSL, FLAG_TRIGGER, Level, Order, OrderBook, Traits } from "./order_book.ts";
 import type {
   ApplyResult,
   BlockInput,
@@ -82,6 +82,9 @@ export class Books {
   #time = 0;
   /** Interned repeated strings (users, tif, orderType, triggerCondition…). */
   #strings = new Map<string, string>();
+  /** Interned order traits by their fields. */
+  #traits = new Map<string, Traits>();
+  #lastTraits: Traits | null = null;
   #undo: Undo[] = [];
   /** The current block's inserting statuses by oid (emptied after each block). */
   #inserting = new NumMap<OrderStatusEvent>(1024);
@@ -179,8 +182,34 @@ export class Books {
     return s;
   }
 
-  #internNullable(s: string | null): string | null {
-    return s === null ? null : this.#intern(s);
+  /** The shared `Traits` object of a combination (the last one is checked first: runs are common). */
+  #traitsOf(
+    tif: string | null,
+    orderType: string,
+    triggerCondition: string,
+    triggerPx: string,
+    flags: number,
+  ): Traits {
+    const last = this.#lastTraits;
+    if (
+      last !== null && last.tif === tif && last.orderType === orderType &&
+      last.triggerCondition === triggerCondition &&
+      last.triggerPx === triggerPx && last.flags === flags
+    ) return last;
+    const key = `${tif}\u0000${orderType}\u0000${triggerCondition}\u0000${triggerPx}\u0000${flags}`;
+    let t = this.#traits.get(key);
+    if (t === undefined) {
+      t = new Traits(
+        tif === null ? null : this.#intern(tif),
+        this.#intern(orderType),
+        this.#intern(triggerCondition),
+        this.#intern(triggerPx),
+        flags,
+      );
+      this.#traits.set(key, t);
+    }
+    this.#lastTraits = t;
+    return t;
   }
 
   #makeOrder(user: string, o: NodeOrder, level: Level, sz: Sz, timestamp: number, limitPx: string): Order {
@@ -194,11 +223,7 @@ export class Books {
       sz.frac,
       timestamp,
       limitPx === level.pxStr ? null : this.#intern(limitPx),
-      this.#internNullable(o.tif),
-      this.#intern(o.orderType),
-      this.#intern(o.triggerCondition),
-      this.#intern(o.triggerPx),
-      flags,
+      this.#traitsOf(o.tif, o.orderType, o.triggerCondition, o.triggerPx, flags),
       o.cloid ?? null,
     );
   }
@@ -280,6 +305,7 @@ export class Books {
     copy.#height = this.#height;
     copy.#time = this.#time;
     copy.#strings = new Map(this.#strings);
+    copy.#traits = new Map(this.#traits);
     for (const [coin, book] of this.#books) copy.#books.set(coin, book.clone());
     return copy;
   }
@@ -483,11 +509,7 @@ export class Books {
         szA.frac,
         block.time,
         null,
-        "Alo",
-        "Limit",
-        "N/A",
-        "0.0",
-        0,
+        this.#traitsOf("Alo", "Limit", "N/A", "0.0", 0),
         null,
       );
     } else {
@@ -515,11 +537,7 @@ export class Books {
       szA.frac,
       timestamp,
       o.limitPx === level.pxStr ? null : this.#intern(o.limitPx),
-      "Gtc",
-      this.#intern(o.orderType),
-      "Triggered",
-      "0.0",
-      flags,
+      this.#traitsOf("Gtc", o.orderType, "Triggered", "0.0", flags),
       o.cloid ?? null,
     );
   }

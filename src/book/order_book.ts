@@ -15,7 +15,19 @@ export const FLAG_TPSL = 1;
 export const FLAG_REDUCE_ONLY = 2;
 export const FLAG_TRIGGER = 4;
 
-/** A resting order. Strings that repeat (user, tif, orderType…) are interned by the caller. */
+/** The order fields most orders share (interned: one object per distinct combination). */
+export class Traits {
+  constructor(
+    readonly tif: string | null,
+    readonly orderType: string,
+    readonly triggerCondition: string,
+    readonly triggerPx: string,
+    /** FLAG_* bits. */
+    readonly flags: number,
+  ) {}
+}
+
+/** A resting order. Strings that repeat (user, limitPx) and the shared `traits` are interned by the caller. */
 export class Order {
   prev: Order | null = null;
   next: Order | null = null;
@@ -28,11 +40,7 @@ export class Order {
     readonly timestamp: number,
     /** The order's limitPx when it differs from its level's px string, else null. */
     readonly limitPx: string | null,
-    readonly tif: string | null,
-    readonly orderType: string,
-    readonly triggerCondition: string,
-    readonly triggerPx: string,
-    readonly flags: number,
+    readonly traits: Traits,
     readonly cloid: string | null,
   ) {}
 }
@@ -407,11 +415,7 @@ export class OrderBook {
             o.szFrac,
             o.timestamp,
             o.limitPx,
-            o.tif,
-            o.orderType,
-            o.triggerCondition,
-            o.triggerPx,
-            o.flags,
+            o.traits,
             o.cloid,
           );
           c.prev = prev;
@@ -439,6 +443,7 @@ export class OrderBook {
   /** The L4 shape of a resting order. */
   toL4(o: Order): L4Order {
     const level = o.level;
+    const t = o.traits;
     return {
       user: o.user,
       coin: this.coin,
@@ -447,13 +452,13 @@ export class OrderBook {
       sz: formatSz(o.szInt, o.szFrac),
       oid: o.oid,
       timestamp: o.timestamp,
-      triggerCondition: o.triggerCondition,
-      isTrigger: (o.flags & FLAG_TRIGGER) !== 0,
-      triggerPx: o.triggerPx,
-      isPositionTpsl: (o.flags & FLAG_TPSL) !== 0,
-      reduceOnly: (o.flags & FLAG_REDUCE_ONLY) !== 0,
-      orderType: o.orderType,
-      tif: o.tif,
+      triggerCondition: t.triggerCondition,
+      isTrigger: (t.flags & FLAG_TRIGGER) !== 0,
+      triggerPx: t.triggerPx,
+      isPositionTpsl: (t.flags & FLAG_TPSL) !== 0,
+      reduceOnly: (t.flags & FLAG_REDUCE_ONLY) !== 0,
+      orderType: t.orderType,
+      tif: t.tif,
       cloid: o.cloid,
     };
   }
