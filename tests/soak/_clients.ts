@@ -94,7 +94,8 @@ class SoakClient {
       socket.onclose = (event) => {
         if (this.open) this.stats.connected--;
         this.open = false;
-        this.stats.closes[event.code] = (this.stats.closes[event.code] ?? 0) + 1;
+        const key = `${event.code} ${event.reason}`.trim().slice(0, 60);
+        this.stats.closes[key] = (this.stats.closes[key] ?? 0) + 1;
         resolve();
         if (!stopping) {
           this.stats.reconnects++;
