@@ -68,6 +68,28 @@ if (FIXTURE_AVAILABLE && !import.meta.main) {
     },
   });
 
+  // Per-diff cost: the same round trip with each block's statuses cut to the ones that insert an order.
+  const inserting = (b: BlockInput): BlockInput => ({
+    ...b,
+    statuses: b.statuses.filter((s) => s.status === "open" || s.status === "triggered"),
+  });
+  const leanBlocks = blocks.map(inserting);
+  const leanInverse = inverse.map(inserting);
+  const leanBooks = base.clone();
+  let heightL = leanBooks.height;
+  Deno.bench({
+    name: `apply the real diffs and their inverses, inserting statuses only (${2 * diffCount} diffs)`,
+    group: "apply",
+    fn() {
+      for (const list of [leanBlocks, leanInverse]) {
+        for (const block of list) {
+          const r = leanBooks.applyBlock({ ...block, height: ++heightL });
+          if (!r.ok) throw new Error(r.error.message);
+        }
+      }
+    },
+  });
+
   const withViews = base.clone();
   for (const [, nSigFigs, mantissa] of VIEWS) withViews.l2("BTC", { nSigFigs, mantissa, nLevels: 20 });
   let heightV = withViews.height;

@@ -120,7 +120,10 @@ export class Books {
       if (books.#books.has(coin)) {
         throw new SnapshotLoadError(`coin ${coin} appears twice in the snapshot`, coin);
       }
-      const book = new OrderBook(coin);
+      const sides = entry[1];
+      const expected = (Array.isArray(sides[0]) ? sides[0].length : 0) +
+        (Array.isArray(sides[1]) ? sides[1].length : 0);
+      const book = new OrderBook(coin, expected);
       books.#books.set(coin, book);
       for (let s = 0; s < 2; s++) {
         const side = s === 0 ? "B" : "A";

@@ -273,8 +273,11 @@ export class BookSide {
 export class OrderBook {
   readonly bids: BookSide = new BookSide("B");
   readonly asks: BookSide = new BookSide("A");
-  readonly orders: NumMap<Order> = new NumMap();
-  constructor(readonly coin: Coin) {}
+  readonly orders: NumMap<Order>;
+  /** `capacity`: expected number of orders (sizes the oid table up front). */
+  constructor(readonly coin: Coin, capacity = 16) {
+    this.orders = new NumMap(capacity);
+  }
 
   sideOf(side: Side): BookSide {
     return side === "B" ? this.bids : this.asks;
@@ -396,7 +399,7 @@ export class OrderBook {
 
   /** Deep copy (strings shared). */
   clone(): OrderBook {
-    const copy = new OrderBook(this.coin);
+    const copy = new OrderBook(this.coin, this.orders.size);
     for (const [from, to] of [[this.bids, copy.bids], [this.asks, copy.asks]] as const) {
       for (const level of from.levels) {
         const l = new Level(level.side, level.px, level.pxStr);
