@@ -90,7 +90,12 @@ export interface L4Order {
 /** The node's `l4Snapshots` file: `[height, [[coin, [bids, asks]], …]]`, each order `[user, order]`. */
 export type SnapshotFile = readonly [
   number,
-  ReadonlyArray<readonly [Coin, readonly [ReadonlyArray<readonly [string, NodeOrder]>, ReadonlyArray<readonly [string, NodeOrder]>]]>,
+  ReadonlyArray<
+    readonly [
+      Coin,
+      readonly [ReadonlyArray<readonly [string, NodeOrder]>, ReadonlyArray<readonly [string, NodeOrder]>],
+    ]
+  >,
 ];
 
 /** One aggregated price level on the wire: `n` = number of orders. */
