@@ -129,7 +129,11 @@ for (let round = 0; round < ROUNDS; round++) {
   const parseSeconds = await parseOnly();
   replayRates.push(result.events / result.seconds);
   replayRatios.push(((parseSeconds + lastParse) / 2) / result.seconds);
-  note(`  replay() ${result.seconds.toFixed(2)} s (ratio ${replayRatios[0].toFixed(2)}, JSON.parse ${parseSeconds.toFixed(2)} s)`);
+  note(
+    `  replay() ${result.seconds.toFixed(2)} s (ratio ${replayRatios[0].toFixed(2)}, JSON.parse ${
+      parseSeconds.toFixed(2)
+    } s)`,
+  );
 }
 const needed = statusRate + diffRate;
 const rowRate = (figure: string, rate: number) => ({
