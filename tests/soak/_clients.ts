@@ -53,6 +53,8 @@ interface Stats {
   l4Snapshots: number;
   l4Broken: number;
   closes: Record<string, number>;
+  /** WebSocket error events by message. */
+  errors: Record<string, number>;
 }
 
 class SoakClient {
@@ -103,7 +105,10 @@ class SoakClient {
           setTimeout(() => this.connect(), 200 + Math.random() * 500);
         }
       };
-      socket.onerror = () => {};
+      socket.onerror = (event) => {
+        const key = String((event as ErrorEvent).message ?? "error").slice(0, 80);
+        this.stats.errors[key] = (this.stats.errors[key] ?? 0) + 1;
+      };
     });
   }
 
@@ -178,6 +183,7 @@ if (import.meta.main) {
     l4Snapshots: 0,
     l4Broken: 0,
     closes: {},
+    errors: {},
   };
   const clients: SoakClient[] = [];
   for (let i = 0; i < n; i++) {

@@ -51,6 +51,16 @@ interface Ctx {
   readonly pump: Pump;
 }
 
+/** Counters of which at least one moves when hlbook notices a fault. */
+const FAULT_COUNTERS = [
+  "hlbook_resyncs_total",
+  "hlbook_gaps_total",
+  "hlbook_malformed_lines_total",
+  "hlbook_snapshot_failures_total",
+  "hlbook_inconsistencies_total",
+  "hlbook_stale",
+];
+
 const INVALID_UTF8 = new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d, 0x0a]);
 
 const FAULTS: Fault[] = [
@@ -233,9 +243,23 @@ async function main(): Promise<number> {
       await sleep(faultEvery);
       const fault = FAULTS[index++ % FAULTS.length];
       injected.set(fault.name, (injected.get(fault.name) ?? 0) + 1);
+      const counters = async () => {
+        const m = await server.metrics();
+        return FAULT_COUNTERS.map((name) => m.get(name) ?? 0).join(",");
+      };
+      const before = await counters();
       const t0 = Date.now();
       await fault.inject(ctx);
       try {
+        // First see hlbook notice the fault (every fault but the benign rotation moves a counter), then recover.
+        if (fault.name !== "rotation in the middle of a block") {
+          await waitFor(
+            `hlbook to notice ${fault.name}`,
+            async () => (await counters()) !== before,
+            20_000,
+            50,
+          );
+        }
         await waitFor(
           `recovery from ${fault.name}`,
           async () => {

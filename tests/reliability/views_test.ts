@@ -1,0 +1,95 @@
+/**
+ * Every subscriber's l2Book view stays equal to the simulator's book: many coins × views, a mainnet-like
+ * flow, re-syncs in between; at each checkpoint (node paused, hlbook caught up) the latest l2Book each
+ * subscriber received must equal the simulator's view at the node's height.
+ */
+import assert from "node:assert/strict";
+import { levelsJson } from "../../src/feed/messages.ts";
+import {
+  FakeInfo,
+  FaultyNode,
+  Hlbook,
+  sleep,
+  tempDirs,
+  waitCaughtUp,
+  waitFor,
+  WsClient,
+} from "./_harness.ts";
+
+const VIEWS: Record<string, number>[] = [
+  {},
+  { nSigFigs: 5 },
+  { nSigFigs: 4 },
+  { nSigFigs: 3 },
+  { nSigFigs: 2 },
+  {
+    nSigFigs: 5,
+    mantissa: 2,
+  },
+  { nSigFigs: 5, mantissa: 5 },
+  { nLevels: 50 },
+  { nLevels: 3 },
+  { nSigFigs: 3, nLevels: 100 },
+];
+
+Deno.test("every subscriber's l2Book equals the simulator's view through blocks and re-syncs", async () => {
+  const dirs = await tempDirs();
+  const node = new FaultyNode(dirs.data, { seed: 94, coins: 7, ordersPerCoin: 400 });
+  const info = new FakeInfo(node);
+  let hlbook: Hlbook | null = null;
+  const clients: WsClient[] = [];
+  try {
+    hlbook = await Hlbook.start({
+      dataDir: dirs.data,
+      infoUrl: info.url,
+      snapshotPath: dirs.snapshot,
+      stallTimeout: 5,
+    });
+    const server = hlbook;
+    await waitFor("the book to go live", async () => (await server.health()).ready);
+    const subs: { client: WsClient; coin: string; view: Record<string, number> }[] = [];
+    // One connection per view: l2Book messages name the coin, not the view.
+    for (const coin of node.coins()) {
+      for (const view of VIEWS) {
+        const client = await WsClient.open(server.wsUrl);
+        clients.push(client);
+        client.send({ method: "subscribe", subscription: { type: "l2Book", coin, ...view } });
+        subs.push({ client, coin, view });
+      }
+    }
+    for (let round = 0; round < 6; round++) {
+      await node.advance(40, 20);
+      if (round % 2 === 1) {
+        node.step(); // a missing block: re-sync
+        await node.advance(1 + round, 20);
+      }
+      await waitCaughtUp(server, node);
+      await sleep(400);
+      const wrong: string[] = [];
+      for (const { client, coin, view } of subs) {
+        const last = client.messages.findLast((m) => m.channel === "l2Book");
+        const params = {
+          nSigFigs: view.nSigFigs ?? null,
+          mantissa: view.mantissa ?? null,
+          nLevels: view.nLevels ?? 20,
+        };
+        const truth = JSON.parse(levelsJson(node.truth.l2(coin, params)));
+        try {
+          assert.deepEqual((last?.data as { levels: unknown } | undefined)?.levels, truth);
+        } catch {
+          wrong.push(`${coin} ${JSON.stringify(view)}`);
+        }
+      }
+      assert.deepEqual(
+        wrong,
+        [],
+        `round ${round} at height ${node.height}: views that differ from the simulator's`,
+      );
+    }
+  } finally {
+    for (const client of clients) client.close();
+    await hlbook?.close();
+    await info.close();
+    await dirs.remove();
+  }
+});
