@@ -187,7 +187,7 @@ export function inverseBlocks(base: Books, blocks: readonly BlockInput[]): Block
       } else {
         diffs.unshift({ ...d, raw_book_diff: "remove" });
       }
-      const st = block.statuses.filter((s) => s.order.oid === d.oid);
+      const st = block.statuses.filter((s) => !("raw" in s) && s.order.oid === d.oid);
       const r = scratch.applyBlock({ height: ++h, time: block.time, statuses: st, diffs: [d] });
       if (!r.ok) throw new Error(r.error.message);
     }

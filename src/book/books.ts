@@ -22,6 +22,7 @@ import type {
   NodeOrder,
   OrderStatusEvent,
   SnapshotFile,
+  StatusEvent,
 } from "./types.ts";
 
 /** Users whose orders never get an order status (HIP-2 market making, Assistance Fund). */
@@ -57,7 +58,7 @@ type Undo =
 /** Per-coin scratch of one block. */
 interface CoinWork {
   readonly coin: Coin;
-  readonly statuses: OrderStatusEvent[];
+  readonly statuses: StatusEvent[];
   readonly diffs: BookDiffEvent[];
   /** Levels touched by the block (each level object once; see `Level.touched`). */
   readonly touched: Level[];
@@ -66,7 +67,9 @@ interface CoinWork {
 const szA: Sz = { int: 0, frac: 0 };
 const szB: Sz = { int: 0, frac: 0 };
 
-function isInserting(st: OrderStatusEvent): boolean {
+/** Whether a status inserts its order if a `new` diff names it (raw statuses never do: see RawStatusEvent). */
+function isInserting(st: StatusEvent): st is OrderStatusEvent {
+  if ("raw" in st) return false;
   const s = st.status;
   if (s === "open") return !st.order.isTrigger && st.order.tif !== "Ioc";
   return s === "triggered";

@@ -43,6 +43,21 @@ export interface OrderStatusEvent {
   readonly order: NodeOrder;
 }
 
+/**
+ * A status that cannot touch the book (rejected, canceled, filled, …: ~95 % of all statuses), kept as the
+ * node's own JSON text so it is neither materialised on ingest nor re-serialised for `l4Book` subscribers.
+ * Only `open` and `triggered` statuses are ever parsed into {@link OrderStatusEvent}s.
+ */
+export interface RawStatusEvent {
+  readonly status: string;
+  readonly order: { readonly coin: Coin };
+  /** The event exactly as the node wrote it (one JSON object). */
+  readonly raw: string;
+}
+
+/** A status event as ingest hands it over: parsed when it may insert an order, raw otherwise. */
+export type StatusEvent = OrderStatusEvent | RawStatusEvent;
+
 /** The `raw_book_diff` member of a raw book diff event. */
 export type RawBookDiff =
   | { readonly new: { readonly sz: string; readonly insertBefore?: Oid | null } }
@@ -64,7 +79,7 @@ export interface BlockInput {
   readonly height: number;
   /** Block time in milliseconds since the epoch. */
   readonly time: number;
-  readonly statuses: readonly OrderStatusEvent[];
+  readonly statuses: readonly StatusEvent[];
   readonly diffs: readonly BookDiffEvent[];
 }
 
@@ -132,7 +147,7 @@ export interface CoinDiff {
   /** Final state of every price level the block touched (each side+px at most once). */
   readonly levels: readonly LevelChange[];
   /** The block's status events for this coin, in node order (all statuses, rejected ones included). */
-  readonly statuses: readonly OrderStatusEvent[];
+  readonly statuses: readonly StatusEvent[];
   /** The block's raw diff events for this coin, in node order. */
   readonly diffs: readonly BookDiffEvent[];
 }

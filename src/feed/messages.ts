@@ -4,15 +4,7 @@
  *
  * @module
  */
-import type {
-  BookDiffEvent,
-  Coin,
-  L2Levels,
-  L4Order,
-  Level,
-  OrderStatusEvent,
-  Trade,
-} from "../book/types.ts";
+import type { BookDiffEvent, Coin, L2Levels, L4Order, Level, StatusEvent, Trade } from "../book/types.ts";
 
 /** Phases the ingest reports; `hlbookStatus` carries them to clients. */
 export type Phase = "starting" | "ready" | "stale" | "resyncing";
@@ -172,11 +164,22 @@ export function l4SnapshotFromJson(
 export function l4UpdatesMessage(
   time: number,
   height: number,
-  statuses: readonly OrderStatusEvent[],
+  statuses: readonly StatusEvent[],
   diffs: readonly BookDiffEvent[],
 ): string {
   return `{"channel":"l4Book","data":{"Updates":{"time":${time},"height":${height},` +
-    `"order_statuses":${JSON.stringify(statuses)},"book_diffs":${JSON.stringify(diffs)}}}}`;
+    `"order_statuses":${statusesJson(statuses)},"book_diffs":${JSON.stringify(diffs)}}}}`;
+}
+
+/** The statuses as a JSON array: raw ones verbatim as the node wrote them, parsed ones serialised. */
+function statusesJson(statuses: readonly StatusEvent[]): string {
+  let out = "[";
+  for (let i = 0; i < statuses.length; i++) {
+    const st = statuses[i];
+    if (i > 0) out += ",";
+    out += "raw" in st ? st.raw : JSON.stringify(st);
+  }
+  return out + "]";
 }
 
 /** `{"channel":"post","data":{"id":…,"response":{"type":"info","payload":{"type":…,"data":<data>}}}}`. */
