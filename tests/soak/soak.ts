@@ -51,6 +51,12 @@ interface Ctx {
   readonly pump: Pump;
 }
 
+const QUIET_FAULTS = [
+  "rotation in the middle of a block",
+  "node stall longer than the stall timeout",
+  "book drifts from the node (caught by validation)",
+];
+
 /** Counters of which at least one moves when hlbook notices a fault. */
 const FAULT_COUNTERS = [
   "hlbook_resyncs_total",
@@ -251,8 +257,10 @@ async function main(): Promise<number> {
       const t0 = Date.now();
       await fault.inject(ctx);
       try {
-        // First see hlbook notice the fault (every fault but the benign rotation moves a counter), then recover.
-        if (fault.name !== "rotation in the middle of a block") {
+        // First see hlbook notice the fault (a counter moves), then recover. Not for the rotation (no fault at
+        // all), the stall (the stale gauge is back to 0 when inject returns; its log lines are checked by the
+        // fast suite) and the drift (a later block may remove the drifted order before a validation sees it).
+        if (!QUIET_FAULTS.includes(fault.name)) {
           await waitFor(
             `hlbook to notice ${fault.name}`,
             async () => (await counters()) !== before,
