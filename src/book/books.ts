@@ -42,22 +42,17 @@ export class SnapshotLoadError extends Error {
   }
 }
 
-/** Undo record of one applied diff. */
-type Undo =
-  | { readonly kind: 0; readonly book: OrderBook; readonly order: Order } // new → unlink
-  | { readonly kind: 1; readonly book: OrderBook; readonly order: Order; readonly after: Order | null } // remove → relink
-  | {
-    readonly kind: 2;
-    readonly book: OrderBook;
-    readonly order: Order;
-    readonly int: number;
-    readonly frac: number;
-  } // update
-  | { readonly kind: 3; readonly coin: Coin }; // book created
+/** Undo kinds (see `Books.#undoKind`). */
+const UNDO_NEW = 0; // unlink the order
+const UNDO_REMOVE = 1; // relink the order after `#undoAfter`
+const UNDO_UPDATE = 2; // restore the size `#undoInt`/`#undoFrac`
+const UNDO_BOOK = 3; // delete the created book of `#undoBook[i].coin`
 
 /** Per-coin scratch of one block. */
 interface CoinWork {
   readonly coin: Coin;
+  /** The coin's book, once known (cached so diffs skip the coin map). */
+  book: OrderBook | undefined;
   readonly statuses: StatusEvent[];
   readonly diffs: BookDiffEvent[];
   /** Levels touched by the block (each level object once; see `Level.touched`). */
@@ -88,7 +83,18 @@ export class Books {
   /** Interned order traits by their fields. */
   #traits = new Map<string, Traits>();
   #lastTraits: Traits | null = null;
-  #undo: Undo[] = [];
+  /**
+   * Undo log of the current block as parallel arrays (no allocation per event once warm): entry i has kind
+   * `#undoKind[i]`, book `#undoBook[i]`, order `#undoOrder[i]` and, per kind, `#undoAfter[i]` or
+   * `#undoInt[i]`/`#undoFrac[i]`. Only entries below `#undoLen` are live.
+   */
+  #undoLen = 0;
+  #undoKind: number[] = [];
+  #undoBook: OrderBook[] = [];
+  #undoOrder: (Order | null)[] = [];
+  #undoAfter: (Order | null)[] = [];
+  #undoInt: number[] = [];
+  #undoFrac: number[] = [];
   /** The current block's inserting statuses by oid (emptied after each block). */
   #inserting = new NumMap<OrderStatusEvent>(1024);
   #insertingOids: number[] = [];
@@ -363,8 +369,7 @@ export class Books {
         insertingOids.push(st.order.oid);
       }
     }
-    const undo = this.#undo;
-    undo.length = 0;
+    this.#undoLen = 0;
     const diffs = block.diffs;
     let error: BookError | null = null;
     for (let i = 0; i < diffs.length; i++) {
@@ -381,14 +386,16 @@ export class Books {
       this.#rollback();
       return fail(error);
     }
-    undo.length = 0;
+    // Drop the log's references so removed orders and levels can be collected.
+    this.#undoOrder.fill(null, 0, this.#undoLen);
+    this.#undoAfter.fill(null, 0, this.#undoLen);
+    this.#undoLen = 0;
     this.#height = height;
     this.#time = block.time;
     const coins = new Map<Coin, CoinDiff>();
     for (const w of work.values()) {
       const levels: LevelChange[] = [];
-      const book = this.#books.get(w.coin);
-      if (w.touched.length > 0) collectLevels(w.touched, book as OrderBook, epoch, levels);
+      if (w.touched.length > 0) collectLevels(w.touched, w.book as OrderBook, epoch, levels);
       coins.set(w.coin, { coin: w.coin, levels, statuses: w.statuses, diffs: w.diffs });
     }
     return { ok: true, diff: { height, time: block.time, coins } };
@@ -404,8 +411,8 @@ export class Books {
     const coin = d.coin;
     const oid = d.oid;
     const raw = d.raw_book_diff;
-    const undo = this.#undo;
-    let book = this.#books.get(coin);
+    let book = w.book;
+    if (book === undefined) book = w.book = this.#books.get(coin);
     if (raw === "remove") {
       const order = book?.orders.get(oid);
       if (book === undefined || order === undefined) {
@@ -420,7 +427,7 @@ export class Books {
         );
       }
       touch(w, order.level, epoch);
-      undo.push({ kind: 1, book, order, after: order.prev });
+      this.#pushUndo(UNDO_REMOVE, book, order, order.prev, 0, 0);
       book.unlink(order);
       return null;
     }
@@ -456,7 +463,7 @@ export class Books {
         );
       }
       touch(w, order.level, epoch);
-      undo.push({ kind: 2, book, order, int: order.szInt, frac: order.szFrac });
+      this.#pushUndo(UNDO_UPDATE, book, order, null, order.szInt, order.szFrac);
       book.resize(order, szB.int, szB.frac);
       return null;
     }
@@ -491,7 +498,7 @@ export class Books {
     let order: Order;
     let level: Level;
     if (st !== undefined && st.order.coin === coin) {
-      if (book === undefined) book = this.#createBook(coin);
+      if (book === undefined) book = w.book = this.#createBook(coin);
       level = book.levelFor(d.side, px, d.px);
       let timestamp = st.order.timestamp;
       if (st.status === "triggered") {
@@ -505,7 +512,7 @@ export class Books {
         order = this.#makeOrder(st.user, st.order, level, szA, timestamp, st.order.limitPx);
       }
     } else if (STATUSLESS_USERS.has(d.user)) {
-      if (book === undefined) book = this.#createBook(coin);
+      if (book === undefined) book = w.book = this.#createBook(coin);
       level = book.levelFor(d.side, px, d.px);
       order = new Order(
         oid,
@@ -527,7 +534,7 @@ export class Books {
       );
     }
     touch(w, level, epoch);
-    undo.push({ kind: 0, book, order });
+    this.#pushUndo(UNDO_NEW, book, order, null, 0, 0);
     book.link(order, before);
     return null;
   }
@@ -555,34 +562,67 @@ export class Books {
   #createBook(coin: Coin): OrderBook {
     const book = new OrderBook(coin);
     this.#books.set(coin, book);
-    this.#undo.push({ kind: 3, coin });
+    this.#pushUndo(UNDO_BOOK, book, null, null, 0, 0);
     return book;
   }
 
+  #pushUndo(
+    kind: number,
+    book: OrderBook,
+    order: Order | null,
+    after: Order | null,
+    int: number,
+    frac: number,
+  ): void {
+    const i = this.#undoLen++;
+    if (i === this.#undoKind.length) {
+      this.#undoKind.push(kind);
+      this.#undoBook.push(book);
+      this.#undoOrder.push(order);
+      this.#undoAfter.push(after);
+      this.#undoInt.push(int);
+      this.#undoFrac.push(frac);
+    } else {
+      this.#undoKind[i] = kind;
+      this.#undoBook[i] = book;
+      this.#undoOrder[i] = order;
+      this.#undoAfter[i] = after;
+      this.#undoInt[i] = int;
+      this.#undoFrac[i] = frac;
+    }
+  }
+
   #rollback(): void {
-    const undo = this.#undo;
-    for (let i = undo.length - 1; i >= 0; i--) {
-      const u = undo[i];
-      switch (u.kind) {
-        case 0:
-          u.book.unlink(u.order);
+    const kinds = this.#undoKind;
+    const books = this.#undoBook;
+    const orders = this.#undoOrder;
+    const afters = this.#undoAfter;
+    for (let i = this.#undoLen - 1; i >= 0; i--) {
+      const book = books[i];
+      const order = orders[i] as Order;
+      switch (kinds[i]) {
+        case UNDO_NEW:
+          book.unlink(order);
           break;
-        case 1: {
-          const level = u.order.level;
-          const side = u.book.sideOf(level.side);
+        case UNDO_REMOVE: {
+          const level = order.level;
+          const side = book.sideOf(level.side);
           if (side.byPx.get(level.px) !== level) side.insertLevel(level);
-          u.book.linkAfter(u.order, u.after);
+          book.linkAfter(order, afters[i]);
           break;
         }
-        case 2:
-          u.book.resize(u.order, u.int, u.frac);
+        case UNDO_UPDATE:
+          book.resize(order, this.#undoInt[i], this.#undoFrac[i]);
           break;
-        case 3:
-          this.#books.delete(u.coin);
+        case UNDO_BOOK:
+          this.#books.delete(book.coin);
           break;
       }
     }
-    undo.length = 0;
+    // Drop references so rolled-back orders can be collected.
+    orders.fill(null, 0, this.#undoLen);
+    afters.fill(null, 0, this.#undoLen);
+    this.#undoLen = 0;
   }
 }
 
@@ -635,7 +675,7 @@ function collectLevels(touched: Level[], book: OrderBook, epoch: number, out: Le
 function workFor(work: Map<Coin, CoinWork>, coin: Coin): CoinWork {
   let w = work.get(coin);
   if (w === undefined) {
-    w = { coin, statuses: [], diffs: [], touched: [] };
+    w = { coin, book: undefined, statuses: [], diffs: [], touched: [] };
     work.set(coin, w);
   }
   return w;

@@ -89,14 +89,11 @@ export function parseSz(s: string): Sz | null {
 
 /** The fractional digits of `frac` (0 < frac < 1e8, 1e-8 units) with trailing zeros trimmed. */
 function fracDigits(frac: number): string {
-  let f = frac;
-  let digits = 8;
-  while (f % 10 === 0) {
-    f /= 10;
-    digits--;
-  }
-  const s = String(f);
-  return s.length < digits ? "0".repeat(digits - s.length) + s : s;
+  // "1dddddddd": the 8 digits with their leading zeros, then trailing zeros cut (frac > 0: a digit stays).
+  const s = String(SCALE + frac);
+  let end = 9;
+  while (s.charCodeAt(end - 1) === 48) end--;
+  return s.slice(1, end);
 }
 
 /** Node-style string of an integer part and a fraction in 1e-8 units. */
