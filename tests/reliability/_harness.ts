@@ -31,7 +31,7 @@ export function sleep(ms: number): Promise<void> {
 export async function waitFor<T>(
   what: string,
   check: () => T | Promise<T>,
-  timeout = 10_000,
+  timeout = 20_000,
   every = 25,
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeout;
@@ -322,7 +322,7 @@ export class Hlbook {
           if (match) return Number(match[1]);
         }
         return 0;
-      }, 20_000);
+      }, 30_000);
       hlbook.port = port;
     } catch (error) {
       await hlbook.close();
@@ -364,13 +364,13 @@ export class Hlbook {
   }
 
   async health(): Promise<Health> {
-    const response = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(5000) });
+    const response = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(10_000) });
     return await response.json();
   }
 
   /** `/metrics` as name (with labels, if any) → value. */
   async metrics(): Promise<Map<string, number>> {
-    const response = await fetch(`${this.base}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const response = await fetch(`${this.base}/metrics`, { signal: AbortSignal.timeout(10_000) });
     const text = await response.text();
     const values = new Map<string, number>();
     for (const line of text.split("\n")) {
@@ -397,7 +397,7 @@ export class Hlbook {
       method: "POST",
       body: JSON.stringify(payload),
       headers: { "content-type": "application/json" },
-      signal: AbortSignal.timeout(5000),
+      signal: AbortSignal.timeout(10_000),
     });
     return { status: response.status, body: await response.json() };
   }
@@ -428,7 +428,7 @@ export class Hlbook {
 }
 
 /** Waits until hlbook serves a live book at the node's height. */
-export async function waitCaughtUp(hlbook: Hlbook, node: FaultyNode, timeout = 15_000): Promise<Health> {
+export async function waitCaughtUp(hlbook: Hlbook, node: FaultyNode, timeout = 30_000): Promise<Health> {
   return await waitFor(`hlbook to reach height ${node.height}`, async () => {
     assert.ok(hlbook.alive, "hlbook exited");
     const health = await hlbook.health();
@@ -540,7 +540,7 @@ export class WsClient {
   }
 
   /** The next unread message matching `match` (older non-matching ones are skipped). */
-  async next(match: (m: Message) => boolean = () => true, timeout = 5000): Promise<Message> {
+  async next(match: (m: Message) => boolean = () => true, timeout = 10_000): Promise<Message> {
     const deadline = Date.now() + timeout;
     for (;;) {
       while (this.#read < this.messages.length) {

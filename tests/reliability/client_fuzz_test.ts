@@ -74,7 +74,7 @@ Deno.test("bad, flooding, churning and stalled clients never hurt hlbook or its 
     });
     const server = hlbook;
     pump.start();
-    await waitFor("the book to go live", async () => (await server.health()).ready, 15_000);
+    await waitFor("the book to go live", async () => (await server.health()).ready, 30_000);
     control = await WsClient.open(server.wsUrl);
     control.send({ method: "subscribe", subscription: { type: "l2Book", coin } });
     await control.next((m) => m.channel === "l2Book");
@@ -295,7 +295,7 @@ Deno.test({
       });
       const server = hlbook;
       pump.start();
-      await waitFor("the book to go live", async () => (await server.health()).ready, 15_000);
+      await waitFor("the book to go live", async () => (await server.health()).ready, 30_000);
       for (let round = 1; round <= 6; round++) {
         await pausedReaders(server, node.coins(), sockets);
         await waitFor(
@@ -343,7 +343,7 @@ Deno.test({
       });
       const server = hlbook;
       pump.start();
-      await waitFor("the book to go live", async () => (await server.health()).ready, 15_000);
+      await waitFor("the book to go live", async () => (await server.health()).ready, 30_000);
       const control = await WsClient.open(server.wsUrl);
       clients.push(control);
       control.send({ method: "subscribe", subscription: { type: "l2Book", coin } });

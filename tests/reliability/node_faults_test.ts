@@ -168,7 +168,7 @@ Deno.test({
     try {
       hlbook = await Hlbook.start({ dataDir: dirs.data, infoUrl: info.url, snapshotPath: dirs.snapshot });
       const server = hlbook;
-      await waitFor("the book to go live", async () => (await server.health()).ready);
+      await waitFor("the book to go live", async () => (await server.health()).ready, 30_000);
       await node.advance(5);
       await assertBooksEqual(server, node);
       for (let i = 0; i < 5; i++) node.step(); // blocks the node never writes
