@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { BlockInput, BookDiffEvent, OrderStatusEvent, Side, Trade } from "../book/types.ts";
+import type { BlockInput, BookDiffEvent, Side, StatusEvent, Trade } from "../book/types.ts";
 import type { Batch, FillEvent, NodeFill } from "../node/parse.ts";
 
 /** Why the streams can no longer be paired: the caller must re-sync. */
@@ -51,7 +51,7 @@ function stream<E>(name: "statuses" | "diffs", skip: boolean): StreamState<E> {
 /** Pairs statuses and diffs into `BlockInput`s; see the module doc. */
 export class BlockAligner {
   readonly #options: AlignerOptions;
-  #statuses: StreamState<OrderStatusEvent>;
+  #statuses: StreamState<StatusEvent>;
   #diffs: StreamState<BookDiffEvent>;
   #lastEmitted: number | null = null;
   #lastTime = 0;
@@ -82,7 +82,7 @@ export class BlockAligner {
   }
 
   /** Adds one parsed `node_order_statuses_*` line. */
-  pushStatuses(batch: Batch<OrderStatusEvent>): void {
+  pushStatuses(batch: Batch<StatusEvent>): void {
     this.#push(this.#statuses, batch);
   }
 

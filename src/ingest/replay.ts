@@ -5,9 +5,10 @@
  * @module
  */
 import { Books, type SnapshotFile, type Trade } from "../book/mod.ts";
-import type { BlockInput, BookDiffEvent, OrderStatusEvent } from "../book/types.ts";
+import type { BlockInput, BookDiffEvent, StatusEvent } from "../book/types.ts";
 import {
   type Batch,
+  decodeLine,
   type FillEvent,
   parseDiffLine,
   parseFillLine,
@@ -65,24 +66,52 @@ async function* streamLines(dir: string): AsyncGenerator<{ file: string; line: n
     for (const hour of hours.sort((a, b) => a - b)) {
       const file = `${dir}/hourly/${date}/${hour}`;
       const handle = await Deno.open(file);
-      const text = handle.readable.pipeThrough(new TextDecoderStream("utf-8", { fatal: true }));
-      let rest = "";
+      // Newlines are looked for only in each new chunk, and a line's pieces are joined once: lines of several
+      // MB span many chunks, and rescanning a growing buffer would be quadratic.
+      let pieces: Uint8Array[] = [];
+      let pending = 0;
       let line = 0;
-      for await (const chunk of text) {
-        rest += chunk;
+      const text = (bytes: Uint8Array): string => {
+        const decoded = decodeLine(bytes);
+        if (decoded === null) throw new ReplayError(`${file} line ${line}: not valid UTF-8`);
+        return decoded;
+      };
+      for await (const chunk of handle.readable) {
         let start = 0;
-        let index = rest.indexOf("\n");
-        while (index >= 0) {
+        for (let index = chunk.indexOf(10); index >= 0; index = chunk.indexOf(10, start)) {
           line++;
-          if (index > start) yield { file, line, text: rest.slice(start, index) };
+          let bytes: Uint8Array = chunk.subarray(start, index);
+          if (pieces.length > 0) {
+            bytes = join(pieces, pending, bytes);
+            pieces = [];
+            pending = 0;
+          }
+          if (bytes.length > 0) yield { file, line, text: text(bytes) };
           start = index + 1;
-          index = rest.indexOf("\n", start);
         }
-        rest = rest.slice(start);
+        if (start < chunk.length) {
+          pieces.push(chunk.slice(start)); // the reader may reuse its buffer
+          pending += chunk.length - start;
+        }
       }
-      if (rest.length > 0) yield { file, line: line + 1, text: rest };
+      if (pending > 0) {
+        line++;
+        yield { file, line, text: text(join(pieces, pending, new Uint8Array(0))) };
+      }
     }
   }
+}
+
+/** The pieces (of `size` bytes in all) followed by `last`, in one array. */
+function join(pieces: readonly Uint8Array[], size: number, last: Uint8Array): Uint8Array {
+  const out = new Uint8Array(size + last.length);
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  out.set(last, at);
+  return out;
 }
 
 async function* batches<E>(
@@ -146,14 +175,14 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
       failure ??= new ReplayError(`${fault.stream}: ${fault.message}`);
     },
   });
-  const statuses = batches<OrderStatusEvent>(`${options.dataDir}/${dirs.statuses}`, parseStatusLine);
+  const statuses = batches<StatusEvent>(`${options.dataDir}/${dirs.statuses}`, parseStatusLine);
   const diffs = batches<BookDiffEvent>(`${options.dataDir}/${dirs.diffs}`, parseDiffLine);
   let s = await statuses.next();
   let d = await diffs.next();
   // Feed the stream that is behind, as live tailing would.
   while ((!s.done || !d.done) && !failure) {
     if (d.done || (!s.done && s.value.blockNumber <= d.value.blockNumber)) {
-      aligner.pushStatuses((s as IteratorYieldResult<Batch<OrderStatusEvent>>).value);
+      aligner.pushStatuses((s as IteratorYieldResult<Batch<StatusEvent>>).value);
       s = await statuses.next();
     } else {
       aligner.pushDiffs(d.value);

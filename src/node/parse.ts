@@ -2,13 +2,14 @@
  * Parsing and validation of the node's output lines (by-block and streaming: the same batch shape) and of its
  * L4 snapshot file. Untrusted text is checked once here; everything downstream trusts the types.
  *
- * Rejected order statuses are ~95 % of the bytes and never touch the book, so only what every consumer reads
- * (`time`, `user`, `status`, `order.coin`) is checked for them; the statuses that can touch the book are checked
- * in full. Events are kept as parsed (unknown fields included) so they can be forwarded verbatim.
+ * Order statuses that cannot insert an order (everything but `open` and `triggered`: ~95 % of the bytes) are never
+ * materialised: a structural scanner checks the line's JSON, reads each event's `status` and `order.coin` and
+ * keeps the event as the exact text the node wrote (`RawStatusEvent`); only inserting statuses are `JSON.parse`d
+ * and checked in full. Parsed events keep unknown fields so they can be forwarded as the node wrote them.
  *
  * @module
  */
-import type { BookDiffEvent, OrderStatusEvent, SnapshotFile } from "../book/types.ts";
+import type { BookDiffEvent, OrderStatusEvent, SnapshotFile, StatusEvent } from "../book/types.ts";
 import { parseNodeTime } from "./time.ts";
 
 /** One line of a node stream: a block's (by-block) or one event's (streaming) batch. */
@@ -42,8 +43,8 @@ export type ParseResult<E> =
   | { readonly ok: true; readonly batch: Batch<E> }
   | { readonly ok: false; readonly error: string };
 
-/** Statuses whose order is validated in full: the ones that can touch the book. */
-const BOOK_STATUSES: ReadonlySet<string> = new Set(["open", "triggered", "filled", "canceled"]);
+/** Statuses that can put an order in the book: parsed and validated in full. Every other one stays raw text. */
+const INSERTING_STATUSES: ReadonlySet<string> = new Set(["open", "triggered"]);
 
 const DECIMAL = /^\d+(\.\d+)?$/;
 
@@ -151,12 +152,13 @@ function checkOrder(order: Json): string | null {
 function checkStatus(event: unknown): string | null {
   if (!isObject(event)) return `an order status must be an object, got ${show(event)}`;
   if (typeof event.status !== "string") return `status must be a string, got ${show(event.status)}`;
-  if (typeof event.user !== "string") return `user must be a string, got ${show(event.user)}`;
-  if (typeof event.time !== "string") return `time must be a string, got ${show(event.time)}`;
   const order = event.order;
   if (!isObject(order)) return `order must be an object, got ${show(order)}`;
   if (typeof order.coin !== "string") return `order.coin must be a string, got ${show(order.coin)}`;
-  if (!BOOK_STATUSES.has(event.status)) return null;
+  // Statuses that cannot insert an order are forwarded as written: status and coin are all anyone reads.
+  if (!INSERTING_STATUSES.has(event.status)) return null;
+  if (typeof event.user !== "string") return `user must be a string, got ${show(event.user)}`;
+  if (typeof event.time !== "string") return `time must be a string, got ${show(event.time)}`;
   if (parseNodeTime(event.time) === null) return `time must be a node time string, got ${show(event.time)}`;
   return checkOrder(order);
 }
@@ -209,9 +211,28 @@ function checkFill(event: unknown): string | null {
   return null;
 }
 
-/** Parses a `node_order_statuses_*` line. */
-export function parseStatusLine(line: string): ParseResult<OrderStatusEvent> {
-  return parseBatch(line, checkStatus);
+/**
+ * Parses a `node_order_statuses_*` line (by-block or streaming). `open` and `triggered` statuses come back as
+ * checked `OrderStatusEvent`s, every other one as a `RawStatusEvent` holding the event's exact text.
+ */
+export function parseStatusLine(line: string): ParseResult<StatusEvent> {
+  let batch: Batch<StatusEvent> | null;
+  try {
+    batch = scanStatusLine(line);
+  } catch {
+    batch = null;
+  }
+  if (batch !== null) return { ok: true, batch };
+  // Something is wrong or unusual: the full parse names the fault.
+  const slow = parseBatch<OrderStatusEvent>(line, checkStatus);
+  if (!slow.ok) return slow;
+  // Valid JSON the scanner does not take (never seen in node output): keep the events, re-serialised.
+  const events = slow.batch.events.map((event): StatusEvent =>
+    INSERTING_STATUSES.has(event.status)
+      ? event
+      : { status: event.status, order: { coin: event.order.coin }, raw: JSON.stringify(event) }
+  );
+  return { ok: true, batch: { ...slow.batch, events } };
 }
 
 /** Parses a `node_raw_book_diffs_*` line. */
@@ -399,4 +420,286 @@ export async function parseSnapshotFileAsync(
   if (bytes[i] !== CLOSE_SQUARE) return fail(`must be [height, books], got more after the books`);
   if (skipSpace(bytes, i + 1) !== bytes.length) return fail("has trailing characters");
   return { ok: true, snapshot: [height, books] as unknown as SnapshotFile };
+}
+
+// ---- status lines: a structural scanner, so that statuses that cannot touch the book are never materialised ----
+
+const EXPECT_VALUE = 0;
+const EXPECT_VALUE_OR_CLOSE = 1;
+const EXPECT_KEY = 2;
+const EXPECT_KEY_OR_CLOSE = 3;
+const EXPECT_COLON = 4;
+const EXPECT_AFTER = 5;
+
+const KEY_OTHER = 0;
+const KEY_LOCAL_TIME = 1;
+const KEY_BLOCK_TIME = 2;
+const KEY_BLOCK_NUMBER = 3;
+const KEY_EVENTS = 4;
+const KEY_STATUS = 5;
+const KEY_ORDER = 6;
+const KEY_COIN = 7;
+
+/** Raw control characters are never valid inside JSON strings (serde escapes them); their presence means care. */
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f]/;
+
+/** Open containers of the line being scanned: true for an object, false for an array (reused). */
+const containers: boolean[] = [];
+
+function stringEnd(line: string, start: number, escapes: boolean): number {
+  let end = line.indexOf('"', start + 1);
+  if (!escapes) return end;
+  for (;;) {
+    if (end < 0) return -1;
+    let slashes = 0;
+    while (line.charCodeAt(end - 1 - slashes) === BACKSLASH) slashes++;
+    if ((slashes & 1) === 0) return end;
+    end = line.indexOf('"', end + 1);
+  }
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** End of the JSON number starting at `i`, or -1 when it is not one. */
+function numberEnd(line: string, i: number): number {
+  if (line.charCodeAt(i) === 45) i++;
+  let c = line.charCodeAt(i);
+  if (c === 48) c = line.charCodeAt(++i);
+  else if (isDigit(c)) {
+    while (isDigit(c)) c = line.charCodeAt(++i);
+  } else return -1;
+  if (c === 46) {
+    c = line.charCodeAt(++i);
+    if (!isDigit(c)) return -1;
+    while (isDigit(c)) c = line.charCodeAt(++i);
+  }
+  if (c === 101 || c === 69) {
+    c = line.charCodeAt(++i);
+    if (c === 43 || c === 45) c = line.charCodeAt(++i);
+    if (!isDigit(c)) return -1;
+    while (isDigit(c)) c = line.charCodeAt(++i);
+  }
+  return i;
+}
+
+/** Position of the next backslash at or after the scanner's position (-1: none left); advanced lazily. */
+let nextSlash = -1;
+
+/** Whether the string token `start..end` (quotes included) holds an escape; calls must go left to right. */
+function escaped(line: string, start: number, end: number): boolean {
+  if (nextSlash >= 0 && nextSlash < start) nextSlash = line.indexOf("\\", start);
+  return nextSlash >= 0 && nextSlash < end;
+}
+
+function stringValue(line: string, start: number, end: number, escapes: boolean): string {
+  return escapes && escaped(line, start, end)
+    ? JSON.parse(line.slice(start, end + 1))
+    : line.slice(start + 1, end);
+}
+
+/**
+ * The fast path of `parseStatusLine`: one pass over the line that checks its JSON structure (strings skipped
+ * natively), reads the header fields and, for every event, its `status` and `order.coin`. Only events with an
+ * inserting status are `JSON.parse`d. Null when anything is wrong or unusual: the caller then parses the line
+ * the slow way, which names the fault.
+ */
+function scanStatusLine(line: string): Batch<StatusEvent> | null {
+  const len = line.length;
+  nextSlash = line.indexOf("\\");
+  const escapes = nextSlash >= 0;
+  const careful = escapes || CONTROL.test(line);
+  const stack = containers;
+  stack.length = 0;
+  let depth = 0;
+  let expect = EXPECT_VALUE;
+  let i = 0;
+
+  let topKey = KEY_OTHER;
+  let localTime: string | null = null;
+  let blockTimeText: string | null = null;
+  let blockNumberText: string | null = null;
+  let events: StatusEvent[] | null = null;
+  let inEvents = false;
+
+  let eventKey = KEY_OTHER;
+  let eventStart = 0;
+  let status: string | null = null;
+  let coin: string | null = null;
+  let inOrder = false;
+  let orderKey = KEY_OTHER;
+
+  for (;;) {
+    if (i >= len) break;
+    const c = line.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 10 || c === 13) {
+      i++;
+      continue;
+    }
+    if (expect <= EXPECT_VALUE_OR_CLOSE) {
+      if (c === OPEN_CURLY || c === OPEN_SQUARE) {
+        const object = c === OPEN_CURLY;
+        if (depth === 0) {
+          if (!object) return null;
+        } else if (depth === 1) {
+          if (topKey === KEY_EVENTS) {
+            if (object) return null;
+            inEvents = true;
+            events = [];
+          }
+        } else if (inEvents) {
+          if (depth === 2) {
+            if (!object) return null;
+            eventStart = i;
+            status = null;
+            coin = null;
+            eventKey = KEY_OTHER;
+          } else if (depth === 3 && eventKey === KEY_ORDER && object) {
+            inOrder = true;
+            orderKey = KEY_OTHER;
+          }
+        }
+        stack.push(object);
+        depth++;
+        expect = object ? EXPECT_KEY_OR_CLOSE : EXPECT_VALUE_OR_CLOSE;
+        i++;
+        continue;
+      }
+      if (c === CLOSE_SQUARE && expect === EXPECT_VALUE_OR_CLOSE) {
+        // an empty array: closed below
+      } else {
+        const start = i;
+        if (c === QUOTE) {
+          const end = escapes ? stringEnd(line, i, true) : line.indexOf('"', i + 1);
+          if (end < 0) return null;
+          i = end + 1;
+          if (depth === 1) {
+            if (topKey === KEY_LOCAL_TIME) localTime = stringValue(line, start, end, escapes);
+            else if (topKey === KEY_BLOCK_TIME) blockTimeText = line.slice(start, i);
+            else if (topKey === KEY_BLOCK_NUMBER || topKey === KEY_EVENTS) return null;
+          } else if (inEvents) {
+            if (depth === 3) {
+              if (eventKey === KEY_STATUS) status = stringValue(line, start, end, escapes);
+            } else if (depth === 4 && inOrder && orderKey === KEY_COIN) {
+              coin = stringValue(line, start, end, escapes);
+            } else if (depth === 2) return null;
+          }
+        } else {
+          if (c === 45 || isDigit(c)) {
+            i = numberEnd(line, i);
+            if (i < 0) return null;
+          } else if (c === 116 && line.startsWith("true", i)) i += 4;
+          else if (c === 102 && line.startsWith("false", i)) i += 5;
+          else if (c === 110 && line.startsWith("null", i)) i += 4;
+          else return null;
+          if (depth === 1) {
+            if (topKey === KEY_BLOCK_NUMBER) blockNumberText = line.slice(start, i);
+            else if (topKey !== KEY_OTHER) return null;
+          } else if (inEvents && depth === 2) return null;
+        }
+        if (depth === 0) return null;
+        if (line.charCodeAt(i) === COMMA) {
+          i++;
+          expect = stack[depth - 1] ? EXPECT_KEY : EXPECT_VALUE;
+        } else expect = EXPECT_AFTER;
+        continue;
+      }
+    } else if (expect <= EXPECT_KEY_OR_CLOSE) {
+      if (c !== QUOTE) {
+        if (c !== CLOSE_CURLY || expect !== EXPECT_KEY_OR_CLOSE) return null;
+        // an empty object: closed below
+      } else {
+        const end = escapes ? stringEnd(line, i, true) : line.indexOf('"', i + 1);
+        if (end < 0) return null;
+        const size = end - i - 1;
+        if (escapes && escaped(line, i, end)) {
+          // a key with escapes: compare its value (rare; never in node output)
+          const key = JSON.parse(line.slice(i, end + 1)) as string;
+          if (depth === 1) topKey = topKeyOf(key);
+          else if (inEvents && depth === 3) {
+            eventKey = key === "status" ? KEY_STATUS : key === "order" ? KEY_ORDER : KEY_OTHER;
+          } else if (inEvents && depth === 4 && inOrder) orderKey = key === "coin" ? KEY_COIN : KEY_OTHER;
+        } else if (depth === 1) topKey = topKeyOf(line.slice(i + 1, end));
+        else if (inEvents) {
+          if (depth === 3) {
+            if (size === 6 && line.startsWith("status", i + 1)) {
+              eventKey = KEY_STATUS;
+              status = null;
+            } else if (size === 5 && line.startsWith("order", i + 1)) {
+              eventKey = KEY_ORDER;
+              coin = null;
+            } else eventKey = KEY_OTHER;
+          } else if (depth === 4 && inOrder) {
+            if (size === 4 && line.startsWith("coin", i + 1)) {
+              orderKey = KEY_COIN;
+              coin = null;
+            } else orderKey = KEY_OTHER;
+          }
+        }
+        i = end + 1;
+        if (line.charCodeAt(i) === 58) {
+          i++;
+          expect = EXPECT_VALUE;
+        } else expect = EXPECT_COLON;
+        continue;
+      }
+    } else if (expect === EXPECT_COLON) {
+      if (c !== 58) return null;
+      i++;
+      expect = EXPECT_VALUE;
+      continue;
+    } else if (c === COMMA) {
+      if (depth === 0) return null;
+      i++;
+      expect = stack[depth - 1] ? EXPECT_KEY : EXPECT_VALUE;
+      continue;
+    } else if (depth === 0) return null;
+    // a closing bracket
+    if (c !== (stack[depth - 1] ? CLOSE_CURLY : CLOSE_SQUARE)) return null;
+    i++;
+    stack.pop();
+    depth--;
+    expect = EXPECT_AFTER;
+    if (depth === 1) {
+      if (topKey === KEY_EVENTS) inEvents = false;
+      else if (topKey !== KEY_OTHER) return null;
+    } else if (inEvents) {
+      if (depth === 2) {
+        if (status === null || coin === null) return null;
+        if (INSERTING_STATUSES.has(status)) {
+          const event = JSON.parse(line.slice(eventStart, i));
+          if (checkStatus(event) !== null) return null;
+          (events as StatusEvent[]).push(event as OrderStatusEvent);
+        } else {
+          const raw = line.slice(eventStart, i);
+          if (careful) JSON.parse(raw); // throws, like the slow path would, on an invalid string
+          (events as StatusEvent[]).push({ status, order: { coin }, raw });
+        }
+      } else if (depth === 3 && inOrder) inOrder = false;
+    }
+  }
+  if (depth !== 0 || expect !== EXPECT_AFTER || events === null || localTime === null) return null;
+  if (blockTimeText === null || blockNumberText === null) return null;
+  const blockNumber = Number(blockNumberText);
+  if (!isId(blockNumber)) return null;
+  const blockTime = parseNodeTime(JSON.parse(blockTimeText));
+  if (blockTime === null) return null;
+  return { blockNumber, blockTime, localTime, events };
+}
+
+function topKeyOf(key: string): number {
+  switch (key) {
+    case "local_time":
+      return KEY_LOCAL_TIME;
+    case "block_time":
+      return KEY_BLOCK_TIME;
+    case "block_number":
+      return KEY_BLOCK_NUMBER;
+    case "events":
+      return KEY_EVENTS;
+    default:
+      return KEY_OTHER;
+  }
 }

@@ -7,6 +7,8 @@ import {
   parseSnapshotFileAsync,
   parseStatusLine,
 } from "../../src/node/mod.ts";
+import type { RawStatusEvent } from "../../src/book/types.ts";
+import { l4UpdatesMessage } from "../../src/feed/messages.ts";
 import { fixtureIgnore, readFixtureLines, readFixtureText } from "../_fixtures.ts";
 
 const STATUS = {
@@ -87,12 +89,91 @@ Deno.test("node lines parse into validated batches", async (t) => {
   });
   await t.step("a rejected status is only checked for what every consumer reads", () => {
     const rejected = { ...STATUS, status: "badAloPxRejected", order: { coin: "BTC", limitPx: 5 } };
-    assert.ok(parseStatusLine(line([rejected])).ok);
+    const ok = parseStatusLine(line([rejected]));
+    assert.ok(ok.ok);
+    assert.deepEqual(ok.batch.events, [
+      { status: "badAloPxRejected", order: { coin: "BTC" }, raw: JSON.stringify(rejected) },
+    ]);
     const noCoin = { ...rejected, order: {} };
     const result = parseStatusLine(line([noCoin]));
     assert.ok(!result.ok);
     assert.match(result.error, /order\.coin/);
   });
+});
+
+Deno.test("statuses that cannot insert an order stay as the node's text", async (t) => {
+  const filled = { ...STATUS, status: "filled" };
+  await t.step("only open and triggered statuses are parsed; the others keep their exact text", () => {
+    const text = line([STATUS, filled, { ...STATUS, status: "triggered" }, {
+      ...STATUS,
+      status: "canceled",
+    }]);
+    const result = parseStatusLine(text);
+    assert.ok(result.ok);
+    const kinds = result.batch.events.map((event) => "raw" in event ? "raw" : "parsed");
+    assert.deepEqual(kinds, ["parsed", "raw", "parsed", "raw"]);
+    const raw = result.batch.events[1] as RawStatusEvent;
+    assert.equal(raw.raw, JSON.stringify(filled));
+    assert.equal(raw.status, "filled");
+    assert.deepEqual(raw.order, { coin: "BTC" });
+  });
+  await t.step("key order, whitespace, nesting and escapes do not matter", () => {
+    const odd = '{"order" : {"children":[{"coin":"ETH"}], "x":{"coin":1}, "coin":"k\\"BTC\\u0041"},' +
+      ' "status":"st\\\\x", "status2":{"status":"open"}, "n":[-1.5e+3, true, false, null, {}, []]}';
+    const text = ` { "events" : [ ${odd} , {"status":"canceled","order":{"coin":"@1"}} ], "block_number":7,` +
+      ` "local_time":"L\\"", "block_time":"2026-05-05T17:39:13.024084407" } `;
+    assert.ok(JSON.parse(text));
+    const result = parseStatusLine(text);
+    assert.ok(result.ok, !result.ok ? result.error : "");
+    assert.equal(result.batch.blockNumber, 7);
+    assert.equal(result.batch.localTime, 'L"');
+    const [a, b] = result.batch.events as RawStatusEvent[];
+    assert.equal(a.raw, odd);
+    assert.equal(a.status, "st\\x");
+    assert.equal(a.order.coin, 'k"BTCA');
+    assert.deepEqual(b, {
+      status: "canceled",
+      order: { coin: "@1" },
+      raw: '{"status":"canceled","order":{"coin":"@1"}}',
+    });
+  });
+  const base = (events: string) =>
+    `{"local_time":"x","block_time":"2026-05-05T17:39:13.024084407","block_number":3,"events":[${events}]}`;
+  const good = '{"status":"canceled","order":{"coin":"BTC"}}';
+  assert.ok(parseStatusLine(base(good)).ok);
+  const cases: [string, string, RegExp][] = [
+    ["an unbalanced bracket", base('{"status":"canceled","order":{"coin":"BTC"}'), /not JSON/],
+    ["a wrong closing bracket", base('{"status":"canceled","order":{"coin":"BTC"]}'), /not JSON/],
+    ["an unterminated string", base('{"status":"canceled","order":{"coin":"BTC}}'), /not JSON/],
+    ["an escaped closing quote", base('{"status":"canceled","order":{"coin":"BTC\\"}}'), /not JSON/],
+    ["a bad character outside strings", base('{"status":"canceled","order":{"coin":"BTC"},x:1}'), /not JSON/],
+    ["a bad literal", base('{"status":"canceled","order":{"coin":"BTC"},"x":nul}'), /not JSON/],
+    ["a bad number", base('{"status":"canceled","order":{"coin":"BTC"},"x":01}'), /not JSON/],
+    ["a trailing comma", base('{"status":"canceled","order":{"coin":"BTC"},}'), /not JSON/],
+    ["a missing colon", base('{"status" "canceled","order":{"coin":"BTC"}}'), /not JSON/],
+    [
+      "a raw control character in a string",
+      base('{"status":"canceled","order":{"coin":"B\tC"}}'),
+      /not JSON/,
+    ],
+    ["a bad escape", base('{"status":"canceled","order":{"coin":"B\\qC"}}'), /not JSON/],
+    ["trailing text", base(good) + "x", /not JSON/],
+    ["two batches on one line", base(good) + base(good), /not JSON/],
+    ["a missing status", base('{"order":{"coin":"BTC"}}'), /event 0: status must be a string/],
+    ["a status that is not a string", base('{"status":1,"order":{"coin":"BTC"}}'), /status must be a string/],
+    ["a missing coin", base(`${good},{"status":"canceled","order":{"c":"BTC"}}`), /event 1: order\.coin/],
+    ["a coin outside the order", base('{"status":"canceled","coin":"BTC","order":{}}'), /order\.coin/],
+    ["an order that is not an object", base('{"status":"canceled","order":["BTC"]}'), /order must be/],
+    ["an event that is not an object", base(`${good},"x"`), /event 1: an order status must be an object/],
+    ["an empty line", "", /not JSON/],
+  ];
+  for (const [name, text, error] of cases) {
+    await t.step(`${name} is rejected`, () => {
+      const result = parseStatusLine(text);
+      assert.ok(!result.ok, name);
+      assert.match(result.error, error);
+    });
+  }
 });
 
 Deno.test("malformed node lines are rejected with a clear error", async (t) => {
@@ -220,6 +301,41 @@ Deno.test("every real fixture line parses", { ignore: fixtureIgnore() }, async (
         }
       }
     });
+  }
+  for (const mode of ["by_block", "streaming"]) {
+    await t.step(
+      `${mode} statuses come back as the node wrote them, byte for byte in l4Book Updates`,
+      async () => {
+        let raw = 0;
+        let parsed = 0;
+        for (const text of await readFixtureLines(`node_order_statuses_${mode}.jsonl.gz`)) {
+          const result = parseStatusLine(text);
+          assert.ok(result.ok);
+          const node = JSON.parse(text);
+          assert.equal(result.batch.events.length, node.events.length);
+          result.batch.events.forEach((event, i) => {
+            const original = node.events[i];
+            assert.equal(event.status, original.status);
+            assert.equal(event.order.coin, original.order.coin);
+            if ("raw" in event) {
+              raw++;
+              assert.ok(original.status !== "open" && original.status !== "triggered");
+              assert.deepEqual(JSON.parse(event.raw), original);
+            } else {
+              parsed++;
+              assert.deepEqual(event, original);
+            }
+          });
+          const message = l4UpdatesMessage(1, node.block_number, result.batch.events, []);
+          const events = text.slice(
+            text.indexOf('"events":') + '"events":'.length,
+            text.lastIndexOf("]") + 1,
+          );
+          assert.ok(message.includes(`"order_statuses":${events},`), `block ${node.block_number}`);
+        }
+        assert.ok(raw > 1000 && parsed > 100, `${raw} raw, ${parsed} parsed`);
+      },
+    );
   }
   await t.step("the snapshot parses, at once and one coin at a time", async () => {
     const text = await readFixtureText("snapshot.json.gz");
