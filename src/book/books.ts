@@ -53,6 +53,8 @@ interface CoinWork {
   readonly coin: Coin;
   /** The coin's book, once known (cached so diffs skip the coin map). */
   book: OrderBook | undefined;
+  /** `book.drops` when the block first used the book. */
+  drops: number;
   readonly statuses: StatusEvent[];
   readonly diffs: BookDiffEvent[];
   /** Levels touched by the block (each level object once; see `Level.touched`). */
@@ -395,7 +397,12 @@ export class Books {
     const coins = new Map<Coin, CoinDiff>();
     for (const w of work.values()) {
       const levels: LevelChange[] = [];
-      if (w.touched.length > 0) collectLevels(w.touched, w.book as OrderBook, epoch, levels);
+      if (w.touched.length > 0) {
+        const book = w.book as OrderBook;
+        collectLevels(w.touched, book, epoch, book.drops !== w.drops, levels);
+        book.bids.compactIfNeeded();
+        book.asks.compactIfNeeded();
+      }
       coins.set(w.coin, { coin: w.coin, levels, statuses: w.statuses, diffs: w.diffs });
     }
     return { ok: true, diff: { height, time: block.time, coins } };
@@ -412,7 +419,10 @@ export class Books {
     const oid = d.oid;
     const raw = d.raw_book_diff;
     let book = w.book;
-    if (book === undefined) book = w.book = this.#books.get(coin);
+    if (book === undefined) {
+      book = w.book = this.#books.get(coin);
+      if (book !== undefined) w.drops = book.drops;
+    }
     if (raw === "remove") {
       const order = book?.orders.get(oid);
       if (book === undefined || order === undefined) {
@@ -504,7 +514,7 @@ export class Books {
       if (st.status === "triggered") {
         timestamp = parseNodeTime(st.time);
         if (Number.isNaN(timestamp)) {
-          this.#dropIfEmptyLevel(book, level);
+          // A level created here stays empty: invisible, dropped by a later compaction.
           return diffError(block.height, d, "badValue", `bad status time ${String(st.time)}`);
         }
         order = this.#triggered(st, level, timestamp);
@@ -533,7 +543,11 @@ export class Books {
         "new without an inserting order status (open or triggered) in the block",
       );
     }
-    touch(w, level, epoch);
+    if (level.count === 0 && level.touched === epoch) {
+      // Revived after being emptied earlier in this block: it reports at this touch (see `collectLevels`).
+      level.occ++;
+      w.touched.push(level);
+    } else touch(w, level, epoch);
     this.#pushUndo(UNDO_NEW, book, order, null, 0, 0);
     book.link(order, before);
     return null;
@@ -553,10 +567,6 @@ export class Books {
       this.#traitsOf("Gtc", o.orderType, "Triggered", "0.0", flags),
       o.cloid ?? null,
     );
-  }
-
-  #dropIfEmptyLevel(book: OrderBook, level: Level): void {
-    if (level.count === 0) book.sideOf(level.side).deleteLevel(level);
   }
 
   #createBook(coin: Coin): OrderBook {
@@ -605,9 +615,15 @@ export class Books {
           book.unlink(order);
           break;
         case UNDO_REMOVE: {
+          // Emptied levels stay in place until a compaction between blocks, unless `levelFor` replaced it.
           const level = order.level;
-          const side = book.sideOf(level.side);
-          if (side.byPx.get(level.px) !== level) side.insertLevel(level);
+          if (level.dropped) {
+            const side = book.sideOf(level.side);
+            const current = side.byPx.get(level.px);
+            if (current !== undefined) side.deleteLevel(current);
+            side.insertLevel(level);
+            level.dropped = false;
+          }
           book.linkAfter(order, afters[i]);
           break;
         }
@@ -645,37 +661,55 @@ function restsAt(order: Order, d: BookDiffEvent): boolean {
 function touch(w: CoinWork, level: Level, epoch: number): void {
   if (level.touched !== epoch) {
     level.touched = epoch;
+    level.occ = 1;
     w.touched.push(level);
   }
 }
 
 /**
- * The final state of each touched price level, once per side and px: a level deleted and re-created in the
- * block is reported by its live object, several gone objects at one px once.
+ * The final state of each touched price level, once per side and px. Emptied levels stay in place (see
+ * `BookSide`), so one object stands for its px during the block; a level revived after being emptied in the
+ * block is listed once more (`occ` counts its entries). A level holding orders at the end reports at its last
+ * entry (its first touch since it was last revived); an empty one reports at its first entry. Levels dropped
+ * in the block (`dropped`: revived with another px spelling, rare) follow the original rule: reported gone
+ * once per side and px string unless the live level at their px holds orders and was touched.
  */
-function collectLevels(touched: Level[], book: OrderBook, epoch: number, out: LevelChange[]): void {
+function collectLevels(
+  touched: Level[],
+  book: OrderBook,
+  epoch: number,
+  drops: boolean,
+  out: LevelChange[],
+): void {
   let gone: Set<string> | null = null;
-  for (const level of touched) {
-    const live = book.sideOf(level.side).byPx.get(level.px);
-    if (live === level) {
+  for (let i = 0; i < touched.length; i++) {
+    const level = touched[i];
+    if (level.count !== 0) {
+      if (--level.occ !== 0) continue;
       if (level.n === 0) out.push({ side: level.side, px: level.pxStr, sz: "0.0", n: 0 });
       else out.push({ side: level.side, px: level.pxStr, sz: level.sz(), n: level.n });
-    } else if (live === undefined || live.touched !== epoch) {
-      // Gone (or, impossibly, replaced without a touch): report gone once per side and px.
+      continue;
+    }
+    if (level.occ === 0) continue;
+    level.occ = 0;
+    if (drops) {
+      if (level.dropped) {
+        const live = book.sideOf(level.side).byPx.get(level.px);
+        if (live !== undefined && live.count !== 0 && live.touched === epoch) continue;
+      }
       const key = level.side + level.pxStr;
       gone ??= new Set();
       if (gone.has(key)) continue;
       gone.add(key);
-      out.push({ side: level.side, px: level.pxStr, sz: "0.0", n: 0 });
     }
-    // else: the live object at this px was also touched and reports itself.
+    out.push({ side: level.side, px: level.pxStr, sz: "0.0", n: 0 });
   }
 }
 
 function workFor(work: Map<Coin, CoinWork>, coin: Coin): CoinWork {
   let w = work.get(coin);
   if (w === undefined) {
-    w = { coin, book: undefined, statuses: [], diffs: [], touched: [] };
+    w = { coin, book: undefined, drops: 0, statuses: [], diffs: [], touched: [] };
     work.set(coin, w);
   }
   return w;

@@ -87,13 +87,16 @@ export function parseSz(s: string): Sz | null {
   return parseSzInto(s, out) ? out : null;
 }
 
+/** `DIGITS4[k]`: k (0..9999) as 4 digits with leading zeros; `TRIMMED4[k]`: the same without trailing zeros. */
+const DIGITS4: readonly string[] = Array.from({ length: 10_000 }, (_, k) => String(10_000 + k).slice(1));
+const TRIMMED4: readonly string[] = DIGITS4.map((d) => d.replace(/0+$/, ""));
+
 /** The fractional digits of `frac` (0 < frac < 1e8, 1e-8 units) with trailing zeros trimmed. */
 function fracDigits(frac: number): string {
-  // "1dddddddd": the 8 digits with their leading zeros, then trailing zeros cut (frac > 0: a digit stays).
-  const s = String(SCALE + frac);
-  let end = 9;
-  while (s.charCodeAt(end - 1) === 48) end--;
-  return s.slice(1, end);
+  // Two table lookups instead of a number-to-string conversion (this runs for every touched level of a block).
+  const hi = Math.floor(frac / 10_000);
+  const lo = frac - hi * 10_000;
+  return lo === 0 ? TRIMMED4[hi] : DIGITS4[hi] + TRIMMED4[lo];
 }
 
 /** Node-style string of an integer part and a fraction in 1e-8 units. */

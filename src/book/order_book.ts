@@ -59,6 +59,10 @@ export class Level {
   szStr: string | null = null;
   /** Epoch of the last block that touched this level (see `Books.applyBlock`). */
   touched = 0;
+  /** Occurrences of this level in the current block's touched list (see `Books.applyBlock`). */
+  occ = 0;
+  /** True once replaced by a new level at its px (an empty level revived with another px spelling). */
+  dropped = false;
   constructor(readonly side: Side, readonly px: number, readonly pxStr: string) {}
 
   /** The aggregate size, node style. */
@@ -187,14 +191,41 @@ export function bucketOf(px: number, isBid: boolean, nSigFigs: number, mantissa:
   return isBid ? px - r : px - r + inc;
 }
 
-/** One side of a book: levels sorted worst → best (best last, so top-of-book inserts are cheap). */
+/**
+ * One side of a book: levels sorted worst → best (best last, so top-of-book inserts are cheap).
+ *
+ * A level whose last order leaves stays in `levels` and `byPx` as an empty level (count 0) and is revived by
+ * the next order at its price: the sorted-array splice is paid only when `compact` drops the empty levels
+ * (between blocks, amortised). Every reader skips levels with n = 0, so empty levels are invisible.
+ */
 export class BookSide {
-  /** Worst first, best last. */
+  /** Worst first, best last; may contain empty levels (count 0). */
   readonly levels: Level[] = [];
   readonly byPx: NumMap<Level> = new NumMap();
   /** Coarse views in use (built on first request). */
   readonly indexes: BucketIndex[] = [];
+  /** Levels emptied since the last `compact` (an upper bound of the empty levels: revivals are not counted). */
+  emptied = 0;
   constructor(readonly side: Side) {}
+
+  /** Drops the empty levels when they are many (amortised O(1) per emptied level). */
+  compactIfNeeded(): void {
+    if (this.emptied < 32 || this.emptied * 8 < this.levels.length) return;
+    this.compact();
+  }
+
+  /** Drops every empty level from `levels` and `byPx`. */
+  compact(): void {
+    const levels = this.levels;
+    let j = 0;
+    for (let i = 0; i < levels.length; i++) {
+      const level = levels[i];
+      if (level.count === 0) this.byPx.delete(level.px);
+      else levels[j++] = level;
+    }
+    levels.length = j;
+    this.emptied = 0;
+  }
 
   /** The maintained buckets of a coarse view, built from the levels on first use. */
   bucketIndex(nSigFigs: number, mantissa: number): BucketIndex {
@@ -274,6 +305,8 @@ export class OrderBook {
   readonly bids: BookSide = new BookSide("B");
   readonly asks: BookSide = new BookSide("A");
   readonly orders: NumMap<Order>;
+  /** Levels dropped by `levelFor` so far (see `Level.dropped`). */
+  drops = 0;
   /** `capacity`: expected number of orders (sizes the oid table up front). */
   constructor(readonly coin: Coin, capacity = 16) {
     this.orders = new NumMap(capacity);
@@ -283,12 +316,19 @@ export class OrderBook {
     return side === "B" ? this.bids : this.asks;
   }
 
-  /** The level at `px` on `side`, created (and inserted) if absent. */
+  /** The level at `px` on `side`, created (and inserted) if absent; an empty level is revived. */
   levelFor(side: Side, px: number, pxStr: string | null): Level {
     const bookSide = side === "B" ? this.bids : this.asks;
     let level = bookSide.byPx.get(px);
     if (level === undefined) {
       level = new Level(side, px, pxStr ?? formatPx(px));
+      bookSide.insertLevel(level);
+    } else if (level.count === 0 && pxStr !== null && level.pxStr !== pxStr) {
+      // Revived with another spelling of its px: a new level carrying the diff's px string (rare).
+      bookSide.deleteLevel(level);
+      level.dropped = true;
+      this.drops++;
+      level = new Level(side, px, pxStr);
       bookSide.insertLevel(level);
     }
     return level;
@@ -347,7 +387,7 @@ export class OrderBook {
     this.orders.set(order.oid, order);
   }
 
-  /** Unlinks `order`; deletes its level when it becomes empty. */
+  /** Unlinks `order`; its level stays (empty) when it was the last order (see `BookSide`). */
   unlink(order: Order): void {
     const level = order.level;
     const prev = order.prev;
@@ -366,7 +406,7 @@ export class OrderBook {
       if (side.indexes.length !== 0) side.delta(level.px, order.szInt, order.szFrac, 1, -1);
     }
     this.orders.delete(order.oid);
-    if (level.count === 0) this.sideOf(level.side).deleteLevel(level);
+    if (level.count === 0) this.sideOf(level.side).emptied++;
   }
 
   /** Sets a resting order's size in place (it keeps its priority). */
@@ -402,6 +442,7 @@ export class OrderBook {
     const copy = new OrderBook(this.coin, this.orders.size);
     for (const [from, to] of [[this.bids, copy.bids], [this.asks, copy.asks]] as const) {
       for (const level of from.levels) {
+        if (level.count === 0) continue;
         const l = new Level(level.side, level.px, level.pxStr);
         l.count = level.count;
         l.n = level.n;
