@@ -316,4 +316,88 @@ Deno.test("Books applies node blocks", async (t) => {
     assert.equal(books.time, b.time);
     assert.ok(!books.has("ETH"));
   });
+
+  await t.step("a level emptied and refilled in one block is listed once, where it was refilled", () => {
+    const books = fresh();
+    assert.ok(books.applyBlock(openBlock([{ oid: 1, side: "B", px: "100.0", sz: "1.0" }])).ok);
+    const r = books.applyBlock(block(
+      [
+        status("open", nodeOrder({ oid: 2, side: "A", limitPx: "101.0", sz: "2.0" })),
+        status("open", nodeOrder({ oid: 3, side: "B", limitPx: "100.0", sz: "3.0" })),
+      ],
+      [
+        removeDiff({ oid: 1, side: "B", px: "100.0" }),
+        newDiff({ oid: 2, side: "A", px: "101.0", sz: "2.0" }),
+        newDiff({ oid: 3, side: "B", px: "100.0", sz: "3.0" }),
+      ],
+    ));
+    assert.ok(r.ok);
+    assert.deepEqual(r.diff.coins.get("BTC")?.levels, [
+      { side: "A", px: "101.0", sz: "2.0", n: 1 },
+      { side: "B", px: "100.0", sz: "3.0", n: 1 },
+    ]);
+    // Emptied for good: listed at its first touch, and gone from every view.
+    const r2 = books.applyBlock(block([], [
+      removeDiff({ oid: 3, side: "B", px: "100.0" }),
+      updateDiff({ oid: 2, side: "A", px: "101.0", origSz: "2.0", newSz: "1.0" }),
+    ]));
+    assert.ok(r2.ok);
+    assert.deepEqual(r2.diff.coins.get("BTC")?.levels, [
+      { side: "B", px: "100.0", sz: "0.0", n: 0 },
+      { side: "A", px: "101.0", sz: "1.0", n: 1 },
+    ]);
+    assert.deepEqual(books.l2("BTC", { nSigFigs: null, mantissa: null, nLevels: 10 }), [[], [
+      { px: "101.0", sz: "1.0", n: 1 },
+    ]]);
+    assert.deepEqual(books.bbo("BTC"), [null, { px: "101.0", sz: "1.0", n: 1 }]);
+  });
+
+  await t.step("many emptied levels are dropped between blocks and never show", () => {
+    const books = fresh();
+    const specs = Array.from(
+      { length: 200 },
+      (_, i) => ({ oid: i + 1, side: "B" as const, px: `${i + 1}.0`, sz: "1.0" }),
+    );
+    assert.ok(books.applyBlock(openBlock(specs)).ok);
+    const r = books.applyBlock(block([], specs.slice(1).map((s) => removeDiff(s))));
+    assert.ok(r.ok);
+    assert.equal(r.diff.coins.get("BTC")?.levels.length, 199);
+    assert.deepEqual(books.l2("BTC", { nSigFigs: null, mantissa: null, nLevels: 10 })[0], [
+      { px: "1.0", sz: "1.0", n: 1 },
+    ]);
+    assert.deepEqual(books.bbo("BTC")[0], { px: "1.0", sz: "1.0", n: 1 });
+    assert.deepEqual(oids(books.clone()), [[1], []]);
+    assert.equal(books.toSnapshot()[1][0][1][0].length, 1);
+  });
+
+  await t.step(
+    "a level refilled with another spelling of its px takes that spelling; a failure restores it",
+    () => {
+      const books = fresh();
+      assert.ok(books.applyBlock(openBlock([{ oid: 1, side: "B", px: "100.0", sz: "1.0" }])).ok);
+      const before = books.clone();
+      // Refilled as "100", then a bad event: everything is undone.
+      const bad = books.applyBlock(block(
+        [status("open", nodeOrder({ oid: 2, side: "B", limitPx: "100", sz: "2.0" }))],
+        [
+          removeDiff({ oid: 1, side: "B", px: "100.0" }),
+          newDiff({ oid: 2, side: "B", px: "100", sz: "2.0" }),
+          removeDiff({ oid: 99, side: "B", px: "100" }),
+        ],
+      ));
+      assert.ok(!bad.ok);
+      assert.equal(compareBooks(before, books), null);
+      assert.deepEqual(books.bbo("BTC")[0], { px: "100.0", sz: "1.0", n: 1 });
+      const r = books.applyBlock(block(
+        [status("open", nodeOrder({ oid: 2, side: "B", limitPx: "100", sz: "2.0" }))],
+        [
+          removeDiff({ oid: 1, side: "B", px: "100.0" }),
+          newDiff({ oid: 2, side: "B", px: "100", sz: "2.0" }),
+        ],
+      ));
+      assert.ok(r.ok);
+      assert.deepEqual(r.diff.coins.get("BTC")?.levels, [{ side: "B", px: "100", sz: "2.0", n: 1 }]);
+      assert.deepEqual(books.bbo("BTC")[0], { px: "100", sz: "2.0", n: 1 });
+    },
+  );
 });
