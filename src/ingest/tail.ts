@@ -1,10 +1,12 @@
 /**
  * Follows one node stream's hourly files (`<dir>/hourly/YYYYMMDD/H`) the way `tail -F` would, line by line.
  *
- * `Deno.watchFs` wakes the reader as soon as the node writes; a short poll of the tracked file and its
- * directories is the safety net for coalesced or missed watch events, so no line is ever lost. Only appended
- * bytes are read; an incomplete trailing line is kept until its newline arrives; on rotation the old file is
- * finished before the next one (next hour, or the next date directory after midnight) is opened.
+ * `Deno.watchFs` wakes the reader as soon as the node writes; a short poll is the safety net for coalesced or
+ * missed watch events, so no line is ever lost. The followed file stays open and a wake-up only reads on from
+ * the last offset; whether the file was replaced, deleted or truncated, and whether a newer hourly file exists,
+ * is checked on a slower cadence (every `fullInterval` ms) and on watch events about other paths. An
+ * incomplete trailing line is kept until its newline arrives; on rotation the old file is finished before the
+ * next one (next hour, or the next date directory after midnight) is opened.
  *
  * @module
  */
@@ -37,8 +39,13 @@ export interface TailOptions {
   readonly fromStart?: boolean;
   /** Use `Deno.watchFs` to wake up at once (default true); false leaves only the poll. */
   readonly watch?: boolean;
-  /** Safety-net poll period in ms (default 100). */
+  /** Safety-net poll period in ms (default 100): reads on from the last offset. */
   readonly pollInterval?: number;
+  /**
+   * Period in ms of the full check: replaced, deleted or truncated file, newer hourly file (default 10 poll
+   * periods, at least 500 ms). Watch events about other paths trigger it at once.
+   */
+  readonly fullInterval?: number;
   /** Complete lines, in file order, as soon as they are read. */
   readonly onLines: (lines: readonly TailLine[]) => void;
   /** A truncated, replaced or deleted file, or a file left with an unfinished line. */
@@ -51,7 +58,7 @@ interface Position {
 }
 
 const NEWLINE = 0x0a;
-const READ_CHUNK = 8 * 1024 * 1024;
+const READ_CHUNK = 1024 * 1024;
 
 function fileName(dir: string, position: Position): string {
   return `${dir}/hourly/${position.date}/${position.hour}`;
@@ -118,6 +125,11 @@ export class Tailer {
   #position: Position | null = null;
   #offset = 0;
   #ino: number | null = null;
+  /** The followed file, open at `#offset` (null until opened, or while it is missing). */
+  #file: Deno.FsFile | null = null;
+  /** Reused read buffer: lines are decoded and unfinished pieces copied before the next read. */
+  readonly #buffer = new Uint8Array(READ_CHUNK);
+  #lastFull = 0;
   /** Bytes of an unfinished line, as read (joined once its newline arrives: no quadratic copying). */
   #partial = new Partial();
   #initialized = false;
@@ -143,13 +155,22 @@ export class Tailer {
   /** Starts following (idempotent). */
   start(): void {
     if (this.#timer !== undefined || this.#stopped) return;
-    this.#timer = setInterval(() => this.poke(true), this.#options.pollInterval ?? 100);
+    const poll = this.#options.pollInterval ?? 100;
+    const full = this.#options.fullInterval ?? Math.max(500, 10 * poll);
+    this.#lastFull = Date.now();
+    this.#timer = setInterval(() => {
+      const now = Date.now();
+      const due = now - this.#lastFull >= full;
+      if (due) this.#lastFull = now;
+      this.poke(due);
+    }, poll);
     this.poke(true);
   }
 
   /**
-   * Asks for an immediate check. `lookAround` also lists the directories for a newer file (poll ticks and
-   * watch events about other paths); an event about the followed file only needs a read.
+   * Asks for an immediate check. `lookAround` also checks the followed path (replaced, deleted, truncated) and
+   * lists the directories for a newer file (slow poll ticks and watch events about other paths); an event
+   * about the followed file only needs a read.
    */
   poke(lookAround = true): void {
     if (this.#stopped) return;
@@ -167,6 +188,17 @@ export class Tailer {
     clearInterval(this.#timer);
     this.#closeWatcher();
     await this.#running;
+    this.#closeFile();
+  }
+
+  #closeFile(): void {
+    const file = this.#file;
+    this.#file = null;
+    try {
+      file?.close();
+    } catch {
+      // already closed
+    }
   }
 
   async #loop(): Promise<void> {
@@ -224,14 +256,15 @@ export class Tailer {
   async #check(): Promise<void> {
     if (!this.#position && !(await this.#open())) return;
     while (!this.#stopped && this.#position) {
-      await this.#readCurrent();
-      if (!this.#lookAround) return;
+      const full = this.#lookAround;
       this.#lookAround = false;
+      await this.#readCurrent(full);
+      if (!full || this.#stopped) return;
       const next = await this.#next(this.#position);
       if (!next) return;
       this.#lookAround = true; // the next file may itself have been superseded
       // Rotation: the node has moved on, so the current file is complete: finish it, then switch.
-      await this.#readCurrent();
+      await this.#readCurrent(false);
       const file = fileName(this.#dir, this.#position);
       if (this.#partial.length > 0) {
         const offset = this.#offset - this.#partial.length;
@@ -266,6 +299,7 @@ export class Tailer {
   }
 
   #switch(position: Position, offset: number): void {
+    this.#closeFile();
     this.#position = position;
     this.#offset = offset;
     this.#ino = null;
@@ -311,9 +345,34 @@ export class Tailer {
     this.#options.onFault?.({ kind, file, offset, message });
   }
 
-  async #readCurrent(): Promise<void> {
+  /**
+   * Reads on from the last offset in the open file (opening it if needed). `full` first checks that the path
+   * still names that file (after reading what the old one still holds) and that it was not truncated.
+   */
+  async #readCurrent(full: boolean): Promise<void> {
     if (!this.#position) return;
     const path = fileName(this.#dir, this.#position);
+    if (this.#file && full) {
+      await this.#readOn(path, this.#file);
+      let ino: number | null = null;
+      try {
+        ino = (await Deno.stat(path)).ino;
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        this.#closeFile();
+        this.#missing = true;
+        this.#fault("deleted", path, this.#offset, "file was deleted; waiting for it or a newer file");
+        return;
+      }
+      if (ino !== null && this.#ino !== null && ino !== this.#ino) this.#closeFile(); // reopened below
+      else if ((await this.#file.stat()).size < this.#offset) this.#closeFile(); // reopened and reported below
+    }
+    const file = this.#file ?? await this.#openCurrent(path);
+    if (file) await this.#readOn(path, file);
+  }
+
+  /** Opens the followed file at the offset to read from, reporting a replaced, recreated or truncated file. */
+  async #openCurrent(path: string): Promise<Deno.FsFile | null> {
     let file: Deno.FsFile;
     try {
       file = await Deno.open(path, { read: true });
@@ -323,40 +382,44 @@ export class Tailer {
         this.#missing = true;
         this.#fault("deleted", path, this.#offset, "file was deleted; waiting for it or a newer file");
       }
-      return;
+      return null;
     }
-    using _file = file;
-    const stat = await file.stat();
-    if (this.#ino !== null && stat.ino !== null && stat.ino !== this.#ino) {
-      this.#fault("replaced", path, this.#offset, "file was replaced; reading the new one from its start");
-      this.#offset = 0;
-      this.#partial.clear();
-    } else if (this.#missing) {
-      this.#fault("replaced", path, this.#offset, "file was recreated; reading it from its start");
-      this.#offset = 0;
-      this.#partial.clear();
-    }
-    this.#missing = false;
-    this.#ino = stat.ino;
-    if (stat.size < this.#offset) {
-      this.#fault("truncated", path, this.#offset, `file was truncated to ${stat.size} bytes`);
-      this.#offset = 0;
-      this.#partial.clear();
-    }
-    while (stat.size > this.#offset && !this.#stopped) {
-      const want = Math.min(stat.size - this.#offset, READ_CHUNK);
-      const buffer = new Uint8Array(want);
-      await file.seek(this.#offset, Deno.SeekMode.Start);
-      let read = 0;
-      while (read < want) {
-        const n = await file.read(buffer.subarray(read));
-        if (n === null) break;
-        read += n;
+    try {
+      const stat = await file.stat();
+      if (this.#ino !== null && stat.ino !== null && stat.ino !== this.#ino) {
+        this.#fault("replaced", path, this.#offset, "file was replaced; reading the new one from its start");
+        this.#offset = 0;
+        this.#partial.clear();
+      } else if (this.#missing) {
+        this.#fault("replaced", path, this.#offset, "file was recreated; reading it from its start");
+        this.#offset = 0;
+        this.#partial.clear();
       }
-      if (read === 0) break;
+      this.#missing = false;
+      this.#ino = stat.ino;
+      if (stat.size < this.#offset) {
+        this.#fault("truncated", path, this.#offset, `file was truncated to ${stat.size} bytes`);
+        this.#offset = 0;
+        this.#partial.clear();
+      }
+      if (this.#offset > 0) await file.seek(this.#offset, Deno.SeekMode.Start);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+    this.#file = file;
+    return file;
+  }
+
+  /** Reads what was appended since the last read, up to the end of the file. */
+  async #readOn(path: string, file: Deno.FsFile): Promise<void> {
+    const buffer = this.#buffer;
+    while (!this.#stopped && this.#file === file) {
+      const read = await file.read(buffer);
+      if (read === null || read === 0 || this.#file !== file) break;
       this.#consume(path, buffer.subarray(0, read));
       this.#offset += read;
-      if (read < want) break;
+      if (read < buffer.length) break;
     }
   }
 
@@ -374,7 +437,7 @@ export class Tailer {
       start = index + 1;
       index = bytes.indexOf(NEWLINE, start);
     }
-    if (start < bytes.length) this.#partial.add(bytes.subarray(start));
+    if (start < bytes.length) this.#partial.add(bytes.slice(start)); // a copy: the read buffer is reused
     if (lines.length > 0) this.#emit(lines);
   }
 
