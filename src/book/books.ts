@@ -82,6 +82,8 @@ export class Books {
   #time = 0;
   /** Interned repeated strings (users, tif, orderType, triggerCondition…). */
   #strings = new Map<string, string>();
+  /** The last string `#intern` returned. */
+  #lastInterned = "";
   /** Interned order traits by their fields. */
   #traits = new Map<string, Traits>();
   #lastTraits: Traits | null = null;
@@ -190,10 +192,15 @@ export class Books {
   }
 
   #intern(s: string): string {
-    const hit = this.#strings.get(s);
-    if (hit !== undefined) return hit;
-    this.#strings.set(s, s);
-    return s;
+    // Runs of one user are common: a string compare is cheaper than hashing a fresh 42-char string.
+    if (s === this.#lastInterned) return this.#lastInterned;
+    let hit = this.#strings.get(s);
+    if (hit === undefined) {
+      this.#strings.set(s, s);
+      hit = s;
+    }
+    this.#lastInterned = hit;
+    return hit;
   }
 
   /** The shared `Traits` object of a combination (the last one is checked first: runs are common). */
