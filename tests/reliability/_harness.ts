@@ -427,6 +427,15 @@ export class Hlbook {
   }
 }
 
+/** Writes a block every 20 ms (as a live node does) until hlbook serves a live book. */
+export async function waitLive(hlbook: Hlbook, node: FaultyNode, timeout = 30_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await hlbook.health()).ready) {
+    if (Date.now() > deadline) throw new Error(`hlbook did not go live within ${timeout} ms`);
+    await node.advance(1, 20);
+  }
+}
+
 /** Waits until hlbook serves a live book at the node's height. */
 export async function waitCaughtUp(hlbook: Hlbook, node: FaultyNode, timeout = 30_000): Promise<Health> {
   return await waitFor(`hlbook to reach height ${node.height}`, async () => {

@@ -12,7 +12,7 @@ import {
   sleep,
   tempDirs,
   waitCaughtUp,
-  waitFor,
+  waitLive,
   WsClient,
 } from "./_harness.ts";
 
@@ -46,7 +46,7 @@ Deno.test("every subscriber's l2Book equals the simulator's view through blocks 
       stallTimeout: 5,
     });
     const server = hlbook;
-    await waitFor("the book to go live", async () => (await server.health()).ready, 30_000);
+    await waitLive(server, node);
     const subs: { client: WsClient; coin: string; view: Record<string, number> }[] = [];
     // One connection per view: l2Book messages name the coin, not the view.
     for (const coin of node.coins()) {
