@@ -424,13 +424,6 @@ export async function parseSnapshotFileAsync(
 
 // ---- status lines: a structural scanner, so that statuses that cannot touch the book are never materialised ----
 
-const EXPECT_VALUE = 0;
-const EXPECT_VALUE_OR_CLOSE = 1;
-const EXPECT_KEY = 2;
-const EXPECT_KEY_OR_CLOSE = 3;
-const EXPECT_COLON = 4;
-const EXPECT_AFTER = 5;
-
 const KEY_OTHER = 0;
 const KEY_LOCAL_TIME = 1;
 const KEY_BLOCK_TIME = 2;
@@ -438,14 +431,10 @@ const KEY_BLOCK_NUMBER = 3;
 const KEY_EVENTS = 4;
 const KEY_STATUS = 5;
 const KEY_ORDER = 6;
-const KEY_COIN = 7;
 
 /** Raw control characters are never valid inside JSON strings (serde escapes them); their presence means care. */
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f]/;
-
-/** Open containers of the line being scanned: true for an object, false for an array (reused). */
-const containers: boolean[] = [];
 
 function stringEnd(line: string, start: number, escapes: boolean): number {
   let end = line.indexOf('"', start + 1);
@@ -500,188 +489,278 @@ function stringValue(line: string, start: number, end: number, escapes: boolean)
     : line.slice(start + 1, end);
 }
 
+// The scanner is recursive descent over module state (one line at a time, synchronously): the context (header,
+// event, order) is in which function runs, so the common path is an indexOf per string and a few compares.
+
+/** The line being scanned, whether it holds any backslash, and whether it needs the careful path. */
+let text = "";
+let textEscapes = false;
+/** The `status` and `order.coin` of the event being scanned (null: not seen, or not a string). */
+let eventStatus: string | null = null;
+let eventCoin: string | null = null;
+
+function skipTextSpace(i: number): number {
+  let c = text.charCodeAt(i);
+  while (c === 32 || c === 9 || c === 10 || c === 13) c = text.charCodeAt(++i);
+  return i;
+}
+
+/** Index of the quote closing the string that opens at `i`, or -1. */
+function closeQuote(i: number): number {
+  return textEscapes ? stringEnd(text, i, true) : text.indexOf('"', i + 1);
+}
+
+/** The key string opening at `i` (quotes excluded), decoded only when it holds an escape. */
+function keyText(i: number, end: number): string {
+  return textEscapes && escaped(text, i, end) ? JSON.parse(text.slice(i, end + 1)) : text.slice(i + 1, end);
+}
+
+/** Index just past the colon after a key that closes at `end`, spaces skipped; -1 when there is none. */
+function afterColon(end: number): number {
+  let i = end + 1;
+  if (text.charCodeAt(i) !== 58) {
+    i = skipTextSpace(i);
+    if (text.charCodeAt(i) !== 58) return -1;
+  }
+  i++;
+  const c = text.charCodeAt(i);
+  return c === 32 || c === 9 || c === 10 || c === 13 ? skipTextSpace(i) : i;
+}
+
+/**
+ * After a member or element ending at `i`: the index of the next one (past the comma, spaces skipped), or
+ * `-2 - index` of the closing bracket `close`, or -1 when neither follows.
+ */
+function next(i: number, close: number): number {
+  let c = text.charCodeAt(i);
+  if (c !== COMMA && c !== close) {
+    i = skipTextSpace(i);
+    c = text.charCodeAt(i);
+  }
+  if (c === COMMA) {
+    i++;
+    c = text.charCodeAt(i);
+    return c === 32 || c === 9 || c === 10 || c === 13 ? skipTextSpace(i) : i;
+  }
+  return c === close ? -2 - i : -1;
+}
+
+/** Index just past the JSON value starting at `i`, or -1 when it is not one. */
+function skipValue(i: number): number {
+  const c = text.charCodeAt(i);
+  if (c === QUOTE) {
+    const end = closeQuote(i);
+    return end < 0 ? -1 : end + 1;
+  }
+  if (c === OPEN_CURLY) return skipObject(i);
+  if (c === OPEN_SQUARE) return skipArray(i);
+  if (c === 45 || isDigit(c)) return numberEnd(text, i);
+  if (c === 116) return text.startsWith("true", i) ? i + 4 : -1;
+  if (c === 102) return text.startsWith("false", i) ? i + 5 : -1;
+  if (c === 110) return text.startsWith("null", i) ? i + 4 : -1;
+  return -1;
+}
+
+function skipObject(i: number): number {
+  i = skipTextSpace(i + 1);
+  if (text.charCodeAt(i) === CLOSE_CURLY) return i + 1;
+  for (;;) {
+    if (text.charCodeAt(i) !== QUOTE) return -1;
+    const end = closeQuote(i);
+    if (end < 0) return -1;
+    i = afterColon(end);
+    if (i < 0) return -1;
+    i = skipValue(i);
+    if (i < 0) return -1;
+    i = next(i, CLOSE_CURLY);
+    if (i < -1) return -1 - i;
+    if (i < 0) return -1;
+  }
+}
+
+function skipArray(i: number): number {
+  i = skipTextSpace(i + 1);
+  if (text.charCodeAt(i) === CLOSE_SQUARE) return i + 1;
+  for (;;) {
+    i = skipValue(i);
+    if (i < 0) return -1;
+    i = next(i, CLOSE_SQUARE);
+    if (i < -1) return -1 - i;
+    if (i < 0) return -1;
+  }
+}
+
+/** Scans an event's `order` object opening at `i`, noting its `coin`; index past it, or -1. */
+function scanOrder(i: number): number {
+  eventCoin = null;
+  i = skipTextSpace(i + 1);
+  if (text.charCodeAt(i) === CLOSE_CURLY) return i + 1;
+  for (;;) {
+    if (text.charCodeAt(i) !== QUOTE) return -1;
+    const end = closeQuote(i);
+    if (end < 0) return -1;
+    const coin = end - i === 5 && text.startsWith("coin", i + 1) ||
+      textEscapes && escaped(text, i, end) && keyText(i, end) === "coin";
+    i = afterColon(end);
+    if (i < 0) return -1;
+    if (coin) {
+      eventCoin = null;
+      if (text.charCodeAt(i) === QUOTE) {
+        const close = closeQuote(i);
+        if (close < 0) return -1;
+        eventCoin = stringValue(text, i, close, textEscapes);
+        i = close + 1;
+      } else i = skipValue(i);
+    } else i = skipValue(i);
+    if (i < 0) return -1;
+    i = next(i, CLOSE_CURLY);
+    if (i < -1) return -1 - i;
+    if (i < 0) return -1;
+  }
+}
+
+/** Scans one event object opening at `i`, noting its `status` and `order.coin`; index past it, or -1. */
+function scanEvent(i: number): number {
+  eventStatus = null;
+  eventCoin = null;
+  i = skipTextSpace(i + 1);
+  if (text.charCodeAt(i) === CLOSE_CURLY) return i + 1;
+  for (;;) {
+    if (text.charCodeAt(i) !== QUOTE) return -1;
+    const end = closeQuote(i);
+    if (end < 0) return -1;
+    let key = KEY_OTHER;
+    const size = end - i - 1;
+    if (size === 6 || size === 5 || (textEscapes && escaped(text, i, end))) {
+      const name = size === 6 && text.startsWith("status", i + 1)
+        ? "status"
+        : size === 5 && text.startsWith("order", i + 1)
+        ? "order"
+        : textEscapes
+        ? keyText(i, end)
+        : "";
+      key = name === "status" ? KEY_STATUS : name === "order" ? KEY_ORDER : KEY_OTHER;
+    }
+    i = afterColon(end);
+    if (i < 0) return -1;
+    const c = text.charCodeAt(i);
+    if (key === KEY_STATUS) {
+      eventStatus = null;
+      if (c === QUOTE) {
+        const close = closeQuote(i);
+        if (close < 0) return -1;
+        eventStatus = stringValue(text, i, close, textEscapes);
+        i = close + 1;
+      } else i = skipValue(i);
+    } else if (key === KEY_ORDER) {
+      if (c === OPEN_CURLY) i = scanOrder(i);
+      else {
+        eventCoin = null;
+        i = skipValue(i);
+      }
+    } else i = skipValue(i);
+    if (i < 0) return -1;
+    i = next(i, CLOSE_CURLY);
+    if (i < -1) return -1 - i;
+    if (i < 0) return -1;
+  }
+}
+
+/** Scans the `events` array opening at `i` into `events`; index past it, or -1. */
+function scanEvents(i: number, events: StatusEvent[], careful: boolean): number {
+  i = skipTextSpace(i + 1);
+  if (text.charCodeAt(i) === CLOSE_SQUARE) return i + 1;
+  for (;;) {
+    if (text.charCodeAt(i) !== OPEN_CURLY) return -1;
+    const start = i;
+    i = scanEvent(i);
+    if (i < 0) return -1;
+    const status = eventStatus;
+    const coin = eventCoin;
+    if (status === null || coin === null) return -1;
+    if (INSERTING_STATUSES.has(status)) {
+      const event = JSON.parse(text.slice(start, i));
+      if (checkStatus(event) !== null) return -1;
+      events.push(event as OrderStatusEvent);
+    } else {
+      const raw = text.slice(start, i);
+      if (careful) JSON.parse(raw); // throws, as the slow path would, on a raw control character
+      events.push({ status, order: { coin }, raw });
+    }
+    i = next(i, CLOSE_SQUARE);
+    if (i < -1) return -1 - i;
+    if (i < 0) return -1;
+  }
+}
+
 /**
  * The fast path of `parseStatusLine`: one pass over the line that checks its JSON structure (strings skipped
- * natively), reads the header fields and, for every event, its `status` and `order.coin`. Only events with an
- * inserting status are `JSON.parse`d. Null when anything is wrong or unusual: the caller then parses the line
- * the slow way, which names the fault.
+ * natively), reads the header fields and, for every event, its `status` and `order.coin`, whatever the key
+ * order. Only events with an inserting status are `JSON.parse`d. Null when anything is wrong or unusual: the
+ * caller then parses the line the slow way, which names the fault.
  */
 function scanStatusLine(line: string): Batch<StatusEvent> | null {
-  const len = line.length;
+  text = line;
   nextSlash = line.indexOf("\\");
-  const escapes = nextSlash >= 0;
-  const careful = escapes || CONTROL.test(line);
-  const stack = containers;
-  stack.length = 0;
-  let depth = 0;
-  let expect = EXPECT_VALUE;
-  let i = 0;
+  textEscapes = nextSlash >= 0;
+  const careful = textEscapes || CONTROL.test(line);
+  try {
+    return scanBatch(careful);
+  } finally {
+    text = "";
+  }
+}
 
-  let topKey = KEY_OTHER;
+function scanBatch(careful: boolean): Batch<StatusEvent> | null {
   let localTime: string | null = null;
   let blockTimeText: string | null = null;
   let blockNumberText: string | null = null;
   let events: StatusEvent[] | null = null;
-  let inEvents = false;
-
-  let eventKey = KEY_OTHER;
-  let eventStart = 0;
-  let status: string | null = null;
-  let coin: string | null = null;
-  let inOrder = false;
-  let orderKey = KEY_OTHER;
-
-  for (;;) {
-    if (i >= len) break;
-    const c = line.charCodeAt(i);
-    if (c === 32 || c === 9 || c === 10 || c === 13) {
-      i++;
-      continue;
-    }
-    if (expect <= EXPECT_VALUE_OR_CLOSE) {
-      if (c === OPEN_CURLY || c === OPEN_SQUARE) {
-        const object = c === OPEN_CURLY;
-        if (depth === 0) {
-          if (!object) return null;
-        } else if (depth === 1) {
-          if (topKey === KEY_EVENTS) {
-            if (object) return null;
-            inEvents = true;
-            events = [];
-          }
-        } else if (inEvents) {
-          if (depth === 2) {
-            if (!object) return null;
-            eventStart = i;
-            status = null;
-            coin = null;
-            eventKey = KEY_OTHER;
-          } else if (depth === 3 && eventKey === KEY_ORDER && object) {
-            inOrder = true;
-            orderKey = KEY_OTHER;
-          }
-        }
-        stack.push(object);
-        depth++;
-        expect = object ? EXPECT_KEY_OR_CLOSE : EXPECT_VALUE_OR_CLOSE;
-        i++;
-        continue;
-      }
-      if (c === CLOSE_SQUARE && expect === EXPECT_VALUE_OR_CLOSE) {
-        // an empty array: closed below
+  let i = skipTextSpace(0);
+  if (text.charCodeAt(i) !== OPEN_CURLY) return null;
+  i = skipTextSpace(i + 1);
+  if (text.charCodeAt(i) !== CLOSE_CURLY) {
+    for (;;) {
+      if (text.charCodeAt(i) !== QUOTE) return null;
+      const end = closeQuote(i);
+      if (end < 0) return null;
+      const key = topKeyOf(keyText(i, end));
+      i = afterColon(end);
+      if (i < 0) return null;
+      const start = i;
+      if (key === KEY_EVENTS) {
+        if (text.charCodeAt(i) !== OPEN_SQUARE) return null;
+        events = [];
+        i = scanEvents(i, events, careful);
       } else {
-        const start = i;
-        if (c === QUOTE) {
-          const end = escapes ? stringEnd(line, i, true) : line.indexOf('"', i + 1);
-          if (end < 0) return null;
-          i = end + 1;
-          if (depth === 1) {
-            if (topKey === KEY_LOCAL_TIME) localTime = stringValue(line, start, end, escapes);
-            else if (topKey === KEY_BLOCK_TIME) blockTimeText = line.slice(start, i);
-            else if (topKey === KEY_BLOCK_NUMBER || topKey === KEY_EVENTS) return null;
-          } else if (inEvents) {
-            if (depth === 3) {
-              if (eventKey === KEY_STATUS) status = stringValue(line, start, end, escapes);
-            } else if (depth === 4 && inOrder && orderKey === KEY_COIN) {
-              coin = stringValue(line, start, end, escapes);
-            } else if (depth === 2) return null;
-          }
-        } else {
-          if (c === 45 || isDigit(c)) {
-            i = numberEnd(line, i);
-            if (i < 0) return null;
-          } else if (c === 116 && line.startsWith("true", i)) i += 4;
-          else if (c === 102 && line.startsWith("false", i)) i += 5;
-          else if (c === 110 && line.startsWith("null", i)) i += 4;
-          else return null;
-          if (depth === 1) {
-            if (topKey === KEY_BLOCK_NUMBER) blockNumberText = line.slice(start, i);
-            else if (topKey !== KEY_OTHER) return null;
-          } else if (inEvents && depth === 2) return null;
+        i = skipValue(i);
+        if (i < 0) return null;
+        const value = text.slice(start, i);
+        if (key === KEY_LOCAL_TIME) {
+          if (text.charCodeAt(start) !== QUOTE) return null;
+          localTime = JSON.parse(value);
+        } else if (key === KEY_BLOCK_TIME) {
+          if (text.charCodeAt(start) !== QUOTE) return null;
+          blockTimeText = value;
+        } else if (key === KEY_BLOCK_NUMBER) {
+          const c = text.charCodeAt(start);
+          if (c !== 45 && !isDigit(c)) return null;
+          blockNumberText = value;
         }
-        if (depth === 0) return null;
-        if (line.charCodeAt(i) === COMMA) {
-          i++;
-          expect = stack[depth - 1] ? EXPECT_KEY : EXPECT_VALUE;
-        } else expect = EXPECT_AFTER;
-        continue;
       }
-    } else if (expect <= EXPECT_KEY_OR_CLOSE) {
-      if (c !== QUOTE) {
-        if (c !== CLOSE_CURLY || expect !== EXPECT_KEY_OR_CLOSE) return null;
-        // an empty object: closed below
-      } else {
-        const end = escapes ? stringEnd(line, i, true) : line.indexOf('"', i + 1);
-        if (end < 0) return null;
-        const size = end - i - 1;
-        if (escapes && escaped(line, i, end)) {
-          // a key with escapes: compare its value (rare; never in node output)
-          const key = JSON.parse(line.slice(i, end + 1)) as string;
-          if (depth === 1) topKey = topKeyOf(key);
-          else if (inEvents && depth === 3) {
-            eventKey = key === "status" ? KEY_STATUS : key === "order" ? KEY_ORDER : KEY_OTHER;
-          } else if (inEvents && depth === 4 && inOrder) orderKey = key === "coin" ? KEY_COIN : KEY_OTHER;
-        } else if (depth === 1) topKey = topKeyOf(line.slice(i + 1, end));
-        else if (inEvents) {
-          if (depth === 3) {
-            if (size === 6 && line.startsWith("status", i + 1)) {
-              eventKey = KEY_STATUS;
-              status = null;
-            } else if (size === 5 && line.startsWith("order", i + 1)) {
-              eventKey = KEY_ORDER;
-              coin = null;
-            } else eventKey = KEY_OTHER;
-          } else if (depth === 4 && inOrder) {
-            if (size === 4 && line.startsWith("coin", i + 1)) {
-              orderKey = KEY_COIN;
-              coin = null;
-            } else orderKey = KEY_OTHER;
-          }
-        }
-        i = end + 1;
-        if (line.charCodeAt(i) === 58) {
-          i++;
-          expect = EXPECT_VALUE;
-        } else expect = EXPECT_COLON;
-        continue;
+      if (i < 0) return null;
+      i = next(i, CLOSE_CURLY);
+      if (i < -1) {
+        i = -1 - i;
+        break;
       }
-    } else if (expect === EXPECT_COLON) {
-      if (c !== 58) return null;
-      i++;
-      expect = EXPECT_VALUE;
-      continue;
-    } else if (c === COMMA) {
-      if (depth === 0) return null;
-      i++;
-      expect = stack[depth - 1] ? EXPECT_KEY : EXPECT_VALUE;
-      continue;
-    } else if (depth === 0) return null;
-    // a closing bracket
-    if (c !== (stack[depth - 1] ? CLOSE_CURLY : CLOSE_SQUARE)) return null;
-    i++;
-    stack.pop();
-    depth--;
-    expect = EXPECT_AFTER;
-    if (depth === 1) {
-      if (topKey === KEY_EVENTS) inEvents = false;
-      else if (topKey !== KEY_OTHER) return null;
-    } else if (inEvents) {
-      if (depth === 2) {
-        if (status === null || coin === null) return null;
-        if (INSERTING_STATUSES.has(status)) {
-          const event = JSON.parse(line.slice(eventStart, i));
-          if (checkStatus(event) !== null) return null;
-          (events as StatusEvent[]).push(event as OrderStatusEvent);
-        } else {
-          const raw = line.slice(eventStart, i);
-          if (careful) JSON.parse(raw); // throws, like the slow path would, on an invalid string
-          (events as StatusEvent[]).push({ status, order: { coin }, raw });
-        }
-      } else if (depth === 3 && inOrder) inOrder = false;
+      if (i < 0) return null;
     }
+  } else i++;
+  if (skipTextSpace(i) !== text.length) return null;
+  if (events === null || localTime === null || blockTimeText === null || blockNumberText === null) {
+    return null;
   }
-  if (depth !== 0 || expect !== EXPECT_AFTER || events === null || localTime === null) return null;
-  if (blockTimeText === null || blockNumberText === null) return null;
   const blockNumber = Number(blockNumberText);
   if (!isId(blockNumber)) return null;
   const blockTime = parseNodeTime(JSON.parse(blockTimeText));
