@@ -456,7 +456,18 @@ class Pipeline implements Ingest {
         continue;
       }
       if (this.#stopped) return;
-      const attached = await this.#bringForward(books);
+      let attached = await this.#bringForward(books);
+      // A snapshot at the head whose block hlbook never read has no known block time: wait a little for the next
+      // block (1/15 s on a live node) rather than serve messages stamped with time 0.
+      const waitUntil = Date.now() + 1000;
+      while (
+        attached === "ok" && !this.#stopped && books.time === 0 && this.#blockTimeAt(books.height) === 0 &&
+        Date.now() < waitUntil
+      ) {
+        await this.#sleep(20);
+        attached = await this.#bringForward(books);
+      }
+      if (this.#stopped) return;
       if (attached === "ok") {
         this.#goLive(books);
         this.#malformedLogged = false;
@@ -535,7 +546,12 @@ class Pipeline implements Ingest {
   /** Makes `books` (from a snapshot, maybe brought forward) the live book, knowing its block time. */
   #goLive(books: Books): void {
     this.#books = books;
-    this.#loadedTime = this.#cache.get(books.height)?.time ?? this.#lastBlockTime;
+    this.#loadedTime = this.#blockTimeAt(books.height);
+  }
+
+  /** The block time of `height` if a block was read (0 when none is known). */
+  #blockTimeAt(height: number): number {
+    return this.#cache.get(height)?.time ?? this.#lastBlockTime;
   }
 
   /**
