@@ -26,7 +26,9 @@ export async function setupLogging(level: LogLevel, format: "pretty" | "json"): 
     reset: true,
     sinks: {
       console: getConsoleSink({
-        formatter: format === "json" ? jsonLinesFormatter : getAnsiColorFormatter({ timestamp: "date-time-timezone" }),
+        formatter: format === "json"
+          ? jsonLinesFormatter
+          : getAnsiColorFormatter({ timestamp: "date-time-timezone" }),
       }),
     },
     loggers: [

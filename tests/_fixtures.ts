@@ -7,7 +7,9 @@
 import { fileURLToPath } from "node:url";
 
 /** Directory of the real BTC fixture (snapshot + 51 blocks). */
-export const FIXTURE_DIR = fileURLToPath(new URL("../../shared/fixtures/mainnet-btc-985148181/", import.meta.url));
+export const FIXTURE_DIR = fileURLToPath(
+  new URL("../../shared/fixtures/mainnet-btc-985148181/", import.meta.url),
+);
 
 function exists(path: string): boolean {
   try {
@@ -35,7 +37,9 @@ let warned = false;
 /** The decompressed text of a fixture file such as `snapshot.json.gz`. */
 export async function readFixtureText(name: string): Promise<string> {
   const file = await Deno.open(`${FIXTURE_DIR}${name}`);
-  const stream = file.readable.pipeThrough(new DecompressionStream("gzip")).pipeThrough(new TextDecoderStream());
+  const stream = file.readable.pipeThrough(new DecompressionStream("gzip")).pipeThrough(
+    new TextDecoderStream(),
+  );
   let text = "";
   for await (const chunk of stream) text += chunk;
   return text;
