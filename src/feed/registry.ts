@@ -81,6 +81,9 @@ interface L4Job {
 /** Most snapshot bytes a client may have unsent on top of `maxBuffered` (a reader that never reads is closed). */
 const L4_ALLOWANCE_CAP = 64 * 1024 * 1024;
 
+/** Most cached info `l2Book` answers (per height; cleared when full). */
+const INFO_CACHE_MAX = 1024;
+
 /** Orders serialised per event-loop turn when building a large l4Book snapshot. */
 const L4_CHUNK = 4096;
 
@@ -159,6 +162,11 @@ export class Feed {
   readonly #l4Jobs = new Map<Coin, L4Job>();
   readonly #l4Chunk: number;
   readonly #faultsLogged = new Set<string>();
+  /** Info `l2Book` answers (`data` JSON) at `#infoBooks`/`#infoHeight`, by coin and view: a repeat is a lookup. */
+  readonly #infoCache = new Map<string, string>();
+  #infoBooks: Books | null = null;
+  #infoHeight = -1;
+  #infoTime = -1;
 
   readonly #clientsGauge: Gauge;
   readonly #subscriptionsGauge: Gauge;
@@ -451,14 +459,22 @@ export class Feed {
       return { ok: false, status: 503, error: `order book not ready (${this.#phase}): retry shortly` };
     }
     if (request.type === "l2Book") {
-      return {
-        ok: true,
-        json: l2BookData(
-          request.coin,
-          this.#timeOf(books),
-          levelsJson(books.l2(request.coin, request.params)),
-        ),
-      };
+      const time = this.#timeOf(books);
+      if (this.#infoBooks !== books || this.#infoHeight !== books.height || this.#infoTime !== time) {
+        this.#infoCache.clear();
+        this.#infoBooks = books;
+        this.#infoHeight = books.height;
+        this.#infoTime = time;
+      }
+      const p = request.params;
+      const key = `${request.coin}\u0000${p.nSigFigs}\u0000${p.mantissa}\u0000${p.nLevels}`;
+      let json = this.#infoCache.get(key);
+      if (json === undefined) {
+        json = l2BookData(request.coin, time, levelsJson(books.l2(request.coin, request.params)));
+        if (this.#infoCache.size >= INFO_CACHE_MAX) this.#infoCache.clear();
+        this.#infoCache.set(key, json);
+      }
+      return { ok: true, json };
     }
     return { ok: true, json: this.#midsOf(request.dex, this.#mids ?? this.#computeMids(books)) };
   }

@@ -23,6 +23,12 @@ export interface SocketLimits {
 }
 
 const WINDOW_MS = 60_000;
+
+/**
+ * Inbound messages of one connection handled per event-loop turn: the rest wait for the next turn, so a client
+ * pipelining thousands of requests cannot hold the loop (and every other client's updates) for seconds.
+ */
+export const MESSAGES_PER_TURN = 16;
 const encoder = new TextEncoder();
 
 function byteLength(text: string): number {
@@ -41,23 +47,68 @@ export function serveSocket(
   let windowStart = 0;
   let count = 0;
   let done = false;
+  /** Set once a limit closes the connection: later messages are ignored. */
+  let closing = false;
+  /** What to do for each inbound message, in arrival order, waiting for a turn. */
+  let inbox: (() => void)[] = [];
+  let head = 0;
+  let scheduled = false;
   // Tolerate a short burst over the limit (answered with errors) before closing.
   const grace = Math.max(10, Math.floor(limits.maxMessagesPerMinute / 10));
+
+  const run = () => {
+    scheduled = false;
+    if (done) return;
+    const end = Math.min(inbox.length, head + MESSAGES_PER_TURN);
+    while (head < end && !done) {
+      try {
+        inbox[head++]();
+      } catch (error) {
+        log.error("failed to handle a WebSocket message: {error}", { error });
+      }
+    }
+    if (head >= inbox.length) {
+      inbox = [];
+      head = 0;
+    } else if (!done) {
+      scheduled = true;
+      setTimeout(run, 0);
+    }
+  };
+  /** Runs `action` now when nothing waits (no timer hop), else after the backlog, MESSAGES_PER_TURN a turn. */
+  const enqueue = (action: () => void) => {
+    if (!scheduled && head >= inbox.length) {
+      inbox = [];
+      head = 0;
+      action();
+      if (done) return;
+      scheduled = true;
+      setTimeout(run, 0);
+      return;
+    }
+    inbox.push(action);
+  };
 
   const finish = () => {
     if (done) return;
     done = true;
+    inbox = [];
+    head = 0;
     if (client !== null) feed.detach(client);
     options.onClosed();
   };
   const closeWith = (code: number, reason: string) => {
-    try {
-      socket.close(code, reason);
-    } catch {
-      // already closing
-    }
-    finish();
+    closing = true;
+    enqueue(() => {
+      try {
+        socket.close(code, reason);
+      } catch {
+        // already closing
+      }
+      finish();
+    });
   };
+  const sendError = (c: Client, text: string) => enqueue(() => feed.sendError(c, text));
 
   socket.addEventListener("open", () => {
     client = feed.attach(socket, {
@@ -69,7 +120,8 @@ export function serveSocket(
   socket.addEventListener("error", finish);
   socket.addEventListener("message", (event: MessageEvent) => {
     try {
-      if (client === null || done) return;
+      const c = client;
+      if (c === null || done || closing) return;
       const now = Date.now();
       if (now - windowStart >= WINDOW_MS) {
         windowStart = now;
@@ -81,15 +133,15 @@ export function serveSocket(
           closeWith(1008, `too many messages: more than ${limits.maxMessagesPerMinute} per minute`);
           return;
         }
-        feed.sendError(
-          client,
+        sendError(
+          c,
           `Too many messages: at most ${limits.maxMessagesPerMinute} per minute; further messages close the connection`,
         );
         return;
       }
       const data: unknown = event.data;
       if (typeof data !== "string") {
-        feed.sendError(client, "Binary frames are not supported: send JSON text frames");
+        sendError(c, "Binary frames are not supported: send JSON text frames");
         return;
       }
       if (data.length > limits.maxMessageSize || byteLength(data) > limits.maxMessageSize) {
@@ -98,13 +150,13 @@ export function serveSocket(
           closeWith(1009, `message too big: ${size} bytes, limit ${limits.maxMessageSize}`);
           return;
         }
-        feed.sendError(
-          client,
+        sendError(
+          c,
           `Message too large: ${size} bytes, at most ${limits.maxMessageSize} bytes accepted`,
         );
         return;
       }
-      feed.handle(client, data);
+      enqueue(() => feed.handle(c, data));
     } catch (error) {
       log.error("failed to handle a WebSocket message: {error}", { error });
     }

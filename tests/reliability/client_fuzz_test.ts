@@ -324,7 +324,6 @@ Deno.test({
   // with no per-turn budget or per-height cache: four connections pipelining 3,000 `l2Book` (nLevels 100)
   // posts each stall every other client's l2Book updates by ~2 s (max control latency 1,969 ms in one run, 2,452 ms in another). The
   // default --max-messages-per-minute (2,000 per connection) still lets four connections burst 8,000 posts.
-  ignore: true,
   fn: async () => {
     const dirs = await tempDirs();
     const node = new FaultyNode(dirs.data, { seed: 35 });
