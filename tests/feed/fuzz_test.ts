@@ -146,16 +146,33 @@ function runFuzz(seed: number, blocks: number): void {
     }
     const r = random();
     if (r < 0.05) {
-      // re-sync: a fresh copy of the book after a few blocks nobody saw
-      feed.state({ phase: "resyncing", height: books.height, time: books.time });
+      // re-sync: a fresh copy of the book after a few blocks the feed may not have seen
+      const order = random();
+      if (order < 0.7) feed.state({ phase: "resyncing", height: books.height, time: books.time });
       const skipped = Math.floor(random() * 3);
       for (let i = 0; i < skipped; i++) {
         mutate();
         const diff = apply();
         if (random() < 0.5) feed.block(books, diff);
       }
+      const old = books;
       books = Books.fromSnapshot(books.toSnapshot());
-      feed.reset(books);
+      if (order < 0.4) {
+        feed.reset(books);
+        feed.state({ phase: "ready", height: books.height, time: old.time });
+      } else if (order < 0.7) {
+        // "ready" told before the reset: the feed goes live on the old book first
+        feed.state({ phase: "ready", height: books.height, time: old.time });
+        feed.reset(books);
+      } else {
+        // a validation re-sync: the phase never leaves "ready" (skipped blocks were fanned out or not)
+        feed.reset(books);
+      }
+    } else if (r < 0.08) {
+      // a stall: the phase goes stale and back, blocks keep coming
+      feed.state({ phase: "stale", height: books.height, time: books.time });
+      mutate();
+      feed.block(books, apply());
       feed.state({ phase: "ready", height: books.height, time: books.time });
     } else {
       mutate();
