@@ -5,6 +5,14 @@
  * @module
  */
 import { join } from "node:path";
+import {
+  type BlockInput,
+  type BookDiffEvent,
+  Books,
+  type NodeOrder,
+  type OrderStatusEvent,
+  type Side,
+} from "../src/book/mod.ts";
 import { type CoinSpec, makeCoins, NodeFileWriter, Simulator } from "../src/sim/mod.ts";
 
 /** One row of the results table. */
@@ -77,6 +85,128 @@ export function kill(child: Deno.ChildProcess | null | undefined): void {
   } catch {
     // already gone
   }
+}
+
+// ---- synthetic books ------------------------------------------------------------------------------------
+
+/** The status time every synthetic order carries (node style). */
+export const STATUS_TIME = "2026-05-05T17:39:13.024084407";
+
+/** A resting limit order as the node writes it: no trigger, no children, `origSz` = `sz`. */
+export function limitOrder(
+  coin: string,
+  side: Side,
+  limitPx: string,
+  sz: string,
+  oid: number,
+  timestamp: number,
+  tif: string,
+  cloid: string | null,
+): NodeOrder {
+  return {
+    coin,
+    side,
+    limitPx,
+    sz,
+    oid,
+    timestamp,
+    triggerCondition: "N/A",
+    isTrigger: false,
+    triggerPx: "0.0",
+    children: [],
+    isPositionTpsl: false,
+    reduceOnly: false,
+    orderType: "Limit",
+    origSz: sz,
+    tif,
+    cloid,
+  };
+}
+
+/**
+ * Order `i` of a synthetic million-order book at `px`: size, oid, owner (`users[i % users.length]`),
+ * timestamp, tif (every third Alo) and cloid (every other one) derived from `i`; its "open" status and its
+ * `new` diff.
+ */
+export function syntheticOpen(
+  i: number,
+  coin: string,
+  side: Side,
+  px: string,
+  users: readonly string[],
+): { status: OrderStatusEvent; diff: BookDiffEvent } {
+  const sz = `0.${String(1 + (i % 99_999)).padStart(5, "0")}`;
+  const oid = 400_000_000_000 + i;
+  const user = users[i % users.length];
+  const cloid = i % 2 === 0 ? `0x${i.toString(16).padStart(32, "0")}` : null;
+  const order = limitOrder(coin, side, px, sz, oid, 1778002753024 + i, i % 3 === 0 ? "Alo" : "Gtc", cloid);
+  return {
+    status: { time: STATUS_TIME, user, status: "open", order },
+    diff: { user, oid, coin, side, px, raw_book_diff: { new: { sz } } },
+  };
+}
+
+/**
+ * A BTC book with 200 one-lot levels a side (bids from 50000, asks from 50001, one user) and a block
+ * generator that moves the top of book every block (a 0.5 bid at 50000 placed, then removed); blocks are
+ * `blockMs` apart.
+ */
+export function toggleMarket(blockMs: number): { books: Books; next: () => BlockInput } {
+  const user = "0x0000000000000000000000000000000000000001";
+  const books = new Books();
+  let height = 1000;
+  let time = 1_700_000_000_000;
+  let oid = 1;
+  const statuses: OrderStatusEvent[] = [];
+  const diffs: BookDiffEvent[] = [];
+  const place = (side: Side, px: string, sz: string) => {
+    const id = oid++;
+    statuses.push({
+      time: STATUS_TIME,
+      user,
+      status: "open",
+      order: {
+        coin: "BTC",
+        side,
+        limitPx: px,
+        sz,
+        oid: id,
+        timestamp: time,
+        triggerCondition: "N/A",
+        isTrigger: false,
+        triggerPx: "0.0",
+        isPositionTpsl: false,
+        reduceOnly: false,
+        orderType: "Limit",
+        tif: "Gtc",
+        cloid: null,
+      },
+    });
+    diffs.push({ user, oid: id, coin: "BTC", side, px, raw_book_diff: { new: { sz } } });
+    return id;
+  };
+  const flush = (): BlockInput => ({
+    height: ++height,
+    time: time += blockMs,
+    statuses: statuses.splice(0),
+    diffs: diffs.splice(0),
+  });
+  for (let i = 0; i < 200; i++) {
+    place("B", `${50000 - i}.0`, "1.0");
+    place("A", `${50001 + i}.0`, "1.0");
+  }
+  const first = books.applyBlock(flush());
+  if (!first.ok) throw new Error(first.error.message);
+  let toggle: number | null = null;
+  const next = () => {
+    if (toggle === null) toggle = place("B", "50000.0", "0.5");
+    else {
+      diffs.push({ user, oid: toggle, coin: "BTC", side: "B", px: "50000.0", raw_book_diff: "remove" });
+      toggle = null;
+    }
+    return flush();
+  };
+  return { books, next };
 }
 
 // ---- the simulated node data ----------------------------------------------------------------------------

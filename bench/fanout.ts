@@ -6,91 +6,16 @@
  *
  * @module
  */
-import {
-  type BlockInput,
-  type BookDiffEvent,
-  Books,
-  type OrderStatusEvent,
-  type Side,
-} from "../src/book/mod.ts";
 import { Feed } from "../src/feed/mod.ts";
 import { Metrics } from "../src/metrics.ts";
 import { startServer } from "../src/server/mod.ts";
-import { emit, fmt, kill, lines, median, note, sleep } from "./_common.ts";
+import { emit, fmt, kill, lines, median, note, sleep, toggleMarket } from "./_common.ts";
 
 const CONNECTIONS = Number(Deno.env.get("BENCH_FANOUT_CONNECTIONS") ?? 10_000);
 const BLOCKS = 40;
-const USER = "0x0000000000000000000000000000000000000001";
-
-function market(): { books: Books; next: () => BlockInput } {
-  const books = new Books();
-  let height = 1000;
-  let time = 1_700_000_000_000;
-  let oid = 1;
-  const statuses: OrderStatusEvent[] = [];
-  const diffs: BookDiffEvent[] = [];
-  const place = (side: Side, px: string, sz: string) => {
-    const id = oid++;
-    statuses.push({
-      time: "2026-05-05T17:39:13.024084407",
-      user: USER,
-      status: "open",
-      order: {
-        coin: "BTC",
-        side,
-        limitPx: px,
-        sz,
-        oid: id,
-        timestamp: time,
-        triggerCondition: "N/A",
-        isTrigger: false,
-        triggerPx: "0.0",
-        isPositionTpsl: false,
-        reduceOnly: false,
-        orderType: "Limit",
-        tif: "Gtc",
-        cloid: null,
-      },
-    });
-    diffs.push({ user: USER, oid: id, coin: "BTC", side, px, raw_book_diff: { new: { sz } } });
-    return id;
-  };
-  const flush = (): BlockInput => ({
-    height: ++height,
-    time: time += 66,
-    statuses: statuses.splice(0),
-    diffs: diffs.splice(0),
-  });
-  for (let i = 0; i < 200; i++) {
-    place("B", `${50000 - i}.0`, "1.0");
-    place("A", `${50001 + i}.0`, "1.0");
-  }
-  const first = books.applyBlock(flush());
-  if (!first.ok) throw new Error(first.error.message);
-  let toggle: number | null = null;
-  return {
-    books,
-    next: () => {
-      if (toggle === null) toggle = place("B", "50000.0", "0.5");
-      else {
-        diffs.push({
-          user: USER,
-          oid: toggle,
-          coin: "BTC",
-          side: "B",
-          px: "50000.0",
-          raw_book_diff: "remove",
-        });
-        toggle = null;
-      }
-      return flush();
-    },
-  };
-}
-
 const metrics = new Metrics();
 const feed = new Feed({ metrics });
-const { books, next } = market();
+const { books, next } = toggleMarket(66);
 feed.reset(books);
 feed.state({ phase: "ready", height: books.height, time: books.time });
 const server = startServer({

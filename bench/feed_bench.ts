@@ -7,74 +7,10 @@
  *
  * @module
  */
-import { Books } from "../src/book/mod.ts";
-import type { BlockInput, BookDiffEvent, OrderStatusEvent, Side } from "../src/book/mod.ts";
 import { type ClientSink, Feed } from "../src/feed/mod.ts";
 import { Metrics } from "../src/metrics.ts";
 import { startServer } from "../src/server/mod.ts";
-
-const USER = "0x0000000000000000000000000000000000000001";
-
-/** A book with 200 levels a side and a block generator that moves the top of book every block. */
-function market(): { books: Books; next: () => BlockInput } {
-  const books = new Books();
-  let height = 1000;
-  let time = 1_700_000_000_000;
-  let oid = 1;
-  const statuses: OrderStatusEvent[] = [];
-  const diffs: BookDiffEvent[] = [];
-  const place = (side: Side, px: string, sz: string) => {
-    const id = oid++;
-    statuses.push({
-      time: "2026-05-05T17:39:13.024084407",
-      user: USER,
-      status: "open",
-      order: {
-        coin: "BTC",
-        side,
-        limitPx: px,
-        sz,
-        oid: id,
-        timestamp: time,
-        triggerCondition: "N/A",
-        isTrigger: false,
-        triggerPx: "0.0",
-        isPositionTpsl: false,
-        reduceOnly: false,
-        orderType: "Limit",
-        tif: "Gtc",
-        cloid: null,
-      },
-    });
-    diffs.push({ user: USER, oid: id, coin: "BTC", side, px, raw_book_diff: { new: { sz } } });
-    return id;
-  };
-  const flush = (): BlockInput => {
-    const block = {
-      height: ++height,
-      time: time += 100,
-      statuses: statuses.splice(0),
-      diffs: diffs.splice(0),
-    };
-    return block;
-  };
-  for (let i = 0; i < 200; i++) {
-    place("B", `${50000 - i}.0`, "1.0");
-    place("A", `${50001 + i}.0`, "1.0");
-  }
-  const first = books.applyBlock(flush());
-  if (!first.ok) throw new Error(first.error.message);
-  let toggle: number | null = null;
-  const next = () => {
-    if (toggle === null) toggle = place("B", "50000.0", "0.5");
-    else {
-      diffs.push({ user: USER, oid: toggle, coin: "BTC", side: "B", px: "50000.0", raw_book_diff: "remove" });
-      toggle = null;
-    }
-    return flush();
-  };
-  return { books, next };
-}
+import { toggleMarket } from "./_common.ts";
 
 class NullSink implements ClientSink {
   bufferedAmount = 0;
@@ -86,7 +22,7 @@ class NullSink implements ClientSink {
 }
 
 function fanoutBench(subscribers: number, distinctViews: boolean): () => void {
-  const { books, next } = market();
+  const { books, next } = toggleMarket(100);
   const feed = new Feed({ metrics: new Metrics() });
   feed.reset(books);
   for (let i = 0; i < subscribers; i++) {
