@@ -16,6 +16,7 @@ import {
 } from "../src/book/mod.ts";
 import { FIXTURE_AVAILABLE, readFixtureSnapshot } from "../tests/_fixtures.ts";
 import { readFixtureBlocks } from "../tests/book/_blocks.ts";
+import { syntheticOpen } from "./_common.ts";
 
 const VIEWS: [string, number | null, number | null][] = [
   ["full precision", null, null],
@@ -228,34 +229,9 @@ async function heapReport(): Promise<void> {
       const side = i % 2 === 0 ? "B" : "A";
       const ticks = (i * 7919) % 20_000;
       const px = side === "B" ? `${60_000 + ticks}.0` : `${81_000 + ticks}.0`;
-      const sz = `0.${String(1 + (i % 99_999)).padStart(5, "0")}`;
-      const oid = 400_000_000_000 + i;
-      const user = users[i % users.length];
-      const cloid = i % 2 === 0 ? `0x${i.toString(16).padStart(32, "0")}` : null;
-      statuses.push({
-        time: "2026-05-05T17:39:13.024084407",
-        user,
-        status: "open",
-        order: {
-          coin: "BTC",
-          side,
-          limitPx: px,
-          sz,
-          oid,
-          timestamp: 1778002753024 + i,
-          triggerCondition: "N/A",
-          isTrigger: false,
-          triggerPx: "0.0",
-          children: [],
-          isPositionTpsl: false,
-          reduceOnly: false,
-          orderType: "Limit",
-          origSz: sz,
-          tif: i % 3 === 0 ? "Alo" : "Gtc",
-          cloid,
-        },
-      });
-      diffs.push({ user, oid, coin: "BTC", side, px, raw_book_diff: { new: { sz } } });
+      const { status, diff } = syntheticOpen(i, "BTC", side, px, users);
+      statuses.push(status);
+      diffs.push(diff);
     }
     const r = books.applyBlock({ height: height++, time: 1778002753024, statuses, diffs });
     if (!r.ok) throw new Error(r.error.message);

@@ -16,7 +16,7 @@ import {
 import type { SnapshotFile } from "../src/book/mod.ts";
 import { type ClientSink, Feed } from "../src/feed/mod.ts";
 import { Metrics } from "../src/metrics.ts";
-import { emit, fmt, median, note } from "./_common.ts";
+import { emit, fmt, limitOrder, median, note } from "./_common.ts";
 
 const COINS = 50;
 const TOUCHED = 20;
@@ -25,24 +25,7 @@ const users = Array.from({ length: 1000 }, (_, i) => `0x${(i + 1).toString(16).p
 let nextOid = 1;
 
 function order(coin: string, side: "B" | "A", px: number, oid: number, sz = "1.5"): NodeOrder {
-  return {
-    coin,
-    side,
-    limitPx: `${px}.0`,
-    sz,
-    oid,
-    timestamp: 1778002753024,
-    triggerCondition: "N/A",
-    isTrigger: false,
-    triggerPx: "0.0",
-    children: [],
-    isPositionTpsl: false,
-    reduceOnly: false,
-    orderType: "Limit",
-    origSz: sz,
-    tif: "Alo",
-    cloid: null,
-  };
+  return limitOrder(coin, side, `${px}.0`, sz, oid, 1778002753024, "Alo", null);
 }
 
 /**

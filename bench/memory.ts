@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import { type BookDiffEvent, Books, type OrderStatusEvent, type SnapshotFile } from "../src/book/mod.ts";
 import { loadBooks, requestSnapshot } from "../src/ingest/mod.ts";
-import { emit, fmt, note } from "./_common.ts";
+import { emit, fmt, note, syntheticOpen } from "./_common.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");
@@ -37,33 +37,9 @@ for (let start = 0; start < N; start += 10_000) {
     const side = j % 2 === 0 ? "B" : "A";
     const ticks = (j * 7919) % 2_000;
     const px = side === "B" ? `${40_000 + ticks}.0` : `${42_001 + ticks}.0`;
-    const sz = `0.${String(1 + (i % 99_999)).padStart(5, "0")}`;
-    const oid = 400_000_000_000 + i;
-    const user = users[i % users.length];
-    statuses.push({
-      time: "2026-05-05T17:39:13.024084407",
-      user,
-      status: "open",
-      order: {
-        coin,
-        side,
-        limitPx: px,
-        sz,
-        oid,
-        timestamp: 1778002753024 + i,
-        triggerCondition: "N/A",
-        isTrigger: false,
-        triggerPx: "0.0",
-        children: [],
-        isPositionTpsl: false,
-        reduceOnly: false,
-        orderType: "Limit",
-        origSz: sz,
-        tif: i % 3 === 0 ? "Alo" : "Gtc",
-        cloid: i % 2 === 0 ? `0x${i.toString(16).padStart(32, "0")}` : null,
-      },
-    });
-    diffs.push({ user, oid, coin, side, px, raw_book_diff: { new: { sz } } });
+    const { status, diff } = syntheticOpen(i, coin, side, px, users);
+    statuses.push(status);
+    diffs.push(diff);
   }
   const r = books.applyBlock({ height: height++, time: 1778002753024, statuses, diffs });
   if (!r.ok) throw new Error(r.error.message);
