@@ -1,4 +1,7 @@
-/** Shared helpers for the ingest tests: temp dirs, bounded waits. */
+/** Shared helpers for the ingest tests: temp dirs, bounded waits, pipeline options. */
+import type { IngestOptions } from "../../src/ingest/mod.ts";
+import type { Metrics } from "../../src/metrics.ts";
+import type { FakeNode } from "./_fake_node.ts";
 
 /** Waits until `predicate` is true, polling every 10 ms; throws after `timeout` ms with `what` in the message. */
 export async function waitFor(what: string, predicate: () => boolean, timeout = 20_000): Promise<void> {
@@ -29,5 +32,26 @@ export function tempDir(): { path: string; [Symbol.dispose](): void } {
     [Symbol.dispose]() {
       Deno.removeSync(path, { recursive: true });
     },
+  };
+}
+
+/** Pipeline options against a `FakeNode`: fast polls and retries, no validation, overridable by `extra`. */
+export function ingestOptions(
+  node: FakeNode,
+  metrics: Metrics,
+  extra: Partial<IngestOptions> = {},
+): IngestOptions {
+  return {
+    dataDir: node.dataDir,
+    infoUrl: node.infoUrl,
+    snapshotPath: node.snapshotPath,
+    mode: node.mode,
+    validateInterval: 0,
+    stallTimeout: 5000,
+    blockCache: 1000,
+    metrics,
+    pollInterval: 50,
+    retryDelay: 50,
+    ...extra,
   };
 }

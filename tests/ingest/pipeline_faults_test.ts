@@ -3,25 +3,9 @@ import { type IngestOptions, startIngest } from "../../src/ingest/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
 import { fixtureIgnore } from "../_fixtures.ts";
 import { FakeNode, loadFixture, Observer } from "./_fake_node.ts";
-import { pause, waitFor } from "./_helpers.ts";
+import { ingestOptions, pause, waitFor } from "./_helpers.ts";
 
 const ignore = fixtureIgnore();
-
-function options(node: FakeNode, metrics: Metrics, extra: Partial<IngestOptions> = {}): IngestOptions {
-  return {
-    dataDir: node.dataDir,
-    infoUrl: node.infoUrl,
-    snapshotPath: node.snapshotPath,
-    mode: node.mode,
-    validateInterval: 0,
-    stallTimeout: 5000,
-    blockCache: 1000,
-    metrics,
-    pollInterval: 50,
-    retryDelay: 50,
-    ...extra,
-  };
-}
 
 Deno.test("ingestion recovers from faults", { ignore }, async (t) => {
   const fixture = await loadFixture();
@@ -43,7 +27,7 @@ Deno.test("ingestion recovers from faults", { ignore }, async (t) => {
       // The live-like tests above check every block; here only the end state is checked (CI has 2 cores).
       const observer = new Observer(fixture, { check: false });
       await setup(node);
-      const ingest = startIngest(options(node, metrics, extra), observer);
+      const ingest = startIngest(ingestOptions(node, metrics, extra), observer);
       try {
         await body(node, observer, metrics);
         assert.deepEqual(observer.mismatches, []);
@@ -112,7 +96,7 @@ Deno.test("ingestion recovers from faults", { ignore }, async (t) => {
     const wrong = [height, [[coin, [bids.slice(0, -1), asks]]]] as unknown as typeof fixture.snapshot;
     node.answer = (n) => n === 0 ? wrong : "truth";
     node.serve();
-    const ingest = startIngest(options(node, metrics, { validateInterval: 1000 }), observer);
+    const ingest = startIngest(ingestOptions(node, metrics, { validateInterval: 1000 }), observer);
     try {
       await waitFor("the snapshot", () => observer.phase === "ready");
       await node.writeBlocks(first, first + 5);
@@ -134,7 +118,7 @@ Deno.test("ingestion recovers from faults", { ignore }, async (t) => {
     await node.createFiles();
     node.answer = (n) => n === 1 ? "lie" : "truth";
     node.serve();
-    const ingest = startIngest(options(node, metrics, { validateInterval: 500 }), observer);
+    const ingest = startIngest(ingestOptions(node, metrics, { validateInterval: 500 }), observer);
     try {
       await waitFor("the snapshot", () => observer.phase === "ready");
       await node.writeBlocks(first, first + 5);

@@ -1,28 +1,12 @@
 import assert from "node:assert/strict";
-import { type IngestOptions, startIngest } from "../../src/ingest/mod.ts";
+import { startIngest } from "../../src/ingest/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
 import { fixtureIgnore } from "../_fixtures.ts";
 import { FakeNode, loadFixture, Observer } from "./_fake_node.ts";
-import { pause, waitFor } from "./_helpers.ts";
+import { ingestOptions, pause, waitFor } from "./_helpers.ts";
 
 const ignore = fixtureIgnore();
 const LAST = 985148232;
-
-function options(node: FakeNode, metrics: Metrics, extra: Partial<IngestOptions> = {}): IngestOptions {
-  return {
-    dataDir: node.dataDir,
-    infoUrl: node.infoUrl,
-    snapshotPath: node.snapshotPath,
-    mode: node.mode,
-    validateInterval: 0,
-    stallTimeout: 5000,
-    blockCache: 1000,
-    metrics,
-    pollInterval: 50,
-    retryDelay: 50,
-    ...extra,
-  };
-}
 
 Deno.test("ingestion of real node output, written live", { ignore }, async (t) => {
   const fixture = await loadFixture();
@@ -41,7 +25,7 @@ Deno.test("ingestion of real node output, written live", { ignore }, async (t) =
       node.serve();
       const slowAnswer = node.answer;
       node.answer = (n) => slowAnswer(n);
-      const ingest = startIngest(options(node, metrics), observer);
+      const ingest = startIngest(ingestOptions(node, metrics), observer);
       try {
         await pause(150); // let the tailers position themselves at the (empty) files' ends
         await node.writeBlocks(first, first + 9);
@@ -71,7 +55,7 @@ Deno.test("ingestion of real node output, written live", { ignore }, async (t) =
     const observer = new Observer(fixture);
     await node.createFiles();
     node.serve();
-    const ingest = startIngest(options(node, metrics), observer);
+    const ingest = startIngest(ingestOptions(node, metrics), observer);
     try {
       await waitFor("the snapshot", () => observer.phase === "ready");
       await pause(100);
