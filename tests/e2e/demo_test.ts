@@ -9,26 +9,10 @@ import { fileURLToPath } from "node:url";
 import type { L4Order, Level, NodeOrder, SnapshotFile, Trade } from "../../src/book/types.ts";
 import { formatUnits, parseUnits, type SimBlock, type Simulator, startSimNode } from "../../src/sim/mod.ts";
 import { RefBooks } from "../sim/_replay.ts";
+import { L4_ORDER_KEYS } from "../feed/_helpers.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 const DEMO = fileURLToPath(new URL("../../demo.ts", import.meta.url));
-const L4_KEYS = [
-  "user",
-  "coin",
-  "side",
-  "limitPx",
-  "sz",
-  "oid",
-  "timestamp",
-  "triggerCondition",
-  "isTrigger",
-  "triggerPx",
-  "isPositionTpsl",
-  "reduceOnly",
-  "orderType",
-  "tif",
-  "cloid",
-] as const;
 
 /** The permission flags of a deno.json task, so the tests catch a program that needs more than its task grants. */
 async function taskPermissions(task: "start" | "demo"): Promise<string[]> {
@@ -91,7 +75,7 @@ async function stopProcess(child: Deno.ChildProcess, timeoutMs = 10_000): Promis
 /** Only the L4 fields (the node's order status carries more). */
 function l4(order: L4Order | (NodeOrder & { user: string })): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key of L4_KEYS) out[key] = (order as unknown as Record<string, unknown>)[key];
+  for (const key of L4_ORDER_KEYS) out[key] = (order as unknown as Record<string, unknown>)[key];
   return out;
 }
 

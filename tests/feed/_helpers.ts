@@ -18,6 +18,25 @@ import { Feed } from "../../src/feed/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
 import { type Server, type ServerOptions, startServer } from "../../src/server/mod.ts";
 
+/** The fields of an L4 order on the wire (`l4Book` snapshot levels), in the order they are sent. */
+export const L4_ORDER_KEYS = [
+  "user",
+  "coin",
+  "side",
+  "limitPx",
+  "sz",
+  "oid",
+  "timestamp",
+  "triggerCondition",
+  "isTrigger",
+  "triggerPx",
+  "isPositionTpsl",
+  "reduceOnly",
+  "orderType",
+  "tif",
+  "cloid",
+] as const;
+
 const USER = "0x0000000000000000000000000000000000000001";
 
 interface Resting {

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch } from "./_assert.ts";
-import { sampleBooks, TestClient, trade, withServer } from "../feed/_helpers.ts";
+import { L4_ORDER_KEYS, sampleBooks, TestClient, trade, withServer } from "../feed/_helpers.ts";
 
 Deno.test("every request gets its official answer over a real WebSocket", async (t) => {
   await withServer(async ({ feed, url }) => {
@@ -211,23 +211,7 @@ Deno.test("every request gets its official answer over a real WebSocket", async 
         assertEquals([s.coin, s.height, s.time], ["ETH", books.height, books.time]);
         assertEquals(s.levels[0].length, 1);
         assertEquals(s.levels[1].length, 1);
-        assertEquals(Object.keys(s.levels[0][0]), [
-          "user",
-          "coin",
-          "side",
-          "limitPx",
-          "sz",
-          "oid",
-          "timestamp",
-          "triggerCondition",
-          "isTrigger",
-          "triggerPx",
-          "isPositionTpsl",
-          "reduceOnly",
-          "orderType",
-          "tif",
-          "cloid",
-        ]);
+        assertEquals(Object.keys(s.levels[0][0]), [...L4_ORDER_KEYS]);
         assertEquals([s.levels[0][0].limitPx, s.levels[0][0].sz], ["10.0", "1.0"]);
       });
     } finally {
