@@ -17,6 +17,7 @@ import type {
 import { Feed } from "../../src/feed/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
 import { type Server, type ServerOptions, startServer } from "../../src/server/mod.ts";
+import assert from "node:assert/strict";
 
 /** The fields of an L4 order on the wire (`l4Book` snapshot levels), in the order they are sent. */
 export const L4_ORDER_KEYS = [
@@ -331,4 +332,27 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Applies `l4Book` Updates messages (raw texts, in order) to `mirror`, filling the heights they skip (blocks
+ * without events for the coin) with empty blocks; asserts that every block applies. Returns how many Updates.
+ */
+export function applyL4Updates(mirror: Books, texts: readonly string[]): number {
+  let updates = 0;
+  for (const text of texts) {
+    const u = JSON.parse(text).data.Updates;
+    for (let h = mirror.height + 1; h < u.height; h++) {
+      mirror.applyBlock({ height: h, time: u.time, statuses: [], diffs: [] });
+    }
+    const result = mirror.applyBlock({
+      height: u.height,
+      time: u.time,
+      statuses: u.order_statuses,
+      diffs: u.book_diffs,
+    });
+    assert.ok(result.ok, result.ok ? "" : result.error.message);
+    updates++;
+  }
+  return updates;
 }

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { Books, compareBooks } from "../../src/book/mod.ts";
 import type { L4Order, NodeOrder, SnapshotFile } from "../../src/book/mod.ts";
-import { sampleBooks, TestClient, withServer } from "../feed/_helpers.ts";
+import { applyL4Updates, sampleBooks, TestClient, withServer } from "../feed/_helpers.ts";
 
 async function subscribed(url: string, subscription: Record<string, unknown>): Promise<TestClient> {
   const c = await TestClient.open(url);
@@ -134,21 +134,7 @@ Deno.test("an l4Book client that applies the snapshot and every Updates ends wit
           if (b % 7 === 0) feed.block(books, maker.apply()); // an empty block: no Updates for it
         }
         // Apply every Updates the client got, filling the gaps of blocks without BTC events with empty blocks.
-        let updates = 0;
-        for (const text of await c.collect()) {
-          const u = JSON.parse(text).data.Updates;
-          for (let h = mirror.height + 1; h < u.height; h++) {
-            mirror.applyBlock({ height: h, time: u.time, statuses: [], diffs: [] });
-          }
-          const result = mirror.applyBlock({
-            height: u.height,
-            time: u.time,
-            statuses: u.order_statuses,
-            diffs: u.book_diffs,
-          });
-          assert(result.ok, result.ok ? "" : result.error.message);
-          updates++;
-        }
+        const updates = applyL4Updates(mirror, await c.collect());
         assert(updates >= 30, `only ${updates} Updates`);
         const serverBtc = Books.fromSnapshot([books.height, [[
           "BTC",

@@ -8,7 +8,7 @@ import type {
   SnapshotFile,
 } from "../../src/book/mod.ts";
 import { fixtureIgnore, readFixtureLines, readFixtureSnapshot } from "../_fixtures.ts";
-import { TestClient, withServer } from "../feed/_helpers.ts";
+import { applyL4Updates, TestClient, withServer } from "../feed/_helpers.ts";
 
 interface Batch<E> {
   block_time: string;
@@ -71,19 +71,7 @@ Deno.test({
           side(snap.levels[0]),
           side(snap.levels[1]),
         ]]]]);
-        for (const text of await l4.collect(20_000)) {
-          const u = JSON.parse(text).data.Updates;
-          for (let h = mirror.height + 1; h < u.height; h++) {
-            mirror.applyBlock({ height: h, time: u.time, statuses: [], diffs: [] });
-          }
-          const result = mirror.applyBlock({
-            height: u.height,
-            time: u.time,
-            statuses: u.order_statuses,
-            diffs: u.book_diffs,
-          });
-          assert(result.ok, result.ok ? "" : result.error.message);
-        }
+        applyL4Updates(mirror, await l4.collect(20_000));
         assertEquals(mirror.height, books.height);
         assertEquals(compareBooks(books, mirror), null);
 
