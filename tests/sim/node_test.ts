@@ -16,6 +16,22 @@ async function lines(path: string): Promise<string[]> {
   return text.split("\n").filter((l) => l.length > 0);
 }
 
+/** Asks the sim node's info server for an l4 snapshot into `outPath` (as the node is asked); the file's text. */
+async function fileSnapshot(infoUrl: string | null, outPath: string): Promise<string> {
+  const response = await fetch(infoUrl ?? "", {
+    method: "POST",
+    body: JSON.stringify({
+      type: "fileSnapshot",
+      request: { type: "l4Snapshots", includeUsers: true, includeTriggerOrders: false },
+      outPath,
+      includeHeightInOutput: true,
+    }),
+  });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  return await Deno.readTextFile(outPath);
+}
+
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "hlbook-sim-test-" });
   try {
@@ -238,18 +254,7 @@ Deno.test("staggered writes leave half lines in between, yet every snapshot is a
       const deadline = Date.now() + 10_000;
       while (answered.length < 4 && Date.now() < deadline) {
         const outPath = join(dir, `out${answered.length}.json`);
-        const response = await fetch(node.infoUrl ?? "", {
-          method: "POST",
-          body: JSON.stringify({
-            type: "fileSnapshot",
-            request: { type: "l4Snapshots", includeUsers: true, includeTriggerOrders: false },
-            outPath,
-            includeHeightInOutput: true,
-          }),
-        });
-        assert.equal(response.status, 200);
-        await response.body?.cancel();
-        const text = await Deno.readTextFile(outPath);
+        const text = await fileSnapshot(node.infoUrl, outPath);
         const height = JSON.parse(text)[0];
         assert.equal(text, truth.get(height), `snapshot at ${height} is the simulator's book at ${height}`);
         for (const kind of ["fills", "diffs", "statuses"] as const) {
@@ -298,18 +303,7 @@ Deno.test("with a snapshot delay the served snapshot lags the files' head, as a 
     try {
       await new Promise((r) => setTimeout(r, 200));
       const outPath = join(dir, "out.json");
-      const response = await fetch(node.infoUrl ?? "", {
-        method: "POST",
-        body: JSON.stringify({
-          type: "fileSnapshot",
-          request: { type: "l4Snapshots", includeUsers: true, includeTriggerOrders: false },
-          outPath,
-          includeHeightInOutput: true,
-        }),
-      });
-      assert.equal(response.status, 200);
-      await response.body?.cancel();
-      const text = await Deno.readTextFile(outPath);
+      const text = await fileSnapshot(node.infoUrl, outPath);
       const height = JSON.parse(text)[0];
       assert.ok(height < node.height, `snapshot ${height} behind head ${node.height}`);
       assert.equal(text, truth.get(height));
