@@ -62,6 +62,17 @@ export function fmt(n: number, digits = 2): string {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** A heap meter: used heap bytes after two full GCs. Throws at once unless run with `--v8-flags=--expose-gc`. */
+export function heapMeter(): () => number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");
+  return () => {
+    gc();
+    gc();
+    return Deno.memoryUsage().heapUsed;
+  };
+}
+
 /** Lines of a child's stdout, as they come. */
 export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   let rest = "";

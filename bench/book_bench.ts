@@ -16,7 +16,7 @@ import {
 } from "../src/book/mod.ts";
 import { FIXTURE_AVAILABLE, readFixtureSnapshot } from "../tests/_fixtures.ts";
 import { readFixtureBlocks } from "../tests/book/_blocks.ts";
-import { syntheticOpen } from "./_common.ts";
+import { heapMeter, syntheticOpen } from "./_common.ts";
 
 const VIEWS: [string, number | null, number | null][] = [
   ["full precision", null, null],
@@ -199,13 +199,7 @@ export function inverseBlocks(base: Books, blocks: readonly BlockInput[]): Block
 
 /** Heap of the real BTC book and of a synthetic 1M-order book, bytes per resting order. */
 async function heapReport(): Promise<void> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");
-  const heap = () => {
-    gc();
-    gc();
-    return Deno.memoryUsage().heapUsed;
-  };
+  const heap = heapMeter();
   // Measured as the heap released by dropping the books (so parse leftovers and code do not count).
   if (FIXTURE_AVAILABLE) {
     let file: SnapshotFile | null = (await readFixtureSnapshot()) as SnapshotFile;

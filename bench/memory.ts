@@ -11,15 +11,9 @@
 import { join } from "node:path";
 import { type BookDiffEvent, Books, type OrderStatusEvent, type SnapshotFile } from "../src/book/mod.ts";
 import { loadBooks, requestSnapshot } from "../src/ingest/mod.ts";
-import { emit, fmt, note, syntheticOpen } from "./_common.ts";
+import { emit, fmt, heapMeter, note, syntheticOpen } from "./_common.ts";
 
-const gc = (globalThis as { gc?: () => void }).gc;
-if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");
-const heap = () => {
-  gc();
-  gc();
-  return Deno.memoryUsage().heapUsed;
-};
+const heap = heapMeter();
 
 const N = 1_000_000;
 const COINS = 200;
