@@ -13,6 +13,9 @@ import {
   type OrderStatusEvent,
   type Side,
 } from "../src/book/mod.ts";
+import type { Feed } from "../src/feed/mod.ts";
+import type { Metrics } from "../src/metrics.ts";
+import { type Server, startServer } from "../src/server/mod.ts";
 import { type CoinSpec, makeCoins, NodeFileWriter, Simulator } from "../src/sim/mod.ts";
 
 /** One row of the results table. */
@@ -218,6 +221,24 @@ export function toggleMarket(blockMs: number): { books: Books; next: () => Block
     return flush();
   };
   return { books, next };
+}
+
+/**
+ * hlbook's server for `feed` on a free loopback port, with limits out of a fan-out benchmark's way (64 MiB
+ * buffers, no practical message rate limit); `maxConnections` as given.
+ */
+export function benchServer(feed: Feed, metrics: Metrics, maxConnections: number): Server {
+  return startServer({
+    address: "127.0.0.1",
+    port: 0,
+    maxBuffered: 64 << 20,
+    maxConnections,
+    maxSubscriptions: 10,
+    maxMessageSize: 64 * 1024,
+    maxMessagesPerMinute: 1_000_000,
+    metrics,
+    health: () => ({}),
+  }, feed);
 }
 
 // ---- the simulated node data ----------------------------------------------------------------------------

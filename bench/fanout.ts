@@ -8,8 +8,7 @@
  */
 import { Feed } from "../src/feed/mod.ts";
 import { Metrics } from "../src/metrics.ts";
-import { startServer } from "../src/server/mod.ts";
-import { emit, fmt, kill, lines, median, note, sleep, toggleMarket } from "./_common.ts";
+import { benchServer, emit, fmt, kill, lines, median, note, sleep, toggleMarket } from "./_common.ts";
 
 const CONNECTIONS = Number(Deno.env.get("BENCH_FANOUT_CONNECTIONS") ?? 10_000);
 const BLOCKS = 40;
@@ -18,17 +17,7 @@ const feed = new Feed({ metrics });
 const { books, next } = toggleMarket(66);
 feed.reset(books);
 feed.state({ phase: "ready", height: books.height, time: books.time });
-const server = startServer({
-  address: "127.0.0.1",
-  port: 0,
-  maxBuffered: 64 << 20,
-  maxConnections: CONNECTIONS + 100,
-  maxSubscriptions: 10,
-  maxMessageSize: 64 * 1024,
-  maxMessagesPerMinute: 1_000_000,
-  metrics,
-  health: () => ({}),
-}, feed);
+const server = benchServer(feed, metrics, CONNECTIONS + 100);
 const here = new URL(".", import.meta.url).pathname;
 const script = [
   `ulimit -n ${CONNECTIONS + 1000} 2>/dev/null || ulimit -n hard;`,

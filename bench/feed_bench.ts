@@ -9,8 +9,7 @@
  */
 import { type ClientSink, Feed } from "../src/feed/mod.ts";
 import { Metrics } from "../src/metrics.ts";
-import { startServer } from "../src/server/mod.ts";
-import { toggleMarket } from "./_common.ts";
+import { benchServer, toggleMarket } from "./_common.ts";
 
 class NullSink implements ClientSink {
   bufferedAmount = 0;
@@ -63,17 +62,7 @@ interface SocketRig {
 async function socketRig(clients: number): Promise<SocketRig> {
   const metrics = new Metrics();
   const feed = new Feed({ metrics });
-  const server = startServer({
-    address: "127.0.0.1",
-    port: 0,
-    maxBuffered: 64 << 20,
-    maxConnections: clients + 10,
-    maxSubscriptions: 10,
-    maxMessageSize: 64 * 1024,
-    maxMessagesPerMinute: 1_000_000,
-    metrics,
-    health: () => ({}),
-  }, feed);
+  const server = benchServer(feed, metrics, clients + 10);
   let received = 0;
   const sockets: WebSocket[] = [];
   for (let i = 0; i < clients; i++) {
