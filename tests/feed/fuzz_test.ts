@@ -4,6 +4,7 @@ import type { L2Params } from "../../src/book/mod.ts";
 import { type Client, type ClientSink, Feed } from "../../src/feed/mod.ts";
 import { levelsJson } from "../../src/feed/messages.ts";
 import { Metrics } from "../../src/metrics.ts";
+import { rng } from "../book/_gen.ts";
 import { BlockMaker } from "./_helpers.ts";
 
 class Sink implements ClientSink {
@@ -14,18 +15,6 @@ class Sink implements ClientSink {
     if (text.startsWith('{"channel":"l2Book"')) this.l2 = text;
   }
   close(): void {}
-}
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const VIEWS: { nSigFigs?: number; mantissa?: number; nLevels?: number }[] = [
