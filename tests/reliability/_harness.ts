@@ -580,6 +580,25 @@ export class WsClient {
   }
 }
 
+/**
+ * Writes `node`'s blocks until one has a `new` diff, and writes that one with its first `new` diff resting
+ * `size(sz)` instead of the node's size: the block applies, but hlbook's book drifts from the node's.
+ */
+export function writeDriftingBlock(node: FaultyNode, size: (sz: string) => string): void {
+  let block = node.step();
+  while (!block.diffs.some((d) => typeof d.raw_book_diff === "object" && "new" in d.raw_book_diff)) {
+    node.write(block);
+    block = node.step();
+  }
+  let changed = false;
+  const diffs = block.diffs.map((d) => {
+    if (changed || typeof d.raw_book_diff !== "object" || !("new" in d.raw_book_diff)) return d;
+    changed = true;
+    return { ...d, raw_book_diff: { new: { ...d.raw_book_diff.new, sz: size(d.raw_book_diff.new.sz) } } };
+  });
+  node.write({ ...block, diffs });
+}
+
 /** A fresh temp dir; `data` inside it does not exist yet. */
 export async function tempDirs(): Promise<
   { root: string; data: string; snapshot: string; remove(): Promise<void> }

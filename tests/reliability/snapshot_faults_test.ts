@@ -14,6 +14,7 @@ import {
   tempDirs,
   waitCaughtUp,
   waitFor,
+  writeDriftingBlock,
   WsClient,
 } from "./_harness.ts";
 
@@ -107,19 +108,7 @@ Deno.test("a book that drifted from the node is caught by the validation snapsho
     const before = await hlbook.metric("hlbook_inconsistencies_total");
     const resyncs = await hlbook.metric("hlbook_resyncs_total");
     // A block whose first `new` diff rests a different size than the node's: it applies, but the book drifts.
-    let block = node.step();
-    while (!block.diffs.some((d) => typeof d.raw_book_diff === "object" && "new" in d.raw_book_diff)) {
-      node.write(block);
-      block = node.step();
-    }
-    let changed = false;
-    const diffs = block.diffs.map((d) => {
-      if (changed || typeof d.raw_book_diff !== "object" || !("new" in d.raw_book_diff)) return d;
-      changed = true;
-      const sz = d.raw_book_diff.new.sz === "1.0" ? "2.0" : "1.0";
-      return { ...d, raw_book_diff: { new: { ...d.raw_book_diff.new, sz } } };
-    });
-    node.write({ ...block, diffs });
+    writeDriftingBlock(node, (sz) => (sz === "1.0" ? "2.0" : "1.0"));
     await waitFor(
       "the drift to be detected",
       async () => (await hlbook.metric("hlbook_resyncs_total")) > resyncs,

@@ -18,6 +18,7 @@ import {
   sleep,
   tempDirs,
   waitFor,
+  writeDriftingBlock,
 } from "../reliability/_harness.ts";
 import { Pump } from "../reliability/_fuzz.ts";
 import { digest, l2Canonical, l4Canonical, VIEWS } from "./_clients.ts";
@@ -148,20 +149,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: "book drifts from the node (caught by validation)",
-    inject: ({ node }) => {
-      let block = node.step();
-      while (!block.diffs.some((d) => typeof d.raw_book_diff === "object" && "new" in d.raw_book_diff)) {
-        node.write(block);
-        block = node.step();
-      }
-      let changed = false;
-      const diffs = block.diffs.map((d) => {
-        if (changed || typeof d.raw_book_diff !== "object" || !("new" in d.raw_book_diff)) return d;
-        changed = true;
-        return { ...d, raw_book_diff: { new: { ...d.raw_book_diff.new, sz: "123.0" } } };
-      });
-      node.write({ ...block, diffs });
-    },
+    inject: ({ node }) => writeDriftingBlock(node, () => "123.0"),
   },
   { name: "snapshot that disagrees with the node", inject: ({ info }) => info.next("lie") },
 ];
