@@ -411,6 +411,8 @@ Deno.test({
         await page.setViewportSize({ width: 1280, height: 860 });
         await page.emulateMedia({ colorScheme: "light" });
         await page.locator("#l4-close").click();
+        // The panel closes on the next frame: wait for it (bounded) instead of racing a busy renderer.
+        await page.locator("#l4").waitFor({ state: "hidden", timeout: 5000 });
         assert.equal(await page.locator("#l4").isHidden(), true);
       });
 
