@@ -110,9 +110,29 @@ const machine = {
   loadavgAfter: Deno.loadavg(),
   deno: Deno.version.deno,
 };
+// With --only, the sections not run keep their rows from the previous results.json (in section order), so
+// one section can be re-measured without losing the others' figures.
+const resultsUrl = new URL("results.json", import.meta.url);
+const ran = new Set(SECTIONS.filter((s) => !only || only.includes(s.name)).map((s) => s.title));
+let kept: Row[] = [];
+if (only) {
+  try {
+    const previous = JSON.parse(await Deno.readTextFile(resultsUrl)) as { rows?: Row[] };
+    kept = (previous.rows ?? []).filter((r) => !ran.has(r.section));
+  } catch {
+    kept = [];
+  }
+}
+const order = (r: Row) => SECTIONS.findIndex((s) => s.title === r.section);
+const allRows = [...kept, ...rows].sort((a, b) => order(a) - order(b));
 await Deno.writeTextFile(
-  new URL("results.json", import.meta.url),
-  JSON.stringify({ started: started.toISOString(), machine, timings, rows, table, extras }, null, 2) + "\n",
+  resultsUrl,
+  JSON.stringify(
+    { started: started.toISOString(), machine, timings, rows: allRows, table, extras },
+    null,
+    2,
+  ) +
+    "\n",
 );
 // deno-lint-ignore no-console
 console.log(table);
