@@ -3,7 +3,9 @@
  *
  * @module
  */
-import { formatMid, formatSz, parseNodeTime, parsePx, parseSzInto, type Sz } from "./decimal.ts";
+import { formatMid, formatSz, parsePx, parseSzInto, type Sz } from "./decimal.ts";
+import { insertsOrder } from "./status.ts";
+import { parseNodeTime } from "./time.ts";
 import { l2Levels } from "./l2.ts";
 import { NumMap } from "./_num_map.ts";
 import { FLAG_REDUCE_ONLY, FLAG_TPSL, FLAG_TRIGGER, Level, Order, OrderBook, Traits } from "./order_book.ts";
@@ -63,14 +65,6 @@ interface CoinWork {
 
 const szA: Sz = { int: 0, frac: 0 };
 const szB: Sz = { int: 0, frac: 0 };
-
-/** Whether a status inserts its order if a `new` diff names it (raw statuses never do: see RawStatusEvent). */
-function isInserting(st: StatusEvent): st is OrderStatusEvent {
-  if ("raw" in st) return false;
-  const s = st.status;
-  if (s === "open") return !st.order.isTrigger && st.order.tif !== "Ioc";
-  return s === "triggered";
-}
 
 /**
  * Every coin's L4 book. `new Books()` is empty at height 0, which means "no height yet": its first block may
@@ -373,7 +367,7 @@ export class Books {
       const coin = st.order.coin;
       const w = lastW !== null && lastW.coin === coin ? lastW : (lastW = workFor(work, coin));
       w.statuses.push(st);
-      if (isInserting(st)) {
+      if (insertsOrder(st)) {
         inserting.set(st.order.oid, st);
         insertingOids.push(st.order.oid);
       }

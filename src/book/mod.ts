@@ -7,5 +7,7 @@
 export { Books, LOAD_CHUNK, SnapshotLoadError, STATUSLESS_USERS } from "./books.ts";
 export { type BookMismatch, compareBooks } from "./compare.ts";
 export { bucketPx } from "./l2.ts";
-export { formatMid, formatPx, formatSz, parseNodeTime, parsePx, parseSz } from "./decimal.ts";
+export { formatMid, formatPx, formatSz, parsePx, parseSz } from "./decimal.ts";
+export { insertsOrder, mayInsert } from "./status.ts";
+export { parseNodeTime } from "./time.ts";
 export * from "./types.ts";

@@ -7,11 +7,11 @@
  *
  * @module
  */
-import { type BookDiff, type Books, compareBooks, type Trade } from "../book/mod.ts";
+import { type BookDiff, type Books, compareBooks, insertsOrder, type Trade } from "../book/mod.ts";
 import type { BlockInput } from "../book/types.ts";
 import { logger } from "../log.ts";
 import type { Counter, Gauge, Histogram, Metrics } from "../metrics.ts";
-import { parseDiffLine, parseFillLine, parseStatusLine } from "../node/parse.ts";
+import { parseDiffLine, parseFillLine, parseStatusLine } from "../node/mod.ts";
 import { type AlignFault, BlockAligner, TradeAssembler } from "./aligner.ts";
 import {
   loadBooks,
@@ -87,15 +87,12 @@ export function streamDirs(
   };
 }
 
-/** Statuses that can put an order in the book; every other status leaves the book as it is. */
-const INSERTING: ReadonlySet<string> = new Set(["open", "triggered"]);
-
 /**
  * The part of a block that replaying it onto a snapshot needs: its diffs and the statuses that can insert an
  * order. Rejected statuses are ~95 % of a block; keeping them would make a 2,000-block cache gigabytes.
  */
 function slim(block: BlockInput): BlockInput {
-  const statuses = block.statuses.filter((status) => INSERTING.has(status.status));
+  const statuses = block.statuses.filter(insertsOrder);
   return statuses.length === block.statuses.length ? block : { ...block, statuses };
 }
 

@@ -5,7 +5,6 @@ import {
   formatMid,
   formatPx,
   formatSz,
-  parseNodeTime,
   parsePx,
   parseSz,
 } from "../../src/book/decimal.ts";
@@ -120,27 +119,5 @@ Deno.test("exact decimals", async (t) => {
       if (k > 0) assert.equal(digitCount(10 ** k - 1), k);
     }
     assert.equal(digitCount(0), 1);
-  });
-
-  await t.step("node times parse to UTC milliseconds with 0, 3, 6 or 9 fraction digits", () => {
-    const base = Date.UTC(2026, 4, 5, 17, 39, 13);
-    assert.equal(parseNodeTime("2026-05-05T17:39:13"), base);
-    assert.equal(parseNodeTime("2026-05-05T17:39:13.024"), base + 24);
-    assert.equal(parseNodeTime("2026-05-05T17:39:13.024084"), base + 24);
-    assert.equal(parseNodeTime("2026-05-05T17:39:13.024084407"), base + 24);
-    assert.equal(parseNodeTime("2026-05-05T17:39:13.999999999"), base + 999);
-    assert.equal(parseNodeTime("2026-05-05T17:39:13.5"), base + 500);
-    for (
-      const bad of [
-        "",
-        "2026-05-05",
-        "2026-05-05 17:39:13",
-        "2026-13-05T17:39:13",
-        "2026-05-05T17:39:13.",
-        "x",
-      ]
-    ) {
-      assert.ok(Number.isNaN(parseNodeTime(bad)), bad);
-    }
   });
 });
