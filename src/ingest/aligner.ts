@@ -10,7 +10,7 @@
  * @module
  */
 import type { BlockInput, BookDiffEvent, Side, StatusEvent, Trade } from "../book/types.ts";
-import type { Batch, FillEvent, NodeFill } from "../node/parse.ts";
+import type { Batch, FillEvent, NodeFill } from "../node/mod.ts";
 
 /** Why the streams can no longer be paired: the caller must re-sync. */
 export interface AlignFault {

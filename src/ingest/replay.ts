@@ -15,9 +15,10 @@ import {
   type ParseResult,
   parseSnapshotFileAsync,
   parseStatusLine,
-} from "../node/parse.ts";
+} from "../node/mod.ts";
 import { BlockAligner, TradeAssembler } from "./aligner.ts";
 import { streamDirs } from "./pipeline.ts";
+import { listStreamFiles } from "./tail.ts";
 
 /** What to replay. */
 export interface ReplayOptions {
@@ -51,53 +52,39 @@ export class ReplayError extends Error {
 }
 
 async function* streamLines(dir: string): AsyncGenerator<{ file: string; line: number; text: string }> {
-  const dates: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(`${dir}/hourly`)) if (entry.isDirectory) dates.push(entry.name);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return;
-    throw error;
-  }
-  for (const date of dates.sort()) {
-    const hours: number[] = [];
-    for await (const entry of Deno.readDir(`${dir}/hourly/${date}`)) {
-      if (entry.isFile && /^\d+$/.test(entry.name)) hours.push(Number(entry.name));
-    }
-    for (const hour of hours.sort((a, b) => a - b)) {
-      const file = `${dir}/hourly/${date}/${hour}`;
-      const handle = await Deno.open(file);
-      // Newlines are looked for only in each new chunk, and a line's pieces are joined once: lines of several
-      // MB span many chunks, and rescanning a growing buffer would be quadratic.
-      let pieces: Uint8Array[] = [];
-      let pending = 0;
-      let line = 0;
-      const text = (bytes: Uint8Array): string => {
-        const decoded = decodeLine(bytes);
-        if (decoded === null) throw new ReplayError(`${file} line ${line}: not valid UTF-8`);
-        return decoded;
-      };
-      for await (const chunk of handle.readable) {
-        let start = 0;
-        for (let index = chunk.indexOf(10); index >= 0; index = chunk.indexOf(10, start)) {
-          line++;
-          let bytes: Uint8Array = chunk.subarray(start, index);
-          if (pieces.length > 0) {
-            bytes = join(pieces, pending, bytes);
-            pieces = [];
-            pending = 0;
-          }
-          if (bytes.length > 0) yield { file, line, text: text(bytes) };
-          start = index + 1;
-        }
-        if (start < chunk.length) {
-          pieces.push(chunk.slice(start)); // the reader may reuse its buffer
-          pending += chunk.length - start;
-        }
-      }
-      if (pending > 0) {
+  for (const file of await listStreamFiles(dir)) {
+    const handle = await Deno.open(file);
+    // Newlines are looked for only in each new chunk, and a line's pieces are joined once: lines of several
+    // MB span many chunks, and rescanning a growing buffer would be quadratic.
+    let pieces: Uint8Array[] = [];
+    let pending = 0;
+    let line = 0;
+    const text = (bytes: Uint8Array): string => {
+      const decoded = decodeLine(bytes);
+      if (decoded === null) throw new ReplayError(`${file} line ${line}: not valid UTF-8`);
+      return decoded;
+    };
+    for await (const chunk of handle.readable) {
+      let start = 0;
+      for (let index = chunk.indexOf(10); index >= 0; index = chunk.indexOf(10, start)) {
         line++;
-        yield { file, line, text: text(join(pieces, pending, new Uint8Array(0))) };
+        let bytes: Uint8Array = chunk.subarray(start, index);
+        if (pieces.length > 0) {
+          bytes = join(pieces, pending, bytes);
+          pieces = [];
+          pending = 0;
+        }
+        if (bytes.length > 0) yield { file, line, text: text(bytes) };
+        start = index + 1;
       }
+      if (start < chunk.length) {
+        pieces.push(chunk.slice(start)); // the reader may reuse its buffer
+        pending += chunk.length - start;
+      }
+    }
+    if (pending > 0) {
+      line++;
+      yield { file, line, text: text(join(pieces, pending, new Uint8Array(0))) };
     }
   }
 }

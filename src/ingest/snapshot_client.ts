@@ -6,7 +6,7 @@
  */
 import { Books, type SnapshotFile } from "../book/mod.ts";
 import { logger } from "../log.ts";
-import { parseSnapshotFileAsync } from "../node/parse.ts";
+import { parseSnapshotFileAsync } from "../node/mod.ts";
 
 const log = logger("ingest");
 

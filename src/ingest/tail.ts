@@ -11,7 +11,7 @@
  * @module
  */
 import { logger } from "../log.ts";
-import { decodeLine } from "../node/parse.ts";
+import { decodeLine } from "../node/mod.ts";
 
 const log = logger("ingest");
 
@@ -90,6 +90,18 @@ async function listHours(dir: string, date: string): Promise<number[]> {
     .filter((name) => /^(\d|1\d|2[0-3])$/.test(name))
     .map(Number)
     .sort((a, b) => a - b);
+}
+
+/**
+ * Every hourly file of a stream directory, oldest first (`<dir>/hourly/YYYYMMDD/H`, H = 0..23; other names are
+ * not node files): the order the tailer follows them in, and the order `replay` reads them in.
+ */
+export async function listStreamFiles(dir: string): Promise<string[]> {
+  const files: string[] = [];
+  for (const date of await listDates(dir)) {
+    for (const hour of await listHours(dir, date)) files.push(fileName(dir, { date, hour }));
+  }
+  return files;
 }
 
 /** The pieces of an unfinished line. */

@@ -1,21 +1,23 @@
 /**
  * The node's formats: batch lines (statuses, raw diffs, fills; by-block and streaming), the L4 snapshot file
- * and node time strings.
+ * and node time strings (the one definition lives in `src/book`, which needs it for triggered orders).
  *
  * @module
  */
+export { decodeLine } from "./_json.ts";
 export {
   type Batch,
-  checkSnapshot,
-  decodeLine,
   type FillEvent,
   type NodeFill,
   parseDiffLine,
   parseFillLine,
   type ParseResult,
+} from "./lines.ts";
+export { parseStatusLine, StatusScanner } from "./statuses.ts";
+export {
+  checkSnapshot,
   parseSnapshotFile,
   parseSnapshotFileAsync,
-  parseStatusLine,
   type SnapshotResult,
-} from "./parse.ts";
-export { parseNodeTime } from "./time.ts";
+} from "./snapshot_file.ts";
+export { parseNodeTime } from "../book/time.ts";
