@@ -107,6 +107,7 @@ interface IngestMetrics {
   readonly snapshotFailures: Counter;
   readonly trades: Counter;
   readonly height: Gauge;
+  readonly cachedBlocks: Gauge;
   readonly stale: Gauge;
   readonly apply: Histogram;
 }
@@ -126,6 +127,7 @@ function ingestMetrics(metrics: Metrics): IngestMetrics {
     snapshotFailures: metrics.counter("hlbook_snapshot_failures_total", "Failed snapshot requests"),
     trades: metrics.counter("hlbook_trades_total", "Trades built from fills"),
     height: metrics.gauge("hlbook_height", "Height of the live book"),
+    cachedBlocks: metrics.gauge("hlbook_cached_blocks", "Blocks kept to replay on top of a snapshot"),
     stale: metrics.gauge("hlbook_stale", "1 while the node writes nothing for longer than the stall timeout"),
     apply: metrics.histogram("hlbook_ingest_apply_ms", "Time to apply one block to the book (ms)"),
   };
@@ -357,6 +359,7 @@ class Pipeline implements Ingest {
     this.#cache.set(block.height, slim(block));
     this.#cacheHi = block.height;
     while (this.#cache.size > Math.max(1, this.#options.blockCache)) this.#cache.delete(this.#cacheLo++);
+    this.#metrics.cachedBlocks.set(this.#cache.size);
   }
 
   #onBlock(block: BlockInput): void {

@@ -16,6 +16,7 @@ import {
 } from "../../src/book/mod.ts";
 import { scanLevels } from "../../src/book/l2.ts";
 import { newDiff, nodeOrder, removeDiff, rng, status, updateDiff } from "./_gen.ts";
+import { big, refL2, str } from "../_support/l2_reference.ts";
 
 const HIP2 = "0xffffffffffffffffffffffffffffffffffffffff";
 
@@ -40,51 +41,11 @@ function better(side: Side, a: bigint, b: bigint): boolean {
   return side === "B" ? a > b : a < b;
 }
 
-function big(s: string): bigint {
-  const [i, f = ""] = s.split(".");
-  return BigInt(i) * 100_000_000n + BigInt((f + "00000000").slice(0, 8));
-}
-
-function str(v: bigint): string {
-  const i = v / 100_000_000n;
-  const f = (v % 100_000_000n).toString().padStart(8, "0").replace(/0+$/, "");
-  return `${i}.${f === "" ? "0" : f}`;
-}
-
 function midRef(b: bigint, a: bigint): string {
   const v = (a + b) * 5n; // 1e-9 units
   const i = v / 1_000_000_000n;
   const f = (v % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
   return `${i}.${f === "" ? "0" : f}`;
-}
-
-/** Reference L2: group by price (non-zero orders), then Hyperliquid buckets, first nLevels. */
-function refL2(orders: RefOrder[], side: Side, p: L2Params): Level[] {
-  const levels: { px: bigint; sz: bigint; n: number }[] = [];
-  for (const o of orders) {
-    if (o.sz === 0n) continue;
-    const last = levels[levels.length - 1];
-    if (last && last.px === o.px) {
-      last.sz += o.sz;
-      last.n++;
-    } else levels.push({ px: o.px, sz: o.sz, n: 1 });
-  }
-  const buckets: { px: bigint; sz: bigint; n: number }[] = [];
-  for (const l of levels) {
-    let key = l.px;
-    if (p.nSigFigs !== null) {
-      const d = l.px.toString().length;
-      const e = Math.max(0, d - p.nSigFigs);
-      const inc = BigInt(p.mantissa ?? 1) * 10n ** BigInt(e);
-      key = side === "B" ? (l.px / inc) * inc : ((l.px + inc - 1n) / inc) * inc;
-    }
-    const last = buckets[buckets.length - 1];
-    if (last && last.px === key) {
-      last.sz += l.sz;
-      last.n += l.n;
-    } else buckets.push({ px: key, sz: l.sz, n: l.n });
-  }
-  return buckets.slice(0, p.nLevels).map((b) => ({ px: str(b.px), sz: str(b.sz), n: b.n }));
 }
 
 /** Price families that cross digit boundaries, in 1e-8 units: [min, max, step]. */

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { Books } from "../../src/book/mod.ts";
 import type { L2Params } from "../../src/book/mod.ts";
 import { type Client, type ClientSink, Feed } from "../../src/feed/mod.ts";
-import { levelsJson } from "../../src/feed/messages.ts";
 import { Metrics } from "../../src/metrics.ts";
 import { rng } from "../book/_gen.ts";
 import { BlockMaker } from "./_helpers.ts";
+import { referenceLevelsJson } from "../_support/l2_reference.ts";
 
 class Sink implements ClientSink {
   /** The latest l2Book message. */
@@ -96,7 +96,7 @@ function runFuzz(seed: number, blocks: number): void {
   const check = (where: string) => {
     for (const s of subs) {
       if (s.sink.bufferedAmount > 0) continue;
-      const want = JSON.stringify(JSON.parse(levelsJson(books.l2(s.coin, paramsOf(s.view)))));
+      const want = referenceLevelsJson(books, s.coin, paramsOf(s.view));
       const got = latestL2(s.sink);
       assert.equal(got, want, `seed ${seed} ${where}: ${s.coin} ${JSON.stringify(s.view)}`);
     }
@@ -107,7 +107,7 @@ function runFuzz(seed: number, blocks: number): void {
         const params = paramsOf(view);
         const result = feed.info({ type: "l2Book", coin, params });
         assert.ok(result.ok);
-        const want = JSON.stringify(JSON.parse(levelsJson(books.l2(coin, params))));
+        const want = referenceLevelsJson(books, coin, params);
         assert.equal(
           JSON.stringify(JSON.parse(result.json).levels),
           want,

@@ -3,7 +3,7 @@ import { type Client, type ClientSink, Feed } from "../../src/feed/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
 import { sampleBooks, trade } from "./_helpers.ts";
 import { Books } from "../../src/book/mod.ts";
-import { levelsJson } from "../../src/feed/messages.ts";
+import { referenceLevelsJson } from "../_support/l2_reference.ts";
 
 class FakeSink implements ClientSink {
   readonly sent: string[] = [];
@@ -46,13 +46,13 @@ Deno.test("a slow client's book views are conflated to the latest, its trades ar
   const [, slow] = connect({ type: "l2Book", coin: "BTC" }, { type: "bbo", coin: "BTC" }, {
     type: "trades",
     coin: "BTC",
-  });
+  }, { type: "allMids" });
   const [, fast] = connect({ type: "l2Book", coin: "BTC" }, { type: "bbo", coin: "BTC" }, {
     type: "trades",
     coin: "BTC",
-  });
+  }, { type: "allMids" });
 
-  await t.step("over the soft threshold, l2Book and bbo wait while trades still go out", () => {
+  await t.step("over the soft threshold, l2Book, bbo and allMids wait while trades still go out", () => {
     slow.bufferedAmount = 300 * 1024;
     for (let i = 0; i < 3; i++) {
       maker.place("BTC", "B", `100.${i + 1}`, "1.0");
@@ -63,15 +63,19 @@ Deno.test("a slow client's book views are conflated to the latest, its trades ar
     assert.deepEqual(fast.channels(), [
       "l2Book",
       "bbo",
+      "allMids",
       "trades",
       "l2Book",
       "bbo",
+      "allMids",
       "trades",
       "l2Book",
       "bbo",
+      "allMids",
       "trades",
     ]);
-    assert.equal(metrics.value("hlbook_conflated_total"), 4);
+    // Each of the three views replaced its pending message twice.
+    assert.equal(metrics.value("hlbook_conflated_total"), 6);
   });
 
   await t.step("when it drains it gets only the latest of each view, equal to what others got", () => {
@@ -79,9 +83,13 @@ Deno.test("a slow client's book views are conflated to the latest, its trades ar
     slow.bufferedAmount = 0;
     maker.place("ETH", "B", "9.0", "1.0");
     feed.block(books, maker.apply());
-    assert.deepEqual(slow.channels(), ["l2Book", "bbo"]);
-    const fastL2 = fast.sent.filter((text) => text.startsWith('{"channel":"l2Book"'));
-    assert.equal(slow.sent[0], fastL2[fastL2.length - 1]);
+    assert.deepEqual(slow.channels(), ["l2Book", "bbo", "allMids"]);
+    const latest = (channel: string) =>
+      fast.sent.filter((text) => JSON.parse(text).channel === channel).at(-1);
+    assert.equal(slow.sent[0], latest("l2Book"));
+    assert.equal(slow.sent[1], latest("bbo"));
+    assert.equal(slow.sent[2], latest("allMids"));
+    assert.equal(JSON.parse(slow.sent[2]).data.mids.BTC, "100.65");
   });
 
   await t.step("a fresh message after a drain is never followed by a stale one", () => {
@@ -89,7 +97,7 @@ Deno.test("a slow client's book views are conflated to the latest, its trades ar
     maker.place("BTC", "B", "100.9", "1.0");
     feed.block(books, maker.apply());
     feed.block(books, maker.apply());
-    assert.deepEqual(slow.channels(), ["l2Book", "bbo"]);
+    assert.deepEqual(slow.channels(), ["l2Book", "bbo", "allMids"]);
   });
 
   await t.step("over maxBuffered the client is closed with 1008 and forgotten", () => {
@@ -99,7 +107,7 @@ Deno.test("a slow client's book views are conflated to the latest, its trades ar
     assert.equal(slow.closedWith?.[0], 1008);
     assert.match(slow.closedWith?.[1] ?? "", /too slow/);
     assert.ok((slow.closedWith?.[1] ?? "").length <= 123);
-    assert.equal(feed.status().subscriptions, before - 3);
+    assert.equal(feed.status().subscriptions, before - 4);
     assert.equal(feed.status().clients, 1);
     assert.equal(metrics.value("hlbook_closed_slow_total"), 1);
     // Others are unaffected.
@@ -277,27 +285,33 @@ Deno.test("l2Book views sharing bucketing are computed together and equal their 
     { nSigFigs: null, mantissa: null, nLevels: 2 },
     { nSigFigs: null, mantissa: null, nLevels: 20 },
     { nSigFigs: 2, mantissa: null, nLevels: 1 },
+    { nSigFigs: 3, mantissa: null, nLevels: 5 },
+    { nSigFigs: 5, mantissa: null, nLevels: 5 },
+    { nSigFigs: 5, mantissa: 2, nLevels: 5 },
     { nSigFigs: 5, mantissa: 5, nLevels: 3 },
   ];
   const sinks = params.map((p) => connect({ type: "l2Book", coin: "BTC", ...p })[1]);
   let seed = 3;
   const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   const counts = params.map(() => 0);
-  const last = params.map((p) => levelsJson(books.l2("BTC", p)));
+  const last = params.map((p) => referenceLevelsJson(books, "BTC", p));
   for (let b = 0; b < 60; b++) {
     const btc = [...maker.resting].filter(([, o]) => o.coin === "BTC");
     if (rand() < 0.6 || btc.length < 4) {
       const bid = rand() < 0.5;
+      // Prices with cents so that 5 significant figures with mantissa 2 or 5 make buckets of their own.
+      const cents = Math.floor(rand() * 600);
+      const px = bid ? 9500 + cents : 10100 + cents;
       maker.place(
         "BTC",
         bid ? "B" : "A",
-        `${bid ? 95 + Math.floor(rand() * 6) : 101 + Math.floor(rand() * 6)}.0`,
+        `${Math.floor(px / 100)}.${String(px % 100).padStart(2, "0")}`,
         "1.0",
       );
     } else maker.cancel(btc[Math.floor(rand() * btc.length)][0]);
     feed.block(books, maker.apply());
     params.forEach((p, i) => {
-      const expected = levelsJson(books.l2("BTC", p));
+      const expected = referenceLevelsJson(books, "BTC", p);
       const texts = sinks[i].sent.splice(0);
       if (texts.length > 0) counts[i]++;
       for (const text of texts) last[i] = JSON.stringify(JSON.parse(text).data.levels);
@@ -320,4 +334,28 @@ Deno.test("a book re-loaded from a snapshot (no block time) is served with the l
   assert.equal(l2.data.time, books.time);
   assert.equal(l4.data.Snapshot.time, books.time);
   assert.equal(feed.status().time, books.time);
+});
+
+Deno.test("allMids is per dex: the main dex has no builder-dex coins, a builder dex only its own", () => {
+  const { feed, books, maker, connect } = setup();
+  const [, main] = connect({ type: "allMids" });
+  const [, xyz] = connect({ type: "allMids", dex: "xyz" });
+  const [, xy] = connect({ type: "allMids", dex: "xy" });
+  maker.place("xyz:GOLD", "B", "2000.0", "1.0");
+  maker.place("xyz:GOLD", "A", "2001.0", "1.0");
+  maker.place("BTC", "B", "100.5", "1.0");
+  feed.block(books, maker.apply());
+  const mids = (sink: FakeSink) => JSON.parse(sink.sent.at(-1) ?? "{}").data?.mids;
+  assert.deepEqual(mids(main), { BTC: "100.75", ETH: "10.5" });
+  assert.deepEqual(mids(xyz), { "xyz:GOLD": "2000.5" });
+  // "xy" is a prefix of "xyz" but not its dex: its view never had a mid, so it got no message for this block.
+  assert.deepEqual(xy.channels(), []);
+  const info = (dex: string) => {
+    const result = feed.info({ type: "allMids", dex });
+    assert.ok(result.ok);
+    return JSON.parse(result.json);
+  };
+  assert.deepEqual(info(""), { BTC: "100.75", ETH: "10.5" });
+  assert.deepEqual(info("xyz"), { "xyz:GOLD": "2000.5" });
+  assert.deepEqual(info("xy"), {});
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseClientMessage, parseSubscription } from "../../src/feed/mod.ts";
+import { parseClientMessage, parseInfoRequest, parseSubscription } from "../../src/feed/mod.ts";
 
 const known = (coin: string) => ["BTC", "@107", "PURR/USDC", "xyz:TSLA"].includes(coin);
 
@@ -59,5 +59,49 @@ Deno.test("subscriptions are validated and normalised", async (t) => {
       known,
     );
     assert.ok(ok.ok && ok.message.method === "post" && ok.message.request.type === "l2Book");
+  });
+});
+
+Deno.test("info requests are validated with errors that say what is allowed", async (t) => {
+  await t.step("an l2Book request is normalised like a subscription", () => {
+    assert.deepEqual(parseInfoRequest({ type: "l2Book", coin: "@107", nSigFigs: 5, mantissa: 2 }, known), {
+      ok: true,
+      request: { type: "l2Book", coin: "@107", params: { nSigFigs: 5, mantissa: 2, nLevels: 20 } },
+    });
+  });
+  await t.step("an unknown coin is named in the error", () => {
+    assert.deepEqual(parseInfoRequest({ type: "l2Book", coin: "NOPE" }, known), {
+      ok: false,
+      error: 'unknown coin "NOPE"',
+    });
+    assert.deepEqual(parseInfoRequest({ type: "l2Book" }, known), { ok: false, error: "unknown coin null" });
+  });
+  await t.step("bad l2Book parameters get the allowed ranges", () => {
+    for (
+      const bad of [{ nSigFigs: 1 }, { nSigFigs: 4, mantissa: 2 }, { nSigFigs: 5, mantissa: 3 }, {
+        nLevels: 0,
+      }]
+    ) {
+      assert.deepEqual(parseInfoRequest({ type: "l2Book", coin: "BTC", ...bad }, known), {
+        ok: false,
+        error:
+          "invalid l2Book parameters: nSigFigs must be 2..5 or null, mantissa 2 or 5 only with nSigFigs 5, " +
+          "nLevels 1..100",
+      }, JSON.stringify(bad));
+    }
+  });
+  await t.step("allMids takes an optional dex", () => {
+    assert.deepEqual(parseInfoRequest({ type: "allMids" }, known), {
+      ok: true,
+      request: { type: "allMids", dex: "" },
+    });
+    assert.deepEqual(parseInfoRequest({ type: "allMids", dex: "xyz" }, known), {
+      ok: true,
+      request: { type: "allMids", dex: "xyz" },
+    });
+    assert.deepEqual(parseInfoRequest({ type: "allMids", dex: 7 }, known), {
+      ok: false,
+      error: "dex must be a string",
+    });
   });
 });

@@ -106,6 +106,23 @@ Deno.test("the aligner assembles streaming blocks", async (t) => {
     aligner.pushDiffs(batch(12));
     assert.deepEqual(heights(), [11]);
   });
+  await t.step("a stream running too far ahead of one that never started is a fault", () => {
+    const { aligner, faults, blocks } = collect("streaming", false, 3);
+    for (let n = 1; n <= 5; n++) aligner.pushStatuses(batch(n, [S(`s${n}`)]));
+    assert.deepEqual(faults.map((f) => [f.kind, f.stream]), [["overflow", "statuses"]]);
+    assert.equal(blocks.length, 0);
+  });
+  await t.step("a stream running too far ahead of the other is a fault", () => {
+    const { aligner, faults, heights } = collect("streaming", false, 3);
+    aligner.pushDiffs(batch(1));
+    aligner.pushDiffs(batch(2));
+    for (let n = 1; n <= 4; n++) aligner.pushStatuses(batch(n));
+    assert.deepEqual(heights(), [1]);
+    assert.equal(faults.length, 0, "three blocks ahead is within maxPending");
+    for (let n = 5; n <= 7; n++) aligner.pushStatuses(batch(n));
+    assert.equal(faults[0]?.kind, "overflow");
+    assert.equal(faults[0]?.stream, "statuses");
+  });
   await t.step("a block number going backwards is a fault", () => {
     const { aligner, faults } = collect("streaming");
     aligner.pushStatuses(batch(10));

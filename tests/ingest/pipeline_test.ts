@@ -19,18 +19,24 @@ Deno.test("ingestion of real node output, written live", { ignore }, async (t) =
       const metrics = new Metrics();
       const observer = new Observer(fixture);
       await node.createFiles();
-      // The node's snapshot lags: it answers only once 10 blocks are written, at the height before them.
+      // The node's snapshot lags: it answers only once 10 blocks are written, at the height before them, so
+      // the pipeline must replay the 10 cached blocks onto it before serving.
       const released = Promise.withResolvers<void>();
-      node.answer = () => fixture.snapshot;
+      node.answer = async () => {
+        await released.promise;
+        return fixture.snapshot;
+      };
       node.serve();
-      const slowAnswer = node.answer;
-      node.answer = (n) => slowAnswer(n);
       const ingest = startIngest(ingestOptions(node, metrics), observer);
       try {
         await pause(150); // let the tailers position themselves at the (empty) files' ends
         await node.writeBlocks(first, first + 9);
+        await waitFor("the tailers to read the 10 blocks", () => metrics.value("hlbook_cached_blocks") >= 10);
+        assert.equal(observer.resets, 0, "nothing is served before the snapshot answers");
         released.resolve();
         await observer.reaches(first + 9);
+        assert.equal(observer.resets, 1);
+        assert.equal(node.requests, 1, "one snapshot, brought forward by the cached blocks");
         await node.writeBlocks(first + 10, LAST, { rotateAt: first + 25 });
         await observer.reaches(LAST);
         assert.deepEqual(observer.mismatches, []);
@@ -48,6 +54,38 @@ Deno.test("ingestion of real node output, written live", { ignore }, async (t) =
       }
     },
   );
+
+  await t.step("a snapshot older than the cached blocks is not used: hlbook asks again", async () => {
+    const node = new FakeNode(fixture);
+    const metrics = new Metrics();
+    const observer = new Observer(fixture);
+    await node.createFiles();
+    // The first answer is 10 blocks behind while only 5 are cached; the second is at the head.
+    const released = Promise.withResolvers<void>();
+    node.answer = async (n) => {
+      if (n > 0) return "truth";
+      await released.promise;
+      return fixture.snapshot;
+    };
+    node.serve();
+    const ingest = startIngest(ingestOptions(node, metrics, { blockCache: 5 }), observer);
+    try {
+      await pause(150);
+      await node.writeBlocks(first, first + 9);
+      await waitFor("the tailers to read the 10 blocks", () => metrics.value("hlbook_cached_blocks") >= 5);
+      released.resolve();
+      await observer.reaches(first + 9);
+      assert.equal(node.requests, 2, "the too-old snapshot was not served");
+      assert.equal(observer.resets, 1);
+      await node.writeBlocks(first + 10, first + 20);
+      await observer.reaches(first + 20);
+      assert.deepEqual(observer.mismatches, []);
+      assert.equal(metrics.value("hlbook_resyncs_total"), 0);
+    } finally {
+      await ingest.stop();
+      await node.close();
+    }
+  });
 
   await t.step("streaming: the book ends equal to by-block mode", async () => {
     const node = new FakeNode(fixture, "streaming");

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { sampleBooks, TestClient, withServer } from "../feed/_helpers.ts";
+import { referenceL2 } from "../_support/l2_reference.ts";
 
 async function post(url: string, body: string): Promise<{ status: number; body: unknown }> {
   const response = await fetch(url, {
@@ -25,25 +26,47 @@ Deno.test("HTTP routes: /info, /health, /metrics and the static page", async (t)
     feed.reset(books);
     feed.state({ phase: "ready", height: books.height, time: books.time });
 
-    await t.step("POST /info l2Book equals what the WebSocket sends for the same view", async () => {
-      const c = await TestClient.open(url);
-      try {
-        for (const params of [{}, { nSigFigs: 2 }, { nSigFigs: 5, mantissa: 5 }]) {
-          c.send({ method: "subscribe", subscription: { type: "l2Book", coin: "BTC", ...params } });
-          await c.nextOn("subscriptionResponse");
-          const ws = (await c.next()).data;
-          const info = await post(`${http}/info`, JSON.stringify({ type: "l2Book", coin: "BTC", ...params }));
-          assertEquals(info.status, 200);
-          assertEquals(info.body, ws);
-        }
-        maker.place("BTC", "A", "101.0", "3.0");
+    await t.step(
+      "POST /info l2Book equals the reference and what the WebSocket sends for the view",
+      async () => {
+        // Prices off the 0.05 grid, so that 5 significant figures with mantissa 2 and 5 bucket differently.
+        const extra = [maker.place("BTC", "B", "100.03", "0.5"), maker.place("BTC", "A", "100.98", "0.25")];
         feed.block(books, maker.apply());
-        const ws = (await c.nextOn("l2Book")).data;
-        assertEquals((await post(`${http}/info`, '{"type":"l2Book","coin":"BTC"}')).body, ws);
-      } finally {
-        await c.close();
-      }
-    });
+        const c = await TestClient.open(url);
+        try {
+          for (
+            const params of [{}, { nSigFigs: 2 }, { nSigFigs: 5 }, { nSigFigs: 5, mantissa: 2 }, {
+              nSigFigs: 5,
+              mantissa: 5,
+            }]
+          ) {
+            c.send({ method: "subscribe", subscription: { type: "l2Book", coin: "BTC", ...params } });
+            await c.nextOn("subscriptionResponse");
+            const ws = (await c.next()).data;
+            const info = await post(
+              `${http}/info`,
+              JSON.stringify({ type: "l2Book", coin: "BTC", ...params }),
+            );
+            assertEquals(info.status, 200);
+            const want = referenceL2(books, "BTC", {
+              nSigFigs: null,
+              mantissa: null,
+              nLevels: 20,
+              ...params,
+            });
+            assertEquals((info.body as { levels: unknown }).levels, want, JSON.stringify(params));
+            assertEquals(info.body, ws);
+          }
+          for (const oid of extra) maker.cancel(oid);
+          maker.place("BTC", "A", "101.0", "3.0");
+          feed.block(books, maker.apply());
+          const ws = (await c.nextOn("l2Book")).data;
+          assertEquals((await post(`${http}/info`, '{"type":"l2Book","coin":"BTC"}')).body, ws);
+        } finally {
+          await c.close();
+        }
+      },
+    );
 
     await t.step("POST /info allMids answers every mid", async () => {
       assertEquals(await post(`${http}/info`, '{"type":"allMids"}'), {
