@@ -9,7 +9,6 @@ import {
   Books,
   compareBooks,
   type L2Params,
-  type Level,
   type LevelChange,
   type OrderStatusEvent,
   type Side,
