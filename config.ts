@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { dirname, isAbsolute, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 /** hlbook's version, printed by `--version`. */
@@ -55,11 +56,16 @@ interface FlagSpec {
   readonly key: keyof Config;
   readonly kind: Kind;
   readonly help: string;
-  readonly default: (env: Env) => string;
+  /** The default as a raw value; `config` holds the flags parsed before this one (the table's order). */
+  readonly default: (env: Env, config: Readonly<Record<string, unknown>>) => string;
+  /** How `--help` names the default when it depends on other flags. */
+  readonly defaultText?: string;
   readonly choices?: readonly string[];
   /** Smallest accepted value for numeric kinds. */
   readonly min?: number;
   readonly max?: number;
+  /** Paths: must be absolute. */
+  readonly absolute?: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -101,8 +107,11 @@ const FLAGS: readonly FlagSpec[] = [
     name: "snapshot-path",
     key: "snapshotPath",
     kind: "path",
+    absolute: true,
     help: "absolute path where the node writes L4 snapshots (must be readable by hlbook)",
-    default: (env) => `${home(env)}/hl/hlbook_snapshot.json`,
+    // Next to the data dir, where the node (which writes it) can be expected to have a folder of its own.
+    default: (_env, config) => resolve(dirname(resolve(String(config.dataDir))), "hlbook_snapshot.json"),
+    defaultText: "hlbook_snapshot.json in the data dir's parent",
   },
   {
     name: "log-level",
@@ -164,7 +173,7 @@ const FLAGS: readonly FlagSpec[] = [
     kind: "bytes",
     min: 1024,
     help: "bytes a client may have unsent before it is closed with 1008",
-    default: () => String(4 * 1024 * 1024),
+    default: () => "4MiB",
   },
   {
     name: "max-connections",
@@ -187,8 +196,8 @@ const FLAGS: readonly FlagSpec[] = [
     key: "maxMessageSize",
     kind: "bytes",
     min: 64,
-    help: "largest inbound client message in bytes",
-    default: () => String(64 * 1024),
+    help: "largest inbound client message",
+    default: () => "64KiB",
   },
   {
     name: "max-messages-per-minute",
@@ -216,7 +225,8 @@ function convert(spec: FlagSpec, raw: string): string | number | boolean {
       if (raw.trim() === "") fail(flag, raw, "a non-empty string");
       return raw;
     case "path":
-      if (raw.trim() === "") fail(flag, raw, "a path");
+      if (raw.trim() === "") fail(flag, raw, spec.absolute ? "an absolute path" : "a path");
+      if (spec.absolute && !isAbsolute(raw)) fail(flag, raw, "an absolute path (starting with /)");
       return raw;
     case "port": {
       if (!/^\d+$/.test(raw) || Number(raw) > 65535) fail(flag, raw, "0..65535");
@@ -242,8 +252,15 @@ function convert(spec: FlagSpec, raw: string): string | number | boolean {
       }
       return Math.round(n * 1000);
     }
-    case "count":
     case "bytes": {
+      const min = spec.min ?? 0;
+      const bytes = parseByteSize(raw);
+      if (bytes === null || bytes < min) {
+        fail(flag, raw, `a size ≥ ${formatByteSize(min)} (bytes, or with a unit: 64KiB, 4MiB, 1GiB, 500KB)`);
+      }
+      return bytes;
+    }
+    case "count": {
       const min = spec.min ?? 0;
       if (!/^\d+$/.test(raw) || Number(raw) < min || !Number.isSafeInteger(Number(raw))) {
         fail(flag, raw, `a whole number ≥ ${min}`);
@@ -258,6 +275,36 @@ function convert(spec: FlagSpec, raw: string): string | number | boolean {
       if (!spec.choices?.includes(raw)) fail(flag, raw, `one of ${spec.choices?.join(", ")}`);
       return raw;
   }
+}
+
+const UNITS: Readonly<Record<string, number>> = {
+  "": 1,
+  B: 1,
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB: 1024 ** 3,
+  KB: 1000,
+  MB: 1000 ** 2,
+  GB: 1000 ** 3,
+};
+
+/**
+ * A byte size as flags take it: `65536`, `64KiB`, `4MiB`, `1GiB` (powers of 1024) or `500KB`, `2MB`, `1GB`
+ * (powers of 1000); null when it is not one, or not a whole number of bytes.
+ */
+export function parseByteSize(text: string): number | null {
+  const match = /^(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?$/.exec(text.trim());
+  if (match === null) return null;
+  const bytes = Number(match[1]) * UNITS[match[2] ?? ""];
+  return Number.isSafeInteger(bytes) ? bytes : null;
+}
+
+/** `4194304` → `4MiB`, `65536` → `64KiB`, `1000` → `1000B`: the largest binary unit that divides exactly. */
+export function formatByteSize(bytes: number): string {
+  for (const unit of ["GiB", "MiB", "KiB"]) {
+    if (bytes > 0 && bytes % UNITS[unit] === 0) return `${bytes / UNITS[unit]}${unit}`;
+  }
+  return `${bytes}B`;
 }
 
 /** The environment variables hlbook reads: one per flag, plus `HOME` for the default paths. */
@@ -275,10 +322,12 @@ export function helpText(env: Env = {}): string {
     "Flags (each can also be set with its environment variable; a flag wins over the variable):",
   ];
   for (const spec of FLAGS) {
-    const value = spec.kind === "bool" ? "" : ` <${spec.kind === "duration" ? "seconds" : spec.kind}>`;
+    const kind = spec.kind === "duration" ? "seconds" : spec.kind === "bytes" ? "size" : spec.kind;
+    const value = spec.kind === "bool" ? "" : ` <${kind}>`;
     lines.push(`  --${spec.name}${value}`);
     const choices = spec.choices ? ` (${spec.choices.join("|")})` : "";
-    lines.push(`      ${spec.help}${choices}; default ${spec.default(env)}; env ${envName(spec.name)}`);
+    const fallback = spec.defaultText ?? spec.default(env, {});
+    lines.push(`      ${spec.help}${choices}; default ${fallback}; env ${envName(spec.name)}`);
   }
   lines.push("  --help       print this help and exit");
   lines.push("  --version    print the version and exit");
@@ -331,7 +380,7 @@ export function parseConfig(args: readonly string[], env: Env = {}): ConfigResul
         throw new ConfigError(`${(error as Error).message} (from ${envName(spec.name)})`);
       }
       continue;
-    } else raw = spec.default(env);
+    } else raw = spec.default(env, config);
     config[spec.key] = convert(spec, raw);
   }
   return { kind: "run", config: Object.freeze(config) as unknown as Config };

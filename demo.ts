@@ -152,6 +152,9 @@ async function run(dir: string, options: DemoOptions): Promise<number> {
   const port = options.port === undefined || options.port === 0
     ? freePort(options.port ?? 8000)
     : options.port;
+  if (options.port === undefined && port !== 8000) {
+    console.log(`demo: port 8000 is in use; serving on port ${port} instead (--port N picks one)`);
+  }
   const deno = Deno.execPath();
   const children: Deno.ChildProcess[] = [];
   let stopping = false;

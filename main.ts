@@ -7,8 +7,8 @@ import { ConfigError, envNames, parseConfig, VERSION } from "./config.ts";
 import { logger, setupLogging } from "./src/log.ts";
 import { Metrics } from "./src/metrics.ts";
 import { Feed } from "./src/feed/mod.ts";
-import { startServer } from "./src/server/mod.ts";
-import { type IngestState, startIngest } from "./src/ingest/mod.ts";
+import { ListenError, type Server, startServer } from "./src/server/mod.ts";
+import { type Ingest, type IngestState, startIngest } from "./src/ingest/mod.ts";
 
 async function main(): Promise<number> {
   let result;
@@ -38,23 +38,34 @@ async function main(): Promise<number> {
   let lastHeight = 0;
   const stopped = Promise.withResolvers<void>();
 
-  const server = startServer({
-    address: config.address,
-    port: config.port,
-    maxBuffered: config.maxBuffered,
-    maxConnections: config.maxConnections,
-    maxSubscriptions: config.maxSubscriptions,
-    maxMessageSize: config.maxMessageSize,
-    maxMessagesPerMinute: config.maxMessagesPerMinute,
-    metrics,
-    health: () => ({ version: VERSION }),
-  }, feed);
-  log.info("hlbook listening on http://{hostname}:{port}/ (WebSocket at /ws)", {
-    hostname: server.hostname,
-    port: server.port,
+  let ingest: Ingest | null = null;
+  let server: Server;
+  try {
+    server = startServer({
+      address: config.address,
+      port: config.port,
+      maxBuffered: config.maxBuffered,
+      maxConnections: config.maxConnections,
+      maxSubscriptions: config.maxSubscriptions,
+      maxMessageSize: config.maxMessageSize,
+      maxMessagesPerMinute: config.maxMessagesPerMinute,
+      metrics,
+      health: () => ({ version: VERSION }),
+      reason: () => ingest?.reason ?? null,
+    }, feed);
+  } catch (error) {
+    if (!(error instanceof ListenError)) throw error;
+    // deno-lint-ignore no-console
+    console.error(`hlbook: ${error.message}`);
+    return 2;
+  }
+  const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
+  log.info("hlbook listening on {url} (WebSocket at {ws})", {
+    url: `http://${host}:${server.port}/`,
+    ws: `ws://${host}:${server.port}/ws`,
   });
 
-  const ingest = startIngest({
+  ingest = startIngest({
     dataDir: config.dataDir,
     infoUrl: config.infoUrl,
     snapshotPath: config.snapshotPath,
@@ -92,7 +103,7 @@ async function main(): Promise<number> {
   for (const signal of signals) Deno.addSignalListener(signal, () => onSignal(signal));
 
   await stopped.promise;
-  await ingest.stop();
+  await ingest?.stop();
   await server.shutdown();
   log.info("stopped at height {height} ({phase})", { height: lastHeight, phase: state.phase });
   return exitCode;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Config, ConfigError, helpText, parseConfig } from "../config.ts";
+import { type Config, ConfigError, formatByteSize, helpText, parseByteSize, parseConfig } from "../config.ts";
 
 function run(args: string[], env: Record<string, string> = {}): Config {
   const result = parseConfig(args, env);
@@ -116,9 +116,57 @@ Deno.test("config", async (t) => {
     rejects(["--log-level", "loud"], /--log-level must be one of trace, debug, info, warning, error, fatal/);
     rejects(["--log-format", "xml"], /--log-format must be one of pretty, json/);
     rejects(["--ingest", "both"], /--ingest must be one of by-block, streaming/);
-    rejects(["--max-buffered", "10"], /--max-buffered must be a whole number ≥ 1024, got "10"/);
+    rejects(["--max-buffered", "10"], /--max-buffered must be a size ≥ 1KiB \(bytes, or with a unit: 64KiB/);
+    rejects(["--max-buffered", "4 megs"], /--max-buffered must be a size ≥ 1KiB .*, got "4 megs"/);
+    rejects(["--max-message-size", "32B"], /--max-message-size must be a size ≥ 64B/);
+    rejects(
+      ["--snapshot-path", "snap.json"],
+      /^--snapshot-path must be an absolute path \(starting with \/\), got "snap.json"$/,
+    );
     rejects(["--max-subscriptions", "1.5"], /--max-subscriptions must be a whole number ≥ 1/);
     rejects(["--address", ""], /--address must be a non-empty string/);
+  });
+
+  await t.step("byte sizes take units, as the README writes them", () => {
+    for (
+      const [text, bytes] of [
+        ["4MiB", 4 * 1024 * 1024],
+        ["64KiB", 65536],
+        ["1GiB", 1024 ** 3],
+        ["500KB", 500_000],
+        ["2MB", 2_000_000],
+        ["1.5KiB", 1536],
+        ["4096", 4096],
+        ["4096B", 4096],
+        ["8 MiB", 8 * 1024 * 1024],
+      ] as const
+    ) {
+      assert.equal(parseByteSize(text), bytes, text);
+    }
+    for (const bad of ["", "4mb", "MiB", "1.3B", "-1KiB", "4 megs", "1e3"]) {
+      assert.equal(parseByteSize(bad), null, bad);
+    }
+    assert.equal(formatByteSize(4 * 1024 * 1024), "4MiB");
+    assert.equal(formatByteSize(65536), "64KiB");
+    assert.equal(formatByteSize(1000), "1000B");
+    const config = run(["--max-buffered", "4MiB", "--max-message-size=64KiB"]);
+    assert.equal(config.maxBuffered, 4 * 1024 * 1024);
+    assert.equal(config.maxMessageSize, 64 * 1024);
+    assert.equal(run([], { HLBOOK_MAX_BUFFERED: "8MiB" }).maxBuffered, 8 * 1024 * 1024);
+    assert.match(helpText(), /--max-buffered <size>\n.*default 4MiB;/);
+    assert.match(helpText(), /--max-message-size <size>\n.*default 64KiB;/);
+  });
+
+  await t.step("the snapshot path defaults to the data dir's parent", () => {
+    assert.equal(run(["--data-dir", "/x/hl/data"]).snapshotPath, "/x/hl/hlbook_snapshot.json");
+    assert.equal(run(["--data-dir", "/x/hl/data/"]).snapshotPath, "/x/hl/hlbook_snapshot.json");
+    assert.equal(run([], { HOME: "/home/op" }).snapshotPath, "/home/op/hl/hlbook_snapshot.json");
+    assert.equal(run(["--data-dir", "rel/data"]).snapshotPath, `${Deno.cwd()}/rel/hlbook_snapshot.json`);
+    assert.equal(run(["--data-dir", "/x/data", "--snapshot-path", "/s.json"]).snapshotPath, "/s.json");
+    assert.match(
+      helpText(),
+      /--snapshot-path <path>\n.*default hlbook_snapshot.json in the data dir's parent;/,
+    );
   });
 
   await t.step("an invalid environment variable names the variable", () => {

@@ -24,3 +24,4 @@ export {
   type SubscriptionRequest,
 } from "./subscription.ts";
 export { errorMessage, type Phase } from "./messages.ts";
+export { invalidSubscription, OFFICIAL_SUBSCRIPTION_TYPES } from "./official_types.ts";

@@ -15,6 +15,7 @@ import type { Books } from "../book/mod.ts";
 import type { BookDiff, Coin, L4Order, Trade } from "../book/types.ts";
 import type { Counter, Gauge, Histogram, Metrics } from "../metrics.ts";
 import { logger } from "../log.ts";
+import { invalidSubscription } from "./official_types.ts";
 import {
   allMidsMessage,
   bboJson,
@@ -526,7 +527,9 @@ export class Feed {
       this.#deliver(
         client,
         errorMessage(
-          `Invalid subscription: ${request.sent} (too many subscriptions: at most ${client.limits.maxSubscriptions} per connection)`,
+          `${
+            invalidSubscription(request.sent)
+          } (too many subscriptions: at most ${client.limits.maxSubscriptions} per connection)`,
         ),
         null,
       );

@@ -3,12 +3,14 @@
  *
  * Structural problems (not JSON, unknown method or subscription type) answer
  * `Error parsing JSON into valid websocket request: <text>`; a known subscription type with bad fields (unknown
- * coin, nSigFigs, mantissa, nLevels) answers `Invalid subscription: <json>` where `<json>` is the subscription
+ * coin, nSigFigs, mantissa, nLevels), or an official type hlbook does not serve, answers
+ * `Invalid subscription <json>` (no colon, as the official server writes it) where `<json>` is the subscription
  * object as the client sent it, so SDKs can match the error to their request.
  *
  * @module
  */
 import type { Coin, L2Params } from "../book/types.ts";
+import { invalidSubscription, OFFICIAL_SUBSCRIPTION_TYPES } from "./official_types.ts";
 
 /** Default and largest `nLevels` of an `l2Book` subscription. */
 export const DEFAULT_LEVELS = 20;
@@ -130,6 +132,10 @@ export function parseSubscription(
       break;
     }
     default:
+      // An official type hlbook does not serve is a valid request it declines, not a malformed one.
+      if (typeof raw.type === "string" && OFFICIAL_SUBSCRIPTION_TYPES.has(raw.type)) {
+        return { ok: false, kind: "invalid", sent };
+      }
       return { ok: false, kind: "parse", sent };
   }
   if (subscription === null) return { ok: false, kind: "invalid", sent };
@@ -187,7 +193,7 @@ export function parseClientMessage(text: string, check: CoinCheck): ParseResult 
       const parsed = parseSubscription(raw.subscription, check);
       if (parsed.ok) return { ok: true, message: { method: raw.method, request: parsed.request } };
       if (parsed.kind === "parse") return { ok: false, error: PARSE_ERROR + text };
-      return { ok: false, error: `Invalid subscription: ${parsed.sent}` };
+      return { ok: false, error: invalidSubscription(parsed.sent) };
     }
     case "post": {
       const id = raw.id;

@@ -13,13 +13,10 @@ import { logger } from "../log.ts";
 import type { Counter, Gauge, Histogram, Metrics } from "../metrics.ts";
 import { parseDiffLine, parseFillLine, parseStatusLine } from "../node/mod.ts";
 import { type AlignFault, BlockAligner, TradeAssembler } from "./aligner.ts";
-import {
-  loadBooks,
-  requestSnapshot,
-  requestSnapshotWithRetry,
-  type SnapshotError,
-} from "./snapshot_client.ts";
+import { loadBooks, requestSnapshot, requestSnapshotWithRetry, SnapshotError } from "./snapshot_client.ts";
 import { tail, type Tailer, type TailFault, type TailLine } from "./tail.ts";
+import { type NodeFilesWatch, watchNodeFiles } from "./node_files.ts";
+import { notReadyReason } from "./reason.ts";
 
 const log = logger("ingest");
 
@@ -47,6 +44,8 @@ export interface IngestOptions {
   readonly retryDelay?: number;
   /** Snapshot request timeout in ms (default 60 000). */
   readonly snapshotTimeout?: number;
+  /** Milliseconds between reminders while snapshots keep failing (default 10 000). */
+  readonly remindEvery?: number;
 }
 
 /** The pipeline's phase and the height/time of the live book. */
@@ -71,6 +70,8 @@ export interface IngestEvents {
 /** A running pipeline. */
 export interface Ingest {
   readonly state: IngestState;
+  /** Why the feed is not ready (for `/health`), e.g. `node wrote nothing for 9 s`; null while all is well. */
+  readonly reason: string | null;
   /** Stops tailing, timers and snapshot requests. */
   stop(): Promise<void>;
 }
@@ -160,6 +161,11 @@ class Pipeline implements Ingest {
   #firstLine = { statuses: true, diffs: true };
   #malformedLogged = false;
   #stopped = false;
+  #nodeFiles: NodeFilesWatch | null = null;
+  /** Failed snapshot requests since the last good one, and the last failure. */
+  #snapshotTries = 0;
+  #snapshotError: SnapshotError | null = null;
+  #resyncReason: string | null = null;
 
   constructor(options: IngestOptions, events: IngestEvents) {
     this.#options = options;
@@ -181,7 +187,21 @@ class Pipeline implements Ingest {
     return { phase: this.#phase, height: books?.height ?? 0, time };
   }
 
+  get reason(): string | null {
+    return notReadyReason({
+      phase: this.#phase,
+      nodeFiles: this.#nodeFiles?.problem ?? null,
+      snapshotTries: this.#snapshotTries,
+      snapshotError: this.#snapshotError,
+      resyncReason: this.#resyncReason,
+      silentMs: Date.now() - this.#lastData,
+    });
+  }
+
   start(): void {
+    if (!this.#options.fromStart) {
+      this.#nodeFiles = watchNodeFiles(this.#options.dataDir, { mode: this.#options.mode });
+    }
     const dirs = streamDirs(this.#options.mode);
     const common = { fromStart: this.#options.fromStart, pollInterval: this.#options.pollInterval };
     const dir = (name: string) => `${this.#options.dataDir}/${name}`;
@@ -213,6 +233,7 @@ class Pipeline implements Ingest {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#nodeFiles?.stop();
     this.#abort.abort();
     for (const timer of this.#timers) clearInterval(timer);
     await Promise.all(this.#tailers.map((tailer) => tailer.stop()));
@@ -415,6 +436,7 @@ class Pipeline implements Ingest {
 
   #resync(reason: string): void {
     if (this.#books || this.#phase !== "starting") {
+      this.#resyncReason = reason;
       this.#metrics.resyncs.inc();
       log.warn("re-syncing from a fresh snapshot: {reason}", { reason });
       this.#setPhase("resyncing");
@@ -434,7 +456,12 @@ class Pipeline implements Ingest {
       snapshotPath: this.#options.snapshotPath,
       timeout: this.#options.snapshotTimeout,
       retryDelay: this.#options.retryDelay,
-      onFailure: (_error: SnapshotError) => this.#metrics.snapshotFailures.inc(),
+      remindEvery: this.#options.remindEvery,
+      onFailure: (error: SnapshotError) => {
+        this.#metrics.snapshotFailures.inc();
+        this.#snapshotTries++;
+        this.#snapshotError = error;
+      },
     };
   }
 
@@ -445,11 +472,15 @@ class Pipeline implements Ingest {
     let delay = this.#options.retryDelay ?? 250;
     while (!this.#stopped) {
       const snapshot = await requestSnapshotWithRetry(this.#snapshotOptions(), signal);
+      this.#snapshotTries = 0;
+      this.#snapshotError = null;
       let books: Books;
       try {
         books = await loadBooks(snapshot);
       } catch (error) {
         this.#metrics.snapshotFailures.inc();
+        this.#snapshotTries++;
+        this.#snapshotError = new SnapshotError(`snapshot does not load: ${error}`, "invalid");
         log.warn("snapshot does not load: {error}", { error: String(error) });
         await this.#sleep(delay);
         delay = Math.min(delay * 2, 5000);
@@ -478,6 +509,7 @@ class Pipeline implements Ingest {
         });
         this.#reset(books);
         this.#lastData = Math.max(this.#lastData, Date.now() - this.#options.stallTimeout / 2);
+        this.#resyncReason = null;
         this.#setPhase("ready");
         return;
       }

@@ -20,11 +20,17 @@ export interface SnapshotClientOptions {
   readonly timeout?: number;
 }
 
+/** What went wrong with a snapshot request. */
+export type SnapshotFailure = "unreachable" | "status" | "file" | "invalid";
+
 /** A snapshot request that failed: unreachable node, error status, unreadable or invalid file. */
 export class SnapshotError extends Error {
-  constructor(message: string) {
+  /** The kind of failure (for `/health` and reminders); "invalid" when not known. */
+  readonly kind: SnapshotFailure;
+  constructor(message: string, kind: SnapshotFailure = "invalid") {
     super(message);
     this.name = "SnapshotError";
+    this.kind = kind;
   }
 }
 
@@ -54,19 +60,20 @@ export async function requestSnapshot(
     });
   } catch (error) {
     const why = timeout.aborted ? `no answer within ${options.timeout ?? 60_000} ms` : String(error);
-    throw new SnapshotError(`info server ${options.infoUrl} unreachable: ${why}`);
+    throw new SnapshotError(`info server ${options.infoUrl} unreachable: ${why}`, "unreachable");
   }
   const body = await response.text().catch(() => "");
   if (response.status !== 200) {
     throw new SnapshotError(
       `info server ${options.infoUrl} answered ${response.status} to fileSnapshot: ${body.slice(0, 200)}`,
+      "status",
     );
   }
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(options.snapshotPath);
   } catch (error) {
-    throw new SnapshotError(`cannot read snapshot file ${options.snapshotPath}: ${String(error)}`);
+    throw new SnapshotError(`cannot read snapshot file ${options.snapshotPath}: ${String(error)}`, "file");
   }
   const result = await parseSnapshotFileAsync(bytes);
   if (!result.ok) throw new SnapshotError(`${options.snapshotPath}: ${result.error}`);
@@ -81,6 +88,8 @@ export interface RetryOptions {
   readonly maxRetryDelay?: number;
   /** Called after each failure (metrics). */
   readonly onFailure?: (error: SnapshotError) => void;
+  /** Milliseconds between reminders while the failures go on (default 10 000). */
+  readonly remindEvery?: number;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -97,7 +106,8 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * Requests a snapshot until one succeeds, backing off while the node is unreachable. Logs the first failure as a
- * warning, the following ones at debug level, and the recovery. Throws only when `signal` aborts.
+ * warning, then a one-line reminder with the count every `remindEvery` ms (the rest at debug level), and the
+ * recovery. Throws only when `signal` aborts.
  */
 export async function requestSnapshotWithRetry(
   options: SnapshotClientOptions & RetryOptions,
@@ -105,6 +115,7 @@ export async function requestSnapshotWithRetry(
 ): Promise<SnapshotFile> {
   let delay = options.retryDelay ?? 250;
   let failures = 0;
+  let remindAt = 0;
   for (;;) {
     signal?.throwIfAborted();
     try {
@@ -115,10 +126,23 @@ export async function requestSnapshotWithRetry(
       signal?.throwIfAborted();
       const failure = error instanceof SnapshotError ? error : new SnapshotError(String(error));
       options.onFailure?.(failure);
-      if (failures === 0) {
-        log.warn("snapshot failed, retrying with backoff: {error}", { error: failure.message });
-      } else log.debug("snapshot failed again: {error}", { error: failure.message });
       failures++;
+      const remindEvery = options.remindEvery ?? 10_000;
+      if (failures === 1) {
+        log.warn("snapshot failed, retrying with backoff: {error}{hint}", {
+          error: failure.message,
+          hint: failure.kind === "unreachable"
+            ? " (is the node running with --serve-info? see --info-url)"
+            : "",
+        });
+        remindAt = Date.now() + remindEvery;
+      } else if (Date.now() >= remindAt) {
+        log.warn("still no snapshot after {failures} tries, retrying: {error}", {
+          failures,
+          error: failure.message,
+        });
+        remindAt = Date.now() + remindEvery;
+      } else log.debug("snapshot failed again: {error}", { error: failure.message });
       await sleep(delay, signal);
       delay = Math.min(delay * 2, options.maxRetryDelay ?? 5000);
     }

@@ -6,6 +6,7 @@
 import { type Feed, parseInfoRequest } from "../feed/mod.ts";
 import { logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
+import { listenError } from "./listen_error.ts";
 import { serveSocket } from "./socket.ts";
 
 const log = logger("server");
@@ -27,6 +28,14 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   woff2: "font/woff2",
 };
 
+/** `/health`'s reason when the owner gives none. */
+const PHASE_REASONS: Readonly<Record<string, string>> = {
+  starting: "no book yet",
+  ready: "no book yet",
+  stale: "the node stopped writing",
+  resyncing: "re-syncing",
+};
+
 /** What {@link startServer} needs. */
 export interface ServerOptions {
   readonly address: string;
@@ -40,6 +49,8 @@ export interface ServerOptions {
   readonly metrics: Metrics;
   /** Extra fields for `/health`. */
   readonly health: () => object;
+  /** Why the feed is not ready, beyond the feed's own phase (`/health` answers 503 with it); null = no reason. */
+  readonly reason?: () => string | null;
 }
 
 /** A running server. */
@@ -122,7 +133,22 @@ async function readInfo(request: Request, feed: Feed, maxSize: number): Promise<
   return result.ok ? jsonText(result.json) : json({ error: result.error }, result.status);
 }
 
-/** Starts listening; routes as described in the module doc. */
+function listen(
+  options: ServerOptions,
+  handler: (request: Request) => Promise<Response>,
+): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({
+    hostname: options.address,
+    port: options.port,
+    onListen: () => {},
+    onError: (error) => {
+      log.error("HTTP handler failed: {error}", { error });
+      return json({ error: "internal error" }, 500);
+    },
+  }, handler);
+}
+
+/** Starts listening; routes as described in the module doc. Throws {@link ListenError} when it cannot. */
 export function startServer(options: ServerOptions, feed: Feed): Server {
   const sockets = new Set<WebSocket>();
   const limits = {
@@ -159,17 +185,23 @@ export function startServer(options: ServerOptions, feed: Feed): Server {
     if (path === "/ws") return json({ error: "/ws expects a WebSocket upgrade" }, 426);
     if (path === "/health" && (request.method === "GET" || request.method === "HEAD")) {
       const status = feed.status();
+      const live = status.live && status.phase === "ready";
+      const reason = options.reason?.() ?? (live ? null : PHASE_REASONS[status.phase]);
+      const ready = live && reason === null;
+      // Load balancers and probes read the status code: 503 whenever the book is not current.
       return json({
-        ready: status.live && status.phase === "ready",
+        ready,
         stale: status.phase === "stale",
         phase: status.phase,
+        reason,
         height: status.height,
-        blockTime: status.time,
+        // A book loaded from a snapshot before any block was read has no known time: null, never 0.
+        blockTime: status.time > 0 ? status.time : null,
         lagMs: status.time > 0 ? Date.now() - status.time : null,
         clients: status.clients,
         subscriptions: status.subscriptions,
         ...options.health(),
-      });
+      }, ready ? 200 : 503);
     }
     if (path === "/metrics" && (request.method === "GET" || request.method === "HEAD")) {
       return new Response(options.metrics.render(), {
@@ -194,15 +226,12 @@ export function startServer(options: ServerOptions, feed: Feed): Server {
     return json({ error: `no route for ${request.method} ${path}` }, 404);
   };
 
-  const httpServer = Deno.serve({
-    hostname: options.address,
-    port: options.port,
-    onListen: () => {},
-    onError: (error) => {
-      log.error("HTTP handler failed: {error}", { error });
-      return json({ error: "internal error" }, 500);
-    },
-  }, handler);
+  let httpServer: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    httpServer = listen(options, handler);
+  } catch (error) {
+    throw listenError(error, options.address, options.port);
+  }
   const addr = httpServer.addr;
   // Slow clients' conflated views are flushed on blocks; this catches them up when blocks pause.
   const poller = setInterval(() => feed.poll(), 250);

@@ -4,4 +4,5 @@
  * @module
  */
 export { type Server, type ServerOptions, startServer } from "./http.ts";
+export { ListenError } from "./listen_error.ts";
 export { serveSocket, type SocketLimits } from "./socket.ts";

@@ -342,12 +342,18 @@ Deno.test({
   name: "deno task demo starts both processes, serves a live book, and stops cleanly on SIGTERM",
   sanitizeResources: false,
   async fn() {
+    // Port 8000 is busy (held here, or by someone else): the demo must say where it went instead.
+    let held: Deno.Listener | null = null;
+    try {
+      held = Deno.listen({ hostname: "127.0.0.1", port: 8000 });
+    } catch {
+      // already taken: just as good
+    }
     const demo = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         ...await taskPermissions("demo"),
         DEMO,
-        "--port=0",
         "--load=0.05",
         "--seed=5",
       ],
@@ -368,6 +374,8 @@ Deno.test({
       const port = Number(/page: +http:\/\/127\.0\.0\.1:(\d+)\//.exec(out)?.[1]);
       const dataDir = /data dir: +(\S+)/.exec(out)?.[1] ?? "";
       assert.ok(port > 0 && dataDir.length > 0, out);
+      assert.notEqual(port, 8000);
+      assert.ok(out.includes(`demo: port 8000 is in use; serving on port ${port} instead`), out);
       assert.ok(await healthy(port));
       const page = await fetch(`http://127.0.0.1:${port}/`);
       assert.equal(page.status, 200);
@@ -393,6 +401,7 @@ Deno.test({
       await pump;
       await assert.rejects(Deno.stat(dataDir), Deno.errors.NotFound, "the temp dir is removed");
     } finally {
+      held?.close();
       try {
         demo.kill("SIGKILL");
       } catch {

@@ -141,7 +141,7 @@ Deno.test("the subscription limit per connection is answered with an error the S
   assert.equal(last.channel, "error");
   assert.match(
     last.data,
-    /^Invalid subscription: \{"type":"l2Book","coin":"BTC","nLevels":11\} \(too many subscriptions/,
+    /^Invalid subscription \{"type":"l2Book","coin":"BTC","nLevels":11\} \(too many subscriptions/,
   );
   assert.equal(feed.status().subscriptions, LIMITS.maxSubscriptions);
 });

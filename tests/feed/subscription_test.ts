@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { parseClientMessage, parseInfoRequest, parseSubscription } from "../../src/feed/mod.ts";
+import {
+  invalidSubscription,
+  parseClientMessage,
+  parseInfoRequest,
+  parseSubscription,
+} from "../../src/feed/mod.ts";
 
 const known = (coin: string) => ["BTC", "@107", "PURR/USDC", "xyz:TSLA"].includes(coin);
 
@@ -103,5 +108,40 @@ Deno.test("info requests are validated with errors that say what is allowed", as
       ok: false,
       error: "dex must be a string",
     });
+  });
+});
+
+const OFFICIAL_FRAMES = new URL("../../../shared/docs/official-ws-frames.jsonl", import.meta.url);
+
+Deno.test("error texts are the official server's, word for word", async (t) => {
+  await t.step("an official type hlbook does not serve is an invalid subscription, not a parse error", () => {
+    for (const subscription of [{ type: "webData2", user: "0x01" }, { type: "notification", user: "0x01" }]) {
+      const text = JSON.stringify({ method: "subscribe", subscription });
+      const result = parseClientMessage(text, () => true);
+      assert.deepEqual(result, { ok: false, error: `Invalid subscription ${JSON.stringify(subscription)}` });
+    }
+    const unknown = parseClientMessage('{"method":"subscribe","subscription":{"type":"noSuchType"}}', null);
+    assert.ok(!unknown.ok && unknown.error.startsWith("Error parsing JSON into valid websocket request: "));
+  });
+
+  let frames: string;
+  try {
+    frames = await Deno.readTextFile(OFFICIAL_FRAMES);
+  } catch {
+    // deno-lint-ignore no-console
+    console.warn(`skipping the official-frame comparison: ${OFFICIAL_FRAMES.pathname} is absent`);
+    return;
+  }
+  await t.step("the recorded official error frames start with the texts hlbook writes", () => {
+    const errors = frames.split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line))
+      .filter((frame) => frame.channel === "error").map((frame) => String(frame.data));
+    const invalid = errors.find((text) => text.startsWith("Invalid subscription"));
+    assert.ok(invalid !== undefined, "the recording has an Invalid subscription frame");
+    const sent = invalid.slice(invalid.indexOf("{"));
+    assert.equal(invalidSubscription(sent), invalid);
+    const parse = errors.find((text) => text.startsWith("Error parsing JSON"));
+    const body = parse?.slice(parse.indexOf("{")) ?? "";
+    const ours = parseClientMessage(body, null);
+    assert.deepEqual(ours, { ok: false, error: parse });
   });
 });

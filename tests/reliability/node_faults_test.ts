@@ -141,6 +141,9 @@ Deno.test("hlbook survives node file faults and re-syncs to the simulator's book
       const { lines, delta } = await fault(async () => {
         await waitFor("hlbook to report stale", async () => (await server.health()).stale, 5000);
         assert.equal(await metric("hlbook_stale"), 1);
+        const response = await fetch(`${server.base}/health`);
+        assert.equal(response.status, 503, "/health is 503 while stale");
+        assert.match((await response.json()).reason, /^node wrote nothing for \d+ s$/);
         await sleep(800);
       }, ["hlbook_resyncs_total"]);
       assert.equal(await metric("hlbook_stale"), 0);

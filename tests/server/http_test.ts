@@ -16,9 +16,12 @@ Deno.test("HTTP routes: /info, /health, /metrics and the static page", async (t)
     await t.step("/info answers 503 before a book is loaded and /health says not ready", async () => {
       const info = await post(`${http}/info`, '{"type":"l2Book","coin":"BTC"}');
       assertEquals(info.status, 503);
-      const health = await (await fetch(`${http}/health`)).json();
+      const response = await fetch(`${http}/health`);
+      assertEquals(response.status, 503);
+      const health = await response.json();
       assertEquals([health.ready, health.stale, health.phase, health.height], [false, false, "starting", 0]);
-      assertEquals(health.lagMs, null);
+      assertEquals(health.reason, "no book yet");
+      assertEquals([health.lagMs, health.blockTime], [null, null]);
       assertEquals(health.version, "test");
     });
 
@@ -101,16 +104,21 @@ Deno.test("HTTP routes: /info, /health, /metrics and the static page", async (t)
         c.send({ method: "subscribe", subscription: { type: "bbo", coin: "ETH" } });
         await c.nextOn("subscriptionResponse");
         await c.nextOn("subscriptionResponse");
-        const health = await (await fetch(`${http}/health`)).json();
+        const response = await fetch(`${http}/health`);
+        assertEquals(response.status, 200);
+        const health = await response.json();
         assertEquals(health.ready, true);
+        assertEquals(health.reason, null);
         assertEquals(health.phase, "ready");
         assertEquals(health.height, books.height);
         assertEquals(health.blockTime, books.time);
         assert(health.lagMs > 0);
         assertEquals([health.clients, health.subscriptions], [1, 2]);
         feed.state({ phase: "stale", height: books.height, time: books.time });
-        const stale = await (await fetch(`${http}/health`)).json();
-        assertEquals([stale.ready, stale.stale], [false, true]);
+        const staleResponse = await fetch(`${http}/health`);
+        assertEquals(staleResponse.status, 503);
+        const stale = await staleResponse.json();
+        assertEquals([stale.ready, stale.stale, stale.reason], [false, true, "the node stopped writing"]);
         feed.state({ phase: "ready", height: books.height, time: books.time });
       } finally {
         await c.close();

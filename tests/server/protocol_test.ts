@@ -121,43 +121,43 @@ Deno.test("every request gets its official answer over a real WebSocket", async 
           ],
           [
             { method: "subscribe", subscription: { type: "l2Book", coin: "NOPE" } },
-            'Invalid subscription: {"type":"l2Book","coin":"NOPE"}',
+            'Invalid subscription {"type":"l2Book","coin":"NOPE"}',
           ],
           [
             { method: "subscribe", subscription: { type: "trades", coin: "NOPE" } },
-            'Invalid subscription: {"type":"trades","coin":"NOPE"}',
+            'Invalid subscription {"type":"trades","coin":"NOPE"}',
           ],
           [
             { method: "subscribe", subscription: { type: "l2Book", coin: "BTC", nSigFigs: 1 } },
-            'Invalid subscription: {"type":"l2Book","coin":"BTC","nSigFigs":1}',
+            'Invalid subscription {"type":"l2Book","coin":"BTC","nSigFigs":1}',
           ],
           [
             { method: "subscribe", subscription: { type: "l2Book", coin: "BTC", nSigFigs: 6 } },
-            'Invalid subscription: {"type":"l2Book","coin":"BTC","nSigFigs":6}',
+            'Invalid subscription {"type":"l2Book","coin":"BTC","nSigFigs":6}',
           ],
           [
             { method: "subscribe", subscription: { type: "l2Book", coin: "BTC", nSigFigs: 4, mantissa: 2 } },
-            'Invalid subscription: {"type":"l2Book","coin":"BTC","nSigFigs":4,"mantissa":2}',
+            'Invalid subscription {"type":"l2Book","coin":"BTC","nSigFigs":4,"mantissa":2}',
           ],
           [
             { method: "subscribe", subscription: { type: "l2Book", coin: "BTC", nSigFigs: 5, mantissa: 3 } },
-            'Invalid subscription: {"type":"l2Book","coin":"BTC","nSigFigs":5,"mantissa":3}',
+            'Invalid subscription {"type":"l2Book","coin":"BTC","nSigFigs":5,"mantissa":3}',
           ],
           [
             { method: "subscribe", subscription: { type: "l2Book", coin: "BTC", mantissa: 2 } },
-            'Invalid subscription: {"type":"l2Book","coin":"BTC","mantissa":2}',
+            'Invalid subscription {"type":"l2Book","coin":"BTC","mantissa":2}',
           ],
           [
             { method: "subscribe", subscription: { type: "l2Book", coin: "BTC", nLevels: 0 } },
-            'Invalid subscription: {"type":"l2Book","coin":"BTC","nLevels":0}',
+            'Invalid subscription {"type":"l2Book","coin":"BTC","nLevels":0}',
           ],
           [
             { method: "subscribe", subscription: { type: "l2Book", coin: "BTC", nLevels: 101 } },
-            'Invalid subscription: {"type":"l2Book","coin":"BTC","nLevels":101}',
+            'Invalid subscription {"type":"l2Book","coin":"BTC","nLevels":101}',
           ],
           [
             { method: "subscribe", subscription: { type: "l4Book", coin: 5 } },
-            'Invalid subscription: {"type":"l4Book","coin":5}',
+            'Invalid subscription {"type":"l4Book","coin":5}',
           ],
         ];
         for (const [request, error] of cases) {

@@ -74,7 +74,7 @@ Deno.test("the @nktkas/hyperliquid SDK subscribes to l2Book and trades and parse
           error = e;
         }
         assert(error instanceof Error);
-        assertEquals((error as Error).message, 'Invalid subscription: {"type":"trades","coin":"NOPE"}');
+        assertEquals((error as Error).message, 'Invalid subscription {"type":"trades","coin":"NOPE"}');
       });
 
       await t.step("info requests over the socket (post) return l2Book and allMids", async () => {
