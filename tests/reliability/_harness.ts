@@ -199,11 +199,16 @@ export class FakeInfo {
   async #handle(request: Request): Promise<Response> {
     const behaviour = this.#queue.shift() ?? "ok";
     this.requests.push(behaviour);
-    const body = await request.clone().json().catch(() => null) as { outPath?: string } | null;
+    // Read once and re-wrapped, not `request.clone()`: cloning a served request reads its `signal`, which makes
+    // Deno warn about its legacy abort behaviour in the test output.
+    const text = await request.text();
+    const body = parseJson(text) as { outPath?: string } | null;
     const outPath = body?.outPath;
+    const again = () =>
+      new Request(request.url, { method: request.method, headers: request.headers, body: text });
     switch (behaviour) {
       case "ok":
-        return handleInfo(request, () => this.node.snapshot());
+        return handleInfo(again(), () => this.node.snapshot());
       case "fail":
         return new Response(JSON.stringify({ error: "injected failure" }), { status: 500 });
       case "hang":
@@ -219,7 +224,7 @@ export class FakeInfo {
         if (outPath) await Deno.remove(outPath).catch(() => {});
         return new Response("null", { status: 200 });
       case "lie":
-        return handleInfo(request, () => this.#lie());
+        return handleInfo(again(), () => this.#lie());
     }
   }
 
@@ -240,6 +245,14 @@ export class FakeInfo {
 
 /** The default l2Book view (full precision, 20 levels). */
 export const L2_DEFAULT = { nSigFigs: null, mantissa: null, nLevels: 20 } as const;
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
 
 /** `/health` as hlbook reports it. */
 export interface Health {
