@@ -6,23 +6,32 @@
  */
 import {
   backoffDelay,
+  buildDepth,
   buildLadder,
-  decimalsOf,
+  coinLabel,
+  DEFAULT_LEVELS,
+  depthOutline,
   formatAge,
-  formatClock,
+  formatClockMs,
+  formatPrice,
+  formatSize,
   l2Subscription,
   l2ViewKey,
   L4Book,
-  padDecimals,
+  LEVEL_CHOICES,
+  niceTicks,
   PRECISIONS,
+  priceDecimals,
   pushTrades,
   shortUser,
   sortCoins,
+  spotNames,
   statusView,
   subscriptionKey,
+  withQueue,
 } from "./logic.js";
 
-const TAPE_MAX = 60;
+const TAPE_MAX = 100;
 const L4_MAX_ROWS = 200;
 const PING_MS = 30_000;
 const HEALTH_MS = 1_000;
@@ -38,6 +47,12 @@ function $(id) {
 const dom = {
   coin: /** @type {HTMLSelectElement} */ ($("coin")),
   precision: /** @type {HTMLSelectElement} */ ($("precision")),
+  levels: /** @type {HTMLSelectElement} */ ($("levels")),
+  market: $("market"),
+  feedReason: $("feed-reason"),
+  depth: /** @type {HTMLCanvasElement} */ ($("depth")),
+  depthBids: $("depth-bids"),
+  depthAsks: $("depth-asks"),
   conn: $("conn"),
   phase: $("phase"),
   height: $("height"),
@@ -69,8 +84,12 @@ const state = {
   precision: PRECISIONS.some((p) => p.key === hash.get("prec"))
     ? /** @type {string} */ (hash.get("prec"))
     : "full",
+  levels: LEVEL_CHOICES.includes(Number(hash.get("lv"))) ? Number(hash.get("lv")) : DEFAULT_LEVELS,
   /** @type {string[]} */
   coins: [],
+  /** spot pair names from the server's spotMeta, when it answers one */
+  /** @type {Map<string, string>} */
+  spotNames: new Map(),
   /** @type {{ coin: string, time: number, levels: [any[], any[]] } | null} */
   l2: null,
   /** subscription key whose first message we still wait for (older l2Book messages are ignored meanwhile) */
@@ -88,7 +107,7 @@ const state = {
   /** @type {"connecting" | "live" | "reconnecting"} */
   conn: "connecting",
   retryAt: 0,
-  /** @type {{ phase?: string, height?: number, lagMs?: number | null, blockTime?: number } | null} */
+  /** @type {{ phase?: string, height?: number, lagMs?: number | null, blockTime?: number, reason?: string | null } | null} */
   health: null,
   healthOk: false,
   /** latest block time seen on any channel: the clock for ages */
@@ -98,7 +117,7 @@ const state = {
   noticeSticky: false,
 };
 
-const dirty = { ladder: true, tape: true, l4: true, status: true, notice: true };
+const dirty = { ladder: true, chart: true, tape: true, l4: true, status: true, notice: true };
 let frameRequested = false;
 
 function scheduleRender() {
@@ -205,7 +224,7 @@ wsUrl.protocol = location.protocol === "https:" ? "wss:" : "ws:";
 const feed = new Feed(wsUrl.href);
 
 function currentL2() {
-  return state.coin === null ? null : l2Subscription(state.coin, state.precision);
+  return state.coin === null ? null : l2Subscription(state.coin, state.precision, state.levels);
 }
 
 /** @param {string | null} coin */
@@ -214,11 +233,12 @@ function marketSubscriptions(coin) {
 }
 
 /**
- * Switches coin and/or precision: unsubscribes what no longer applies, subscribes the new views.
+ * Switches coin, precision and/or levels: unsubscribes what no longer applies, subscribes the new views.
  * @param {string | null} coin
  * @param {string} precision
+ * @param {number} [levels]
  */
-function select(coin, precision) {
+function select(coin, precision, levels = state.levels) {
   if (state.noticeSticky) notify(null);
   const oldL2 = currentL2();
   const coinChanged = coin !== state.coin;
@@ -231,6 +251,7 @@ function select(coin, precision) {
   closeL4();
   state.coin = coin;
   state.precision = precision;
+  state.levels = levels;
   state.l2 = null;
   const l2 = currentL2();
   if (l2 !== null) {
@@ -242,10 +263,13 @@ function select(coin, precision) {
   const params = new URLSearchParams();
   if (coin !== null) params.set("coin", coin);
   params.set("prec", precision);
+  if (levels !== DEFAULT_LEVELS) params.set("lv", String(levels));
   history.replaceState(null, "", `#${params}`);
   renderCoinOptions();
   dom.precision.value = precision;
+  dom.levels.value = String(levels);
   touch("ladder");
+  touch("chart");
 }
 
 /** @param {"B" | "A"} side @param {string} px */
@@ -372,6 +396,7 @@ function onL2(data) {
   state.l2 = data;
   noteBlockTime(data.time);
   touch("ladder");
+  touch("chart");
   if (state.selected !== null) touch("l4");
 }
 
@@ -420,7 +445,8 @@ function onMids(data) {
 /** @param {any} data */
 function onStatus(data) {
   if (data === null || typeof data !== "object") return;
-  state.health = { ...state.health, phase: data.phase, height: data.height, blockTime: data.time };
+  const reason = data.phase === state.health?.phase ? state.health?.reason : null;
+  state.health = { ...state.health, phase: data.phase, height: data.height, blockTime: data.time, reason };
   state.healthOk = true;
   touch("status");
 }
@@ -450,6 +476,7 @@ function render() {
   if (dirty.status) renderStatus();
   if (dirty.notice) renderNotice();
   if (dirty.ladder) renderLadder();
+  if (dirty.chart) renderChart();
   if (dirty.tape) renderTape();
   if (dirty.l4) renderL4();
   for (const key of /** @type {(keyof typeof dirty)[]} */ (Object.keys(dirty))) dirty[key] = false;
@@ -460,13 +487,13 @@ function renderCoinOptions() {
   const options = state.coins.map((coin) => {
     const option = document.createElement("option");
     option.value = coin;
-    option.textContent = coin;
+    option.textContent = coinLabel(coin, state.spotNames);
     return option;
   });
   if (current !== null && !state.coins.includes(current)) {
     const option = document.createElement("option");
     option.value = current;
-    option.textContent = current;
+    option.textContent = coinLabel(current, state.spotNames);
     options.unshift(option);
   }
   dom.coin.replaceChildren(...options);
@@ -483,9 +510,16 @@ function renderStatus() {
   setText(dom.conn, view.connText);
   dom.phase.dataset.phase = view.phase;
   setText(dom.phase, view.phaseText);
+  dom.phase.title = view.phaseTitle;
   setText(dom.height, view.heightText);
   setText(dom.lag, view.lagText);
   dom.book.dataset.live = String(view.live);
+  // Why the feed is not live, in words, when the server said (the badge alone is easy to miss).
+  const reason = state.conn === "live" && !view.live && typeof state.health?.reason === "string"
+    ? state.health.reason
+    : null;
+  dom.feedReason.hidden = reason === null;
+  setText(dom.feedReason, reason === null ? "" : `Feed ${view.phaseText}: ${reason}`);
 }
 
 function renderNotice() {
@@ -503,7 +537,7 @@ function makeRow(side) {
   row.setAttribute("role", "listitem");
   row.tabIndex = 0;
   row.dataset.side = side;
-  for (const cls of ["px", "sz", "cum"]) {
+  for (const cls of ["px", "sz", "cum", "n"]) {
     const cell = document.createElement("span");
     cell.className = cls;
     row.append(cell);
@@ -526,9 +560,9 @@ function makeRow(side) {
  * @param {"B" | "A"} side
  * @param {HTMLElement} container
  * @param {import("./logic.js").LadderRow[]} rows
- * @param {import("./logic.js").Ladder} ladder
+ * @param {{ px: number, sz: number }} decimals of the view's prices and sizes
  */
-function renderSide(side, container, rows, ladder) {
+function renderSide(side, container, rows, decimals) {
   const pool = rowPool[side];
   while (pool.length < rows.length) {
     const row = makeRow(side);
@@ -547,11 +581,12 @@ function renderSide(side, container, rows, ladder) {
     el.dataset.px = row.px;
     el.dataset.sz = row.sz;
     el.dataset.n = String(row.n);
-    el.title = `${row.n} order${row.n === 1 ? "" : "s"}`;
-    const [px, sz, cum] = /** @type {HTMLElement[]} */ ([...el.children]);
-    setText(px, padDecimals(row.px, ladder.pxDecimals));
-    setText(sz, padDecimals(row.sz, ladder.szDecimals));
-    setText(cum, padDecimals(row.cum, ladder.szDecimals));
+    el.title = `${row.px}: ${row.sz} in ${row.n} order${row.n === 1 ? "" : "s"} (click for the orders)`;
+    const [px, sz, cum, n] = /** @type {HTMLElement[]} */ ([...el.children]);
+    setText(px, formatPrice(row.px, decimals.px));
+    setText(sz, formatSize(row.sz, decimals.sz));
+    setText(cum, formatSize(row.cum, decimals.sz));
+    setText(n, String(row.n));
     el.style.setProperty("--depth", row.depth.toFixed(4));
     const selected = state.selected !== null && state.selected.side === side && state.selected.px === row.px;
     el.classList.toggle("selected", selected);
@@ -565,9 +600,10 @@ function setText(el, text) {
 
 function renderLadder() {
   const l2 = state.l2;
+  setText(dom.market, state.coin === null ? "" : coinLabel(state.coin, state.spotNames));
   if (l2 === null) {
-    renderSide("B", dom.bids, [], buildLadder([[], []]));
-    renderSide("A", dom.asks, [], buildLadder([[], []]));
+    renderSide("B", dom.bids, [], { px: 0, sz: 0 });
+    renderSide("A", dom.asks, [], { px: 0, sz: 0 });
     dom.bookEmpty.hidden = false;
     setText(dom.bookEmpty, state.coin === null ? "Waiting for the coin list…" : "Waiting for the book…");
     setText(dom.mid, "–");
@@ -576,14 +612,19 @@ function renderLadder() {
     return;
   }
   const ladder = buildLadder(l2.levels);
-  renderSide("B", dom.bids, ladder.bids, ladder);
-  renderSide("A", dom.asks, ladder.asks, ladder);
+  const rows = [...ladder.bids, ...ladder.asks];
+  const decimals = {
+    px: priceDecimals(rows.map((row) => row.px)),
+    sz: priceDecimals(rows.map((row) => row.sz)),
+  };
+  renderSide("B", dom.bids, ladder.bids, decimals);
+  renderSide("A", dom.asks, ladder.asks, decimals);
   dom.bookEmpty.hidden = ladder.bids.length + ladder.asks.length > 0;
   setText(dom.bookEmpty, "The book is empty.");
-  setText(dom.mid, ladder.mid === null ? "–" : ladder.mid);
+  setText(dom.mid, ladder.mid === null ? "–" : formatPrice(ladder.mid));
   setText(
     dom.spreadText,
-    ladder.spread === null ? "spread –" : `spread ${ladder.spread} (${ladder.spreadBps} bps)`,
+    ladder.spread === null ? "spread –" : `spread ${formatPrice(ladder.spread)} (${ladder.spreadBps} bps)`,
   );
   dom.book.dataset.state = "ready";
   dom.book.dataset.time = String(l2.time);
@@ -595,10 +636,11 @@ const tapePool = [];
 
 function renderTape() {
   const tape = state.tape;
-  const szDecimals = tape.reduce((max, t) => Math.max(max, decimalsOf(t.sz)), 0);
+  const decimals = priceDecimals(tape.map((t) => t.px));
+  const szDecimals = priceDecimals(tape.map((t) => t.sz));
   while (tapePool.length < tape.length) {
     const tr = document.createElement("tr");
-    for (const cls of ["time", "num px", "num sz"]) {
+    for (const cls of ["time", "side", "num px", "num sz"]) {
       const td = document.createElement("td");
       td.className = cls;
       tr.append(td);
@@ -618,11 +660,12 @@ function renderTape() {
     tr.dataset.tid = String(trade.tid);
     tr.dataset.px = trade.px;
     tr.dataset.sz = trade.sz;
-    tr.title = trade.side === "B" ? "Buy (taker bought)" : "Sell (taker sold)";
-    const [time, px, sz] = /** @type {HTMLElement[]} */ ([...tr.children]);
-    setText(time, formatClock(trade.time));
-    setText(px, trade.px);
-    setText(sz, padDecimals(trade.sz, Math.min(szDecimals, 8)));
+    tr.title = `${trade.side === "B" ? "the taker bought" : "the taker sold"} ${trade.sz} at ${trade.px}`;
+    const [time, side, px, sz] = /** @type {HTMLElement[]} */ ([...tr.children]);
+    setText(time, formatClockMs(trade.time));
+    setText(side, trade.side === "B" ? "Buy" : "Sell");
+    setText(px, formatPrice(trade.px, decimals));
+    setText(sz, formatSize(trade.sz, szDecimals));
   }
   dom.tapeEmpty.hidden = tape.length > 0;
 }
@@ -635,7 +678,8 @@ function renderL4() {
   dom.l4.dataset.snapshots = String(l4.snapshots);
   dom.l4.dataset.height = String(l4.book?.height ?? 0);
   const sideName = selected.side === "B" ? "Bids" : "Asks";
-  setText(dom.l4Title, `${sideName} at ${selected.px}`);
+  const at = formatPrice(selected.px);
+  setText(dom.l4Title, `${sideName} at ${at}`);
   const levels = state.l2 === null ? [] : state.l2.levels[selected.side === "B" ? 0 : 1];
   const index = levels.findIndex((/** @type {{ px: string }} */ level) => level.px === selected.px);
   if (l4.book === null || index < 0) {
@@ -644,31 +688,42 @@ function renderL4() {
     setText(dom.l4Note, l4.book === null ? l4.note : "This level is no longer in the book.");
     return;
   }
-  const orders = l4.book.levelOrders(selected.side, levels, index);
-  setText(
-    dom.l4Title,
-    `${sideName} at ${selected.px} · ${orders.length} order${orders.length === 1 ? "" : "s"}`,
-  );
+  const orders = withQueue(l4.book.levelOrders(selected.side, levels, index));
+  setText(dom.l4Title, `${sideName} at ${at} · ${orders.length} order${orders.length === 1 ? "" : "s"}`);
   const now = state.blockTime > 0 ? state.blockTime : Date.now();
   const shown = orders.slice(0, L4_MAX_ROWS);
-  const szDecimals = shown.reduce((max, o) => Math.max(max, decimalsOf(o.sz)), 0);
+  const decimals = priceDecimals(shown.map((o) => o.px));
+  const szDecimals = priceDecimals(shown.map((o) => o.sz));
   const rows = shown.map((order) => {
     const tr = document.createElement("tr");
-    const user = document.createElement("td");
-    user.className = "user";
-    user.textContent = shortUser(order.user);
-    user.title = order.user;
-    const oid = document.createElement("td");
-    oid.className = "oid";
-    oid.textContent = String(order.oid);
-    if (order.px !== selected.px) oid.title = `price ${order.px}`;
-    const sz = document.createElement("td");
-    sz.className = "num";
-    sz.textContent = padDecimals(order.sz, szDecimals);
-    const age = document.createElement("td");
-    age.className = "num age";
-    age.textContent = formatAge(now - order.timestamp);
-    tr.append(user, oid, sz, age);
+    tr.dataset.oid = String(order.oid);
+    tr.dataset.px = order.px;
+    tr.dataset.sz = order.sz;
+    tr.dataset.user = order.user;
+    tr.dataset.queue = String(order.queue);
+    tr.title = `oid ${order.oid}`;
+    const cell = (
+      /** @type {string} */ cls,
+      /** @type {string} */ text,
+      /** @type {string} */ title = "",
+    ) => {
+      const td = document.createElement("td");
+      td.className = cls;
+      td.textContent = text;
+      if (title !== "") td.title = title;
+      return td;
+    };
+    tr.append(
+      cell("num px", formatPrice(order.px, decimals)),
+      cell("num sz", formatSize(order.sz, szDecimals), order.sz),
+      cell("user", shortUser(order.user), order.user),
+      cell("num age", formatAge(now - order.timestamp), new Date(order.timestamp).toISOString()),
+      cell(
+        "num queue",
+        `${order.queue} / ${order.queueOf}`,
+        `${order.queue - 1} order${order.queue === 2 ? "" : "s"} (${order.ahead}) ahead at ${order.px}`,
+      ),
+    );
     return tr;
   });
   dom.l4Rows.replaceChildren(...rows);
@@ -678,6 +733,136 @@ function renderL4() {
     dom.l4Note,
     rows.length === 0 ? "No orders at this level." : `Showing ${L4_MAX_ROWS} of ${orders.length} orders.`,
   );
+}
+
+/** The chart's colours, read from the page's CSS (they follow the light or dark theme). */
+function chartColours() {
+  const css = getComputedStyle(document.documentElement);
+  const read = (/** @type {string} */ name) => css.getPropertyValue(name).trim();
+  return {
+    bid: read("--bid"),
+    ask: read("--ask"),
+    bidFill: read("--bid-fill"),
+    askFill: read("--ask-fill"),
+    grid: read("--border"),
+    text: read("--muted"),
+  };
+}
+
+let chartDraws = 0;
+
+/** Draws the depth chart of the current view (cumulative size per side, x centred on the mid). */
+function renderChart() {
+  const canvas = dom.depth;
+  const box = canvas.parentElement?.getBoundingClientRect();
+  if (box === undefined || box.width < 10 || box.height < 10) return;
+  const ratio = devicePixelRatio || 1;
+  const width = Math.floor(box.width);
+  const height = Math.floor(box.height);
+  if (canvas.width !== width * ratio || canvas.height !== height * ratio) {
+    canvas.width = width * ratio;
+    canvas.height = height * ratio;
+    canvas.style.width = `${width}px`;
+    canvas.style.height = `${height}px`;
+  }
+  const ctx = canvas.getContext("2d");
+  if (ctx === null) return;
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, width, height);
+  const l2 = state.l2;
+  const ladder = l2 === null ? null : buildLadder(l2.levels);
+  const depth = ladder === null ? null : buildDepth(ladder);
+  canvas.dataset.bids = String(depth?.bids.length ?? 0);
+  canvas.dataset.asks = String(depth?.asks.length ?? 0);
+  setText(dom.depthBids, ladder?.bids.length ? formatSize(ladder.bids[ladder.bids.length - 1].cum) : "–");
+  setText(dom.depthAsks, ladder?.asks.length ? formatSize(ladder.asks[ladder.asks.length - 1].cum) : "–");
+  if (depth === null || l2 === null || depth.bids.length + depth.asks.length === 0) {
+    delete canvas.dataset.time;
+    return;
+  }
+  const colours = chartColours();
+  const axis = 18; // room for the price labels
+  const plot = { width: width - 48, height: height - axis, top: 8 };
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.lineWidth = 1;
+  // Grid: price ticks below, size ticks on the right.
+  ctx.strokeStyle = colours.grid;
+  ctx.fillStyle = colours.text;
+  ctx.textBaseline = "top";
+  ctx.textAlign = "center";
+  for (const tick of niceTicks(depth.lo, depth.hi, Math.max(2, Math.floor(plot.width / 110)))) {
+    const x = Math.round(((tick.value - depth.lo) / (depth.hi - depth.lo)) * plot.width) + 0.5;
+    ctx.beginPath();
+    ctx.moveTo(x, plot.top);
+    ctx.lineTo(x, plot.height);
+    ctx.stroke();
+    ctx.fillText(formatPrice(tick.text), Math.min(Math.max(x, 28), plot.width - 28), plot.height + 4);
+  }
+  ctx.textAlign = "left";
+  ctx.textBaseline = "middle";
+  for (const tick of niceTicks(0, depth.maxCum, Math.max(2, Math.floor(plot.height / 50)))) {
+    if (tick.value === 0) continue;
+    const y = Math.round(plot.top + (plot.height - plot.top) * (1 - tick.value / depth.maxCum)) + 0.5;
+    ctx.beginPath();
+    ctx.moveTo(0, y);
+    ctx.lineTo(plot.width, y);
+    ctx.stroke();
+    ctx.fillText(formatSize(tick.text), plot.width + 6, y);
+  }
+  for (
+    const [points, line, fill] of [
+      [depth.bids, colours.bid, colours.bidFill],
+      [depth.asks, colours.ask, colours.askFill],
+    ]
+  ) {
+    const outline = depthOutline(/** @type {import("./logic.js").DepthPoint[]} */ (points), depth, plot);
+    if (outline.length === 0) continue;
+    ctx.beginPath();
+    ctx.moveTo(outline[0][0], outline[0][1]);
+    for (const [x, y] of outline.slice(1)) ctx.lineTo(x, y);
+    ctx.closePath();
+    ctx.fillStyle = /** @type {string} */ (fill);
+    ctx.fill();
+    ctx.beginPath();
+    ctx.moveTo(outline[1][0], outline[1][1]);
+    for (const [x, y] of outline.slice(2, -1)) ctx.lineTo(x, y);
+    ctx.strokeStyle = /** @type {string} */ (line);
+    ctx.lineWidth = 1.5;
+    ctx.stroke();
+    ctx.lineWidth = 1;
+  }
+  if (depth.mid !== null) {
+    const x = Math.round(((depth.mid - depth.lo) / (depth.hi - depth.lo)) * plot.width) + 0.5;
+    ctx.setLineDash([3, 3]);
+    ctx.strokeStyle = colours.text;
+    ctx.beginPath();
+    ctx.moveTo(x, plot.top);
+    ctx.lineTo(x, plot.height);
+    ctx.stroke();
+    ctx.setLineDash([]);
+  }
+  canvas.dataset.time = String(l2.time);
+  canvas.dataset.draws = String(++chartDraws);
+}
+
+/** Asks the server for spot pair names (`spotMeta`); without an answer the picker keeps the API's names. */
+async function loadSpotNames() {
+  try {
+    const response = await fetch("info", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"type":"spotMeta"}',
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!response.ok) return;
+    const names = spotNames(await response.json());
+    if (names.size === 0) return;
+    state.spotNames = names;
+    renderCoinOptions();
+    touch("ladder");
+  } catch {
+    // not served: the built-in names and the API's names stay
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -690,15 +875,29 @@ dom.precision.replaceChildren(...PRECISIONS.map((p) => {
   return option;
 }));
 dom.precision.value = state.precision;
+dom.levels.replaceChildren(...LEVEL_CHOICES.map((n) => {
+  const option = document.createElement("option");
+  option.value = String(n);
+  option.textContent = `${n} a side`;
+  return option;
+}));
+dom.levels.value = String(state.levels);
 dom.coin.addEventListener("change", () => select(dom.coin.value, state.precision));
 dom.precision.addEventListener("change", () => select(state.coin, dom.precision.value));
+dom.levels.addEventListener("change", () => select(state.coin, state.precision, Number(dom.levels.value)));
+new ResizeObserver(() => touch("chart")).observe(/** @type {HTMLElement} */ (dom.depth.parentElement));
+matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => touch("chart"));
 dom.l4Close.addEventListener("click", () => closeL4());
 addEventListener("hashchange", () => {
   const params = new URLSearchParams(location.hash.slice(1));
   const coin = params.get("coin") ?? state.coin;
   const prec = params.get("prec");
   const precision = PRECISIONS.some((p) => p.key === prec) ? /** @type {string} */ (prec) : state.precision;
-  if (coin !== state.coin || precision !== state.precision) select(coin, precision);
+  const lv = Number(params.get("lv") ?? DEFAULT_LEVELS);
+  const levels = LEVEL_CHOICES.includes(lv) ? lv : state.levels;
+  if (coin !== state.coin || precision !== state.precision || levels !== state.levels) {
+    select(coin, precision, levels);
+  }
 });
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape" && state.selected !== null) closeL4();
@@ -711,6 +910,7 @@ if (state.coin !== null) {
   select(initial, state.precision);
 }
 feed.connect();
+loadSpotNames();
 pollHealth();
 setInterval(pollHealth, HEALTH_MS);
 setInterval(() => {

@@ -169,18 +169,6 @@ function ratio(part, whole) {
  */
 
 /**
- * Parses a node status time (`2026-05-05T17:39:13.024084407`, UTC, no zone) into milliseconds.
- * @param {string} text
- * @returns {number}
- */
-export function parseNodeTime(text) {
-  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?$/.exec(text);
-  if (match === null) return Number.NaN;
-  const ms = (match[2] ?? "").padEnd(3, "0").slice(0, 3);
-  return Date.parse(`${match[1]}.${ms}Z`);
-}
-
-/**
  * The L4 book of one coin, rebuilt client-side from an `l4Book` Snapshot and the Updates that follow it.
  * Orders keep their priority within a price level (FIFO, `insertBefore` honoured).
  */
@@ -238,8 +226,10 @@ export class L4Book {
       if (status.status === "open" && !order.isTrigger && order.tif !== "Ioc") {
         entering.set(order.oid, order.timestamp);
       } else if (status.status === "triggered") {
-        const ms = parseNodeTime(status.time);
-        entering.set(order.oid, Number.isNaN(ms) ? updates.time : ms);
+        // A triggered order is timed by its status time, which the node writes equal to the block time (every
+        // status of the mainnet fixture has `time == block_time`): the block time in ms is that value, so the
+        // page needs no node-time parser of its own.
+        entering.set(order.oid, updates.time);
       }
     }
     this.height = updates.height;
@@ -371,14 +361,26 @@ export const PRECISIONS = Object.freeze([
   { key: "2", label: "2 sig", nSigFigs: 2, mantissa: null },
 ]);
 
+/** The choices of the levels control: how many levels a side the ladder and the depth chart get. */
+export const LEVEL_CHOICES = Object.freeze([10, 20, 50, 100]);
+
+/** The server's default `nLevels` (sent as absent, so the page shares the default view with other clients). */
+export const DEFAULT_LEVELS = 20;
+
 /**
- * The `l2Book` subscription for a coin at a precision key of {@link PRECISIONS} (unknown key = full).
+ * The `l2Book` subscription for a coin at a precision key of {@link PRECISIONS} (unknown key = full) and a
+ * number of levels a side (the default is left out: the same view as every official client's).
  * @param {string} coin
  * @param {string} precisionKey
+ * @param {number} [nLevels]
+ * @returns {Record<string, unknown>}
  */
-export function l2Subscription(coin, precisionKey) {
+export function l2Subscription(coin, precisionKey, nLevels = DEFAULT_LEVELS) {
   const precision = PRECISIONS.find((p) => p.key === precisionKey) ?? PRECISIONS[0];
-  return { type: "l2Book", coin, nSigFigs: precision.nSigFigs, mantissa: precision.mantissa };
+  /** @type {Record<string, unknown>} */
+  const subscription = { type: "l2Book", coin, nSigFigs: precision.nSigFigs, mantissa: precision.mantissa };
+  if (nLevels !== DEFAULT_LEVELS) subscription.nLevels = nLevels;
+  return subscription;
 }
 
 /**
@@ -395,14 +397,19 @@ export function subscriptionKey(subscription) {
 }
 
 /**
- * What identifies an `l2Book` view: coin and bucketing. Extra members an echo may add (`nLevels` defaults,
- * nulls) do not change it.
+ * What identifies an `l2Book` view: coin, bucketing and levels. Extra members an echo may add (nulls, an
+ * explicit default `nLevels`) do not change it.
  * @param {Record<string, unknown>} subscription
  * @returns {string | null} null when it is not an `l2Book` subscription
  */
 export function l2ViewKey(subscription) {
   if (subscription.type !== "l2Book") return null;
-  return JSON.stringify([subscription.coin, subscription.nSigFigs ?? null, subscription.mantissa ?? null]);
+  return JSON.stringify([
+    subscription.coin,
+    subscription.nSigFigs ?? null,
+    subscription.mantissa ?? null,
+    subscription.nLevels ?? DEFAULT_LEVELS,
+  ]);
 }
 
 /**
@@ -502,32 +509,57 @@ export function formatClock(ms, utc = false) {
 }
 
 /**
- * What the status bar shows.
+ * What the status bar shows: the page's own connection to hlbook and, separately, the state of hlbook's feed
+ * from the node (a live connection can carry a stale feed; a lost connection says nothing about the feed).
  * @typedef {object} StatusView
- * @property {string} connText `live`, `connecting`, `reconnecting in 3s`
- * @property {string} phase `ready`, `stale`, `resyncing`, `starting`, `offline` (no connection) or `unknown`
- * @property {string} phaseText the phase for people (`re-syncing`)
- * @property {string} heightText `#985148181`, or `#–` when unknown
+ * @property {string} connText `connected`, `connecting`, `reconnecting in 3s`
+ * @property {string} phase `ready`, `stale`, `resyncing`, `starting`, or `unknown` (not connected, or not known)
+ * @property {string} phaseText the feed's state for people: `live`, `stale`, `re-syncing`, `starting`, `–`
+ * @property {string} phaseTitle a sentence for the tooltip, with the server's reason when it gave one
+ * @property {string} heightText `#985,148,181`, or `#–` when unknown
  * @property {string} lagText `lag 420 ms`
  * @property {boolean} live connected and the server's book is ready: the ladder is current
  */
 
+const PHASE_TEXT = /** @type {Record<string, string>} */ ({
+  ready: "live",
+  stale: "stale",
+  resyncing: "re-syncing",
+  starting: "starting",
+});
+
+const PHASE_TITLE = /** @type {Record<string, string>} */ ({
+  ready: "The node's files are being followed: the book is current.",
+  stale: "The node stopped writing: the book shown is the last one known.",
+  resyncing: "hlbook is reloading the book from a fresh node snapshot.",
+  starting: "hlbook has no book yet.",
+});
+
 /**
  * The status bar from the connection state and the last `/health` (or `hlbookStatus`) seen.
  * @param {{ conn: "connecting" | "live" | "reconnecting", retryInMs: number,
- *   health: { phase?: string, height?: number, lagMs?: number | null } | null }} input
+ *   health: { phase?: string, height?: number, lagMs?: number | null, reason?: string | null } | null }} input
  * @returns {StatusView}
  */
 export function statusView({ conn, retryInMs, health }) {
   const secs = Math.max(0, Math.ceil(retryInMs / 1000));
-  const connText = conn === "reconnecting" && secs > 0 ? `reconnecting in ${secs}s` : conn;
-  const phase = conn !== "live" ? "offline" : health?.phase ?? "unknown";
+  const connText = conn === "live"
+    ? "connected"
+    : conn === "reconnecting" && secs > 0
+    ? `reconnecting in ${secs}s`
+    : conn;
+  const known = conn === "live" && typeof health?.phase === "string" && health.phase in PHASE_TEXT;
+  const phase = known ? /** @type {string} */ (health?.phase) : "unknown";
+  const reason = typeof health?.reason === "string" && health.reason !== "" ? ` (${health.reason})` : "";
   const height = health?.height;
   return {
     connText,
     phase,
-    phaseText: phase === "resyncing" ? "re-syncing" : phase,
-    heightText: typeof height === "number" && height > 0 ? `#${height}` : "#–",
+    phaseText: known ? PHASE_TEXT[phase] : "–",
+    phaseTitle: known
+      ? `${PHASE_TITLE[phase]}${phase === "ready" ? "" : reason}`
+      : "Not connected to hlbook: the feed's state is unknown.",
+    heightText: typeof height === "number" && height > 0 ? `#${groupDigits(String(height))}` : "#–",
     lagText: `lag ${formatLag(health?.lagMs)}`,
     live: conn === "live" && phase === "ready",
   };
@@ -543,4 +575,266 @@ export function formatLag(ms) {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   return formatAge(ms);
+}
+
+/**
+ * `HH:MM:SS.mmm` of a millisecond time in the local zone (or UTC): trades a few ms apart stay apart.
+ * @param {number} ms
+ * @param {boolean} [utc]
+ * @returns {string}
+ */
+export function formatClockMs(ms, utc = false) {
+  const d = new Date(ms);
+  const millis = utc ? d.getUTCMilliseconds() : d.getMilliseconds();
+  return `${formatClock(ms, utc)}.${String(millis).padStart(3, "0")}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Readable numbers: exact strings in, display strings out
+
+/**
+ * `1234567` → `1,234,567` (digits only, no sign or decimals).
+ * @param {string} digits
+ * @returns {string}
+ */
+export function groupDigits(digits) {
+  return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+/**
+ * A decimal string without the zeros that say nothing: `"81308.0"` → `"81308"`, `"0.50"` → `"0.5"`.
+ * @param {string} text
+ * @returns {string}
+ */
+export function trimZeros(text) {
+  return text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text;
+}
+
+/**
+ * A price for the ladder: thousands separators, no trailing `.0`, padded to `decimals` places so that a column
+ * of prices lines up (`decimals` = the most any shown price needs, see {@link priceDecimals}).
+ * @param {string} px exact decimal string from the wire
+ * @param {number} [decimals]
+ * @returns {string}
+ */
+export function formatPrice(px, decimals = 0) {
+  const trimmed = trimZeros(px);
+  const negative = trimmed.startsWith("-");
+  const [int, fraction = ""] = (negative ? trimmed.slice(1) : trimmed).split(".");
+  const padded = fraction.padEnd(decimals, "0");
+  return `${negative ? "-" : ""}${groupDigits(int)}${padded.length > 0 ? "." + padded : ""}`;
+}
+
+/**
+ * The decimals a column of prices (or exact sizes) needs once trailing zeros are gone.
+ * @param {Iterable<string>} prices
+ * @returns {number}
+ */
+export function priceDecimals(prices) {
+  let most = 0;
+  for (const px of prices) most = Math.max(most, decimalsOf(trimZeros(px)));
+  return most;
+}
+
+/** From which size a unit is used, its value, its suffix. */
+const UNITS = /** @type {const} */ ([[1e9, 1e9, "B"], [1e6, 1e6, "M"], [1e5, 1e3, "K"]]);
+
+/**
+ * A size for people: exact with thousands separators below 100,000 (`0.00033`, `12,345.6`, `2`), compact
+ * above (`123K`, `1.23M`, `4.5B`: three significant digits, no spurious zeros). Sizes of memecoins run to 1e9+.
+ * Exact sizes are padded to `decimals` places so that a column lines up (see {@link priceDecimals}).
+ * @param {string} sz exact decimal string from the wire
+ * @param {number} [decimals]
+ * @returns {string}
+ */
+export function formatSize(sz, decimals = 0) {
+  const trimmed = trimZeros(sz);
+  const value = Number(trimmed);
+  const magnitude = Math.abs(value);
+  for (const [from, unit, suffix] of UNITS) {
+    if (magnitude >= from) {
+      const scaled = value / unit;
+      const digits = Math.abs(scaled) >= 100 ? 0 : Math.abs(scaled) >= 10 ? 1 : 2;
+      // Rounded down (never show more than there is), then trailing zeros dropped.
+      const factor = 10 ** digits;
+      const shown = (Math.trunc(scaled * factor) / factor).toFixed(digits);
+      return `${trimZeros(shown)}${suffix}`;
+    }
+  }
+  return formatPrice(trimmed, decimals);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Spot names
+
+/**
+ * Spot pairs whose names are known without asking (`@107` is HYPE/USDC on mainnet). Names from the server's
+ * `spotMeta`, when it answers one, take precedence.
+ * @type {Readonly<Record<string, string>>}
+ */
+export const KNOWN_SPOT_NAMES = Object.freeze({ "@107": "HYPE/USDC" });
+
+/**
+ * Spot pair names from an info `spotMeta` answer: `@index` → `BASE/QUOTE`. Anything malformed is skipped.
+ * @param {unknown} meta
+ * @returns {Map<string, string>}
+ */
+export function spotNames(meta) {
+  /** @type {Map<string, string>} */
+  const names = new Map();
+  if (meta === null || typeof meta !== "object") return names;
+  const { universe, tokens } = /** @type {{ universe?: unknown, tokens?: unknown }} */ (meta);
+  if (!Array.isArray(universe) || !Array.isArray(tokens)) return names;
+  /** @type {Map<number, string>} */
+  const tokenNames = new Map();
+  for (const token of tokens) {
+    if (typeof token?.name === "string" && Number.isInteger(token?.index)) {
+      tokenNames.set(token.index, token.name);
+    }
+  }
+  for (const pair of universe) {
+    if (typeof pair?.name !== "string" || !Array.isArray(pair.tokens) || pair.tokens.length !== 2) continue;
+    const base = tokenNames.get(pair.tokens[0]);
+    const quote = tokenNames.get(pair.tokens[1]);
+    if (base !== undefined && quote !== undefined) names.set(pair.name, `${base}/${quote}`);
+  }
+  return names;
+}
+
+/**
+ * What the coin picker shows for a coin: its pair name for a spot `@index` when known (`HYPE/USDC`), else the
+ * coin as the API names it.
+ * @param {string} coin
+ * @param {ReadonlyMap<string, string>} [names]
+ * @returns {string}
+ */
+export function coinLabel(coin, names = new Map()) {
+  const name = names.get(coin) ?? KNOWN_SPOT_NAMES[coin];
+  return name === undefined || name === coin ? coin : `${name} (${coin})`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Depth chart
+
+/**
+ * One step of the depth chart: at `px` the cumulative size from the best level is `cum`.
+ * @typedef {{ px: number, cum: number }} DepthPoint
+ */
+
+/**
+ * The depth chart's data: cumulative size per side, best level first. Floats, display only.
+ * @typedef {object} Depth
+ * @property {DepthPoint[]} bids
+ * @property {DepthPoint[]} asks
+ * @property {number} lo lowest price of the x axis
+ * @property {number} hi highest price of the x axis
+ * @property {number} maxCum largest cumulative size of either side (the y axis)
+ * @property {number | null} mid
+ */
+
+/**
+ * Builds the depth chart of a ladder: both sides cumulated, the x axis centred on the mid so that the two
+ * sides are comparable, the y axis up to the deeper side.
+ * @param {Ladder} ladder
+ * @returns {Depth}
+ */
+export function buildDepth(ladder) {
+  /** @param {LadderRow[]} rows */
+  const points = (rows) => rows.map((row) => ({ px: Number(row.px), cum: Number(row.cum) }));
+  const bids = points(ladder.bids);
+  const asks = points(ladder.asks);
+  const maxCum = Math.max(0, ...bids.map((p) => p.cum), ...asks.map((p) => p.cum));
+  const mid = ladder.mid === null ? null : Number(ladder.mid);
+  const all = [...bids, ...asks].map((p) => p.px);
+  if (all.length === 0) return { bids, asks, lo: 0, hi: 1, maxCum, mid };
+  let lo = Math.min(...all);
+  let hi = Math.max(...all);
+  if (mid !== null) {
+    const half = Math.max(mid - lo, hi - mid);
+    lo = mid - half;
+    hi = mid + half;
+  }
+  if (hi <= lo) {
+    lo -= 1;
+    hi += 1;
+  }
+  return { bids, asks, lo, hi, maxCum, mid };
+}
+
+/**
+ * The outline of one side of the depth chart in pixels: a step line from the mid outwards, starting and
+ * ending on the x axis so that it can be filled.
+ * @param {DepthPoint[]} side best level first
+ * @param {Depth} depth
+ * @param {{ width: number, height: number, top?: number }} box
+ * @returns {[number, number][]}
+ */
+export function depthOutline(side, depth, box) {
+  if (side.length === 0) return [];
+  const top = box.top ?? 0;
+  const x = (/** @type {number} */ px) => ((px - depth.lo) / (depth.hi - depth.lo)) * box.width;
+  const y = (/** @type {number} */ cum) =>
+    top + (box.height - top) * (1 - (depth.maxCum > 0 ? cum / depth.maxCum : 0));
+  /** @type {[number, number][]} */
+  const out = [[x(side[0].px), box.height]];
+  let level = box.height;
+  for (const point of side) {
+    out.push([x(point.px), level]);
+    level = y(point.cum);
+    out.push([x(point.px), level]);
+  }
+  const edge = side.length > 1 && side[1].px < side[0].px ? 0 : box.width;
+  out.push([edge, level], [edge, box.height]);
+  return out;
+}
+
+/**
+ * Round axis ticks between `lo` and `hi`: about `count` of them, on 1, 2 or 5 times a power of ten, each with
+ * its value and a plain decimal text (never `1e-7`) with as many decimals as the step needs.
+ * @param {number} lo
+ * @param {number} hi
+ * @param {number} count
+ * @returns {{ value: number, text: string }[]}
+ */
+export function niceTicks(lo, hi, count) {
+  if (!(hi > lo) || count < 1) return [];
+  const raw = (hi - lo) / count;
+  const exponent = Math.floor(Math.log10(raw));
+  const power = 10 ** exponent;
+  const multiple = [1, 2, 5, 10].find((m) => m * power >= raw) ?? 10;
+  const step = multiple * power;
+  const decimals = Math.max(0, -(multiple === 10 ? exponent + 1 : exponent));
+  const ticks = [];
+  for (let i = Math.ceil(lo / step); i * step <= hi + step * 1e-9; i++) {
+    const value = i * step;
+    ticks.push({ value, text: value.toFixed(Math.min(decimals, 20)) });
+  }
+  return ticks;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// L4 queue
+
+/**
+ * The orders of a level with their place in the queue at their own price (1 = next to fill).
+ * @param {readonly BookOrder[]} orders in priority order, best price first (as {@link L4Book.levelOrders})
+ * @returns {(BookOrder & { queue: number, queueOf: number, ahead: string })[]} `ahead`: size queued before it
+ */
+export function withQueue(orders) {
+  /** @type {Map<string, number>} */
+  const counts = new Map();
+  for (const order of orders) counts.set(order.px, (counts.get(order.px) ?? 0) + 1);
+  /** @type {Map<string, { seen: number, ahead: bigint }>} */
+  const running = new Map();
+  return orders.map((order) => {
+    const at = running.get(order.px) ?? { seen: 0, ahead: 0n };
+    const row = {
+      ...order,
+      queue: at.seen + 1,
+      queueOf: counts.get(order.px) ?? 1,
+      ahead: formatDecimal(at.ahead),
+    };
+    running.set(order.px, { seen: at.seen + 1, ahead: at.ahead + parseDecimal(order.sz) });
+    return row;
+  });
 }

@@ -1,24 +1,35 @@
 import assert from "node:assert/strict";
 import {
   backoffDelay,
+  buildDepth,
   buildLadder,
+  coinLabel,
   decimalsOf,
+  depthOutline,
   formatAge,
   formatClock,
+  formatClockMs,
   formatDecimal,
   formatLag,
+  formatPrice,
+  formatSize,
+  groupDigits,
   l2Subscription,
   l2ViewKey,
   L4Book,
+  LEVEL_CHOICES,
+  niceTicks,
   padDecimals,
   parseDecimal,
-  parseNodeTime,
   PRECISIONS,
+  priceDecimals,
   pushTrades,
   shortUser,
   sortCoins,
+  spotNames,
   statusView,
   subscriptionKey,
+  withQueue,
 } from "../../src/web/logic.js";
 
 Deno.test("decimals stay exact through parse and format", async (t) => {
@@ -190,10 +201,10 @@ Deno.test("the L4 book follows Snapshot then Updates", async (t) => {
     assert.equal(orders[1].timestamp, 2500);
   });
 
-  await t.step("a triggered order is timed by its status time", () => {
+  await t.step("a triggered order is timed by its block, which is its status time", () => {
     const book = new L4Book(snapshot());
     book.applyUpdates({
-      time: 2500,
+      time: Date.UTC(2026, 4, 5, 17, 39, 13, 24),
       height: 11,
       order_statuses: [statusOf(9, "A", "103.0", "triggered", { isTrigger: true, tif: null })],
       book_diffs: [newDiff(9, "A", "103.0", "1.0")],
@@ -335,6 +346,16 @@ Deno.test("subscriptions, precision and reconnect helpers", async (t) => {
     });
     assert.deepEqual(l2Subscription("ETH", "nonsense"), l2Subscription("ETH", "full"));
   });
+  await t.step("the levels control sets nLevels; the default is left to the server", () => {
+    assert.deepEqual(LEVEL_CHOICES, [10, 20, 50, 100]);
+    assert.equal("nLevels" in l2Subscription("BTC", "full", 20), false);
+    assert.equal(l2Subscription("BTC", "full", 50).nLevels, 50);
+    assert.notEqual(l2ViewKey(l2Subscription("BTC", "full", 50)), l2ViewKey(l2Subscription("BTC", "full")));
+    assert.equal(
+      l2ViewKey({ ...l2Subscription("BTC", "full", 50), nSigFigs: null }),
+      l2ViewKey(l2Subscription("BTC", "full", 50)),
+    );
+  });
   await t.step("subscription keys ignore key order and null members", () => {
     assert.equal(
       subscriptionKey({ type: "l2Book", coin: "BTC", nSigFigs: null }),
@@ -407,11 +428,116 @@ Deno.test("formatting for display", async (t) => {
     assert.equal(formatLag(2450), "2.5 s");
     assert.equal(formatLag(null), "–");
   });
-  await t.step("node times parse to milliseconds with any fraction length", () => {
-    assert.equal(parseNodeTime("2026-05-05T17:39:13"), Date.UTC(2026, 4, 5, 17, 39, 13));
-    assert.equal(parseNodeTime("2026-05-05T17:39:13.5"), Date.UTC(2026, 4, 5, 17, 39, 13, 500));
-    assert.ok(Number.isNaN(parseNodeTime("yesterday")));
+  await t.step("trade times keep their milliseconds", () => {
+    assert.equal(formatClockMs(Date.UTC(2026, 0, 1, 7, 5, 9, 42), true), "07:05:09.042");
   });
+});
+
+Deno.test("sizes and prices are readable and exact", async (t) => {
+  await t.step("thousands separators, no spurious .0", () => {
+    assert.equal(groupDigits("1234567"), "1,234,567");
+    assert.equal(formatPrice("81308.0"), "81,308");
+    assert.equal(formatPrice("0.00033"), "0.00033");
+    assert.equal(formatPrice("1234.5", 2), "1,234.50");
+    assert.equal(formatPrice("-1234.0"), "-1,234");
+    assert.equal(formatSize("2.0"), "2");
+    assert.equal(formatSize("12345.6"), "12,345.6");
+    assert.equal(formatSize("99999.99"), "99,999.99");
+  });
+  await t.step("a column lines up on the decimals its values need", () => {
+    assert.equal(priceDecimals(["81308.0", "81307.5", "1.25"]), 2);
+    assert.equal(priceDecimals(["81308.0", "81307.0"]), 0);
+    assert.equal(formatSize("0.5", 5), "0.50000");
+    assert.equal(formatSize("2.0", 0), "2");
+  });
+  await t.step("large sizes in K, M and B, three significant digits, rounded down", () => {
+    assert.equal(formatSize("123456.0"), "123K");
+    assert.equal(formatSize("999999.0"), "999K");
+    assert.equal(formatSize("1000000.0"), "1M");
+    assert.equal(formatSize("1234567.0"), "1.23M");
+    assert.equal(formatSize("12345678.9"), "12.3M");
+    assert.equal(formatSize("4500000000.0"), "4.5B");
+    assert.equal(formatSize("1999999999.0"), "1.99B");
+  });
+});
+
+Deno.test("spot markets are shown by their pair names where known", async (t) => {
+  const meta = {
+    tokens: [{ name: "USDC", index: 0 }, { name: "PURR", index: 1 }, { name: "HYPE", index: 150 }],
+    universe: [{ name: "PURR/USDC", tokens: [1, 0], index: 0 }, {
+      name: "@107",
+      tokens: [150, 0],
+      index: 107,
+    }],
+  };
+  await t.step("spotMeta names each @index pair", () => {
+    const names = spotNames(meta);
+    assert.equal(names.get("@107"), "HYPE/USDC");
+    assert.equal(coinLabel("@107", names), "HYPE/USDC (@107)");
+    assert.equal(coinLabel("PURR/USDC", names), "PURR/USDC");
+    assert.equal(coinLabel("BTC", names), "BTC");
+  });
+  await t.step("without spotMeta the known mainnet names are used, others stay as the API names them", () => {
+    assert.equal(coinLabel("@107"), "HYPE/USDC (@107)");
+    assert.equal(coinLabel("@9999"), "@9999");
+    assert.equal(spotNames({ error: "nope" }).size, 0);
+    assert.equal(spotNames({ tokens: [], universe: [{ name: "@1", tokens: [5, 0] }] }).size, 0);
+  });
+});
+
+Deno.test("the depth chart cumulates each side outwards from the mid", async (t) => {
+  const ladder = buildLadder([
+    [{ px: "99.0", sz: "1.0", n: 1 }, { px: "98.0", sz: "2.0", n: 1 }, { px: "90.0", sz: "1.0", n: 2 }],
+    [{ px: "101.0", sz: "0.5", n: 1 }, { px: "102.0", sz: "0.5", n: 1 }],
+  ]);
+  const depth = buildDepth(ladder);
+  await t.step("points are cumulative and the axis is centred on the mid", () => {
+    assert.deepEqual(depth.bids.map((p) => [p.px, p.cum]), [[99, 1], [98, 3], [90, 4]]);
+    assert.deepEqual(depth.asks.map((p) => [p.px, p.cum]), [[101, 0.5], [102, 1]]);
+    assert.equal(depth.mid, 100);
+    assert.deepEqual([depth.lo, depth.hi, depth.maxCum], [90, 110, 4]);
+  });
+  await t.step("the outline steps up from the axis and stays inside the box", () => {
+    const box = { width: 200, height: 100 };
+    const bids = depthOutline(depth.bids, depth, box);
+    assert.deepEqual(bids[0], [90, 100]);
+    assert.deepEqual(bids.at(-1), [0, 100]);
+    const ys = bids.map(([, y]) => y);
+    assert.equal(Math.min(...ys), 0, "the deepest point reaches the top");
+    for (const [x, y] of [...bids, ...depthOutline(depth.asks, depth, box)]) {
+      assert.ok(x >= 0 && x <= 200 && y >= 0 && y <= 100, `${x},${y} inside`);
+    }
+    const asks = depthOutline(depth.asks, depth, box);
+    assert.deepEqual(asks.at(-1), [200, 100]);
+    assert.deepEqual(depthOutline([], depth, box), []);
+  });
+  await t.step("an empty book still has an axis", () => {
+    const empty = buildDepth(buildLadder([[], []]));
+    assert.ok(empty.hi > empty.lo);
+    assert.equal(empty.maxCum, 0);
+  });
+  await t.step("axis ticks are round and written as plain decimals", () => {
+    assert.deepEqual(niceTicks(90, 110, 4).map((t) => t.text), ["90", "95", "100", "105", "110"]);
+    assert.deepEqual(niceTicks(0, 0.0000004, 2).map((t) => t.text), ["0.0000000", "0.0000002", "0.0000004"]);
+    assert.deepEqual(niceTicks(5, 5, 3), []);
+  });
+});
+
+Deno.test("the L4 panel gives each order its place in the queue at its price", () => {
+  const order = (oid: number, px: string, sz: string) => ({
+    user: "0x1",
+    oid,
+    side: /** @type {"B"} */ ("B" as const),
+    px,
+    sz,
+    timestamp: 0,
+  });
+  const rows = withQueue([order(1, "99.0", "1.0"), order(2, "99.0", "2.5"), order(3, "98.0", "1.0")]);
+  assert.deepEqual(rows.map((r) => [r.oid, r.queue, r.queueOf, r.ahead]), [
+    [1, 1, 2, "0.0"],
+    [2, 2, 2, "1.0"],
+    [3, 1, 1, "0.0"],
+  ]);
 });
 
 Deno.test("the page writes wire data as text only, never as HTML", async () => {
@@ -425,31 +551,42 @@ Deno.test("the page writes wire data as text only, never as HTML", async () => {
   }
 });
 
-Deno.test("the status bar tells ready, stale, re-syncing and offline apart", async (t) => {
-  const health = (phase: string) => ({ phase, height: 985148181, lagMs: 420 });
-  await t.step("live and ready: the ladder is current", () => {
-    assert.deepEqual(statusView({ conn: "live", retryInMs: 0, health: health("ready") }), {
-      connText: "live",
+Deno.test("the status bar tells the connection and the feed apart", async (t) => {
+  const health = (phase: string, reason: string | null = null) => ({
+    phase,
+    height: 985148181,
+    lagMs: 420,
+    reason,
+  });
+  await t.step("connected and the feed ready: the ladder is current", () => {
+    const view = statusView({ conn: "live", retryInMs: 0, health: health("ready") });
+    assert.deepEqual({ ...view, phaseTitle: undefined }, {
+      connText: "connected",
       phase: "ready",
-      phaseText: "ready",
-      heightText: "#985148181",
+      phaseText: "live",
+      phaseTitle: undefined,
+      heightText: "#985,148,181",
       lagText: "lag 420 ms",
       live: true,
     });
   });
-  await t.step("stale and re-syncing are shown and mark the ladder as not current", () => {
-    const stale = statusView({ conn: "live", retryInMs: 0, health: health("stale") });
-    assert.equal(stale.phaseText, "stale");
-    assert.equal(stale.live, false);
+  await t.step("a connected page can show a stale or re-syncing feed, with the server's reason", () => {
+    const stale = statusView({
+      conn: "live",
+      retryInMs: 0,
+      health: health("stale", "node wrote nothing for 9 s"),
+    });
+    assert.deepEqual([stale.connText, stale.phaseText, stale.live], ["connected", "stale", false]);
+    assert.match(stale.phaseTitle, /node wrote nothing for 9 s/);
     const resync = statusView({ conn: "live", retryInMs: 0, health: health("resyncing") });
     assert.equal(resync.phaseText, "re-syncing");
     assert.equal(resync.live, false);
   });
-  await t.step("a lost connection counts down to the next attempt", () => {
+  await t.step("a lost connection counts down, and the feed is unknown, not 'stale'", () => {
     const view = statusView({ conn: "reconnecting", retryInMs: 2100, health: health("ready") });
     assert.equal(view.connText, "reconnecting in 3s");
-    assert.equal(view.phase, "offline");
-    assert.equal(view.live, false);
+    assert.deepEqual([view.phase, view.phaseText, view.live], ["unknown", "–", false]);
+    assert.match(view.phaseTitle, /Not connected/);
     assert.equal(statusView({ conn: "reconnecting", retryInMs: -5, health: null }).connText, "reconnecting");
   });
   await t.step("without health the height and lag are unknown", () => {

@@ -3,7 +3,8 @@
  * run (`demo.ts`: simulated node + hlbook). The test's own WebSocket clients record what the server sends, so
  * the page is compared with the API at the same block, however fast the book moves.
  *
- * Screenshots land in `test-artifacts/` (gitignored).
+ * Screenshots land in `test-artifacts/` (gitignored); the ones in `docs/` (page-desktop.png, page-phone.png)
+ * are copies of them.
  */
 import assert from "node:assert/strict";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
@@ -242,6 +243,54 @@ function significantDigits(px: string): number {
   return px.replace(".", "").replace(/^0+/, "").replace(/0+$/, "").length;
 }
 
+/** What the depth chart shows: its data attributes, and its pixels counted by colour left and right of the mid. */
+function chartState(
+  page: Page,
+): Promise<
+  { time: number; bids: number; asks: number; draws: number; green: number; red: number; pixels: string }
+> {
+  return page.evaluate(() => {
+    const canvas = document.getElementById("depth");
+    const { width, height } = canvas;
+    const data = canvas.getContext("2d").getImageData(0, 0, width, height).data;
+    let green = 0;
+    let red = 0;
+    let hash = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const [r, g, b, a] = [data[i], data[i + 1], data[i + 2], data[i + 3]];
+      hash = (hash * 31 + r + g * 7 + b * 13 + a) | 0;
+      if (a === 0) continue;
+      const x = (i / 4) % width;
+      if (g > r + 30 && x < width / 2) green++;
+      if (r > g + 30 && x > width / 2) red++;
+    }
+    return {
+      time: Number(canvas.dataset.time ?? 0),
+      bids: Number(canvas.dataset.bids ?? 0),
+      asks: Number(canvas.dataset.asks ?? 0),
+      draws: Number(canvas.dataset.draws ?? 0),
+      green,
+      red,
+      pixels: String(hash),
+    };
+  });
+}
+
+/** True when the page is no taller than the window (the desktop layout fits the screen). */
+function fitsWindow(page: Page): Promise<boolean> {
+  return page.evaluate(() =>
+    document.documentElement.scrollHeight <=
+      (globalThis as unknown as { innerHeight: number }).innerHeight + 1
+  );
+}
+
+/** How many pixels the page is wider than the window. */
+function horizontalOverflow(page: Page): Promise<number> {
+  return page.evaluate(() =>
+    document.documentElement.scrollWidth - (globalThis as unknown as { innerWidth: number }).innerWidth
+  );
+}
+
 /** Waits until the L4 panel's orders add up to the selected L2 level (size and count). */
 async function l4MatchesLevel(page: Page): Promise<void> {
   let last = "";
@@ -252,8 +301,10 @@ async function l4MatchesLevel(page: Page): Promise<void> {
       return {
         sz: selected?.dataset.sz ?? null,
         n: Number(selected?.dataset.n ?? -1),
-        sizes: rows.map((tr) => tr.children[2]?.textContent ?? ""),
-        users: rows.map((tr) => tr.children[0]?.textContent ?? ""),
+        sizes: rows.map((tr) => tr.dataset.sz ?? ""),
+        users: rows.map((tr) => tr.dataset.user ?? ""),
+        queues: rows.map((tr) => Number(tr.dataset.queue)),
+        cells: rows.map((tr) => tr.children.length),
       };
     });
     if (seen.sz === null) {
@@ -264,7 +315,10 @@ async function l4MatchesLevel(page: Page): Promise<void> {
     const total = formatDecimal(seen.sizes.reduce((sum, sz) => sum + parseDecimal(sz), 0n));
     last = `level ${seen.sz} (${seen.n} orders), panel ${total} (${seen.sizes.length} orders)`;
     if (seen.sizes.length !== seen.n || total !== formatDecimal(parseDecimal(seen.sz))) return false;
-    for (const user of seen.users) assert.match(user, /^0x[0-9a-f]+(…[0-9a-f]{4})?$/i);
+    for (const user of seen.users) assert.match(user, /^0x[0-9a-f]+$/i);
+    // price, size, user, age, queue position; the first order at each price is first in its queue
+    for (const cells of seen.cells) assert.equal(cells, 5);
+    assert.equal(seen.queues[0], 1);
     return true;
   }).catch((error) => {
     throw new Error(`${error.message}\n${last}`);
@@ -347,13 +401,13 @@ Deno.test({
         assert.equal(shown.coin, coin);
         assert.ok(shown.levels[0].length > 0 && shown.levels[1].length > 0, "both sides have levels");
         const status = await page.locator("#conn").textContent();
-        assert.equal(status, "live");
+        assert.equal(status, "connected");
         await until(
-          "the health badge to say ready (or stale, on a loaded machine)",
+          "the feed badge to say live (or stale, on a loaded machine)",
           3000,
-          async () => /^(ready|stale)$/.test(await page.locator("#phase").textContent() ?? ""),
+          async () => /^(live|stale)$/.test(await page.locator("#phase").textContent() ?? ""),
         );
-        assert.match(await page.locator("#height").textContent() ?? "", /^#\d+$/);
+        assert.match(await page.locator("#height").textContent() ?? "", /^#[\d,]+$/);
       });
 
       await t.step("the ladder follows the feed within a second", async () => {
@@ -375,6 +429,23 @@ Deno.test({
         await pageMatchesApi(page, full, 3000);
       });
 
+      await t.step("the depth chart draws both sides and follows the book", async () => {
+        const first = await chartState(page);
+        assert.ok(first.bids > 0 && first.asks > 0, `both sides drawn: ${JSON.stringify(first)}`);
+        assert.ok(first.green > 200, `bid area drawn left of the mid: ${JSON.stringify(first)}`);
+        assert.ok(first.red > 200, `ask area drawn right of the mid: ${JSON.stringify(first)}`);
+        const shown = await readPage(page);
+        assert.ok(
+          first.time > 0 && Math.abs(first.time - shown.time) < 5000,
+          "the chart is of the shown book",
+        );
+        const next = await until("the chart to redraw a newer book", 8000, async () => {
+          const now = await chartState(page);
+          return now.time > first.time && now.pixels !== first.pixels ? now : undefined;
+        });
+        assert.ok(next.draws > first.draws);
+      });
+
       await t.step("a trade appears in the tape", async () => {
         const row = page.locator("#tape-rows tr:not([hidden])").first();
         await row.waitFor({ timeout: 15_000 });
@@ -388,6 +459,11 @@ Deno.test({
           `trade ${JSON.stringify(shown)} was sent by the API`,
         );
         assert.match(shown.side ?? "", /^[BA]$/);
+        const cells = await row.evaluate((tr: Element) =>
+          [...tr.children].map((td: Element) => td.textContent)
+        );
+        assert.match(cells[0], /^\d\d:\d\d:\d\d\.\d{3}$/, "the time has milliseconds");
+        assert.equal(cells[1], shown.side === "B" ? "Buy" : "Sell");
       });
 
       await t.step("clicking a level lists its L4 orders", async () => {
@@ -404,10 +480,14 @@ Deno.test({
           "updates were applied",
         );
         assert.equal(await page.locator("#l4").getAttribute("data-snapshots"), "1", "no re-sync was needed");
-        await screenshot(page, "desktop-light", { width: 1280, height: 860 }, false);
-        await screenshot(page, "desktop-dark", { width: 1280, height: 860 }, true);
-        await screenshot(page, "phone-light", { width: 375, height: 800 }, false);
-        await screenshot(page, "phone-dark", { width: 375, height: 800 }, true);
+        await screenshot(page, "desktop-light", { width: 1440, height: 900 }, false);
+        assert.equal(await fitsWindow(page), true, "the desktop page fits the window height");
+        await screenshot(page, "desktop-dark", { width: 1440, height: 900 }, true);
+        await screenshot(page, "phone-light", { width: 390, height: 844 }, false);
+        assert.equal(await horizontalOverflow(page), 0, "nothing wider than a phone");
+        const phoneChart = await chartState(page);
+        assert.ok(phoneChart.green > 50 && phoneChart.red > 50, "the chart draws at phone width");
+        await screenshot(page, "phone-dark", { width: 390, height: 844 }, true);
         await page.setViewportSize({ width: 1280, height: 860 });
         await page.emulateMedia({ colorScheme: "light" });
         await page.locator("#l4-close").click();
@@ -427,8 +507,27 @@ Deno.test({
         await pageMatchesApi(page, full, 8000);
       });
 
+      await t.step("the levels control changes how many levels a side are shown", async () => {
+        await page.selectOption("#levels", "10");
+        const ten = new Tap(demo.url, [{
+          type: "l2Book",
+          coin,
+          nSigFigs: null,
+          mantissa: null,
+          nLevels: 10,
+        }]);
+        taps.push(ten);
+        await ten.opened;
+        const shown = await pageMatchesApi(page, ten, 8000);
+        assert.ok(shown.levels[0].length <= 10 && shown.levels[1].length <= 10);
+        await page.selectOption("#levels", "20");
+        await pageMatchesApi(page, full, 8000);
+      });
+
       await t.step("the coin picker lists allMids and switches the market", async () => {
-        const listed = await page.locator("#coin option").allTextContents();
+        const listed = await page.locator("#coin option").evaluateAll((options: Element[]) =>
+          options.map((o) => o.value)
+        );
         assert.deepEqual([...listed].sort(), [...coins].sort());
         const other = coins.find((c) => c !== coin);
         if (other === undefined) return;
