@@ -11,3 +11,4 @@ export { type CoinSpec, DEFAULT_COINS, makeCoins, validPrice } from "./coins.ts"
 export { formatNodeTime, formatUnits, hourlyPath, parseUnits } from "./decimal.ts";
 export { batchLine, NodeFileWriter, type NodeFileWriterOptions, type Stream, STREAMS } from "./writer.ts";
 export { handleInfo, type SimNode, type SimNodeOptions, startSimNode } from "./node.ts";
+export { type SimMeta, simMeta } from "./meta.ts";

@@ -1,6 +1,7 @@
 /**
  * A running simulated node: steps a `Simulator` on a timer at `rate` blocks per second, writes the node's
- * files into a data dir and answers the node's info-server `fileSnapshot` request on a loopback port.
+ * files into a data dir and answers the node's info-server `fileSnapshot`, `meta`, `spotMeta` and `perpDexs`
+ * requests on a loopback port.
  *
  * @module
  */
@@ -9,6 +10,7 @@ import type { SnapshotFile } from "../book/types.ts";
 import { logger } from "../log.ts";
 import { type SimBlock, type SimOptions, Simulator } from "./engine.ts";
 import { NodeFileWriter } from "./writer.ts";
+import { type SimMeta, simMeta } from "./meta.ts";
 
 const log = logger("sim");
 
@@ -94,6 +96,7 @@ export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
   let snapshotReady = async () => {};
   let server: Deno.HttpServer<Deno.NetAddr> | null = null;
   let infoPort: number | null = null;
+  const meta = simMeta(sim.specs);
   if (options.infoPort !== null) {
     server = Deno.serve({
       hostname: options.hostname ?? "127.0.0.1",
@@ -105,7 +108,7 @@ export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
         const snapshot = sim.snapshot();
         if (options.snapshotDelayMs) await new Promise((r) => setTimeout(r, options.snapshotDelayMs));
         return snapshot;
-      }));
+      }, meta));
     infoPort = server.addr.port;
   }
 
@@ -198,11 +201,13 @@ export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
 
 /**
  * The node's info endpoint, as far as hlbook uses it: `POST /info` with a `fileSnapshot` request for
- * `l4Snapshots` writes the book at the last fully written block to `outPath` and answers 200.
+ * `l4Snapshots` writes the book at the last fully written block to `outPath` and answers 200; with `meta`
+ * given, `meta`, `spotMeta` and `perpDexs` are answered too (see `meta.ts`).
  */
 export async function handleInfo(
   request: Request,
   snapshot: () => SnapshotFile | Promise<SnapshotFile>,
+  meta?: SimMeta,
 ): Promise<Response> {
   const url = new URL(request.url);
   if (url.pathname !== "/info") return json(404, { error: `no route ${url.pathname}` });
@@ -213,6 +218,8 @@ export async function handleInfo(
   } catch {
     return json(400, { error: "body is not JSON" });
   }
+  const answer = meta === undefined ? null : metaAnswer(body, meta);
+  if (answer !== null) return answer;
   const problem = checkSnapshotRequest(body);
   if (typeof problem === "string") return json(400, { error: problem });
   // The snapshot is taken and serialised in one synchronous run: no block is written in between.
@@ -228,6 +235,29 @@ export async function handleInfo(
     return json(500, { error: `cannot write ${problem.outPath}: ${(error as Error).message}` });
   }
   return json(200, null);
+}
+
+/** The answer to a `meta` (main dex only), `spotMeta` or `perpDexs` request, or null for other types. */
+function metaAnswer(body: unknown, meta: SimMeta): Response | null {
+  if (typeof body !== "object" || body === null) return null;
+  const b = body as Record<string, unknown>;
+  const text = (value: string) =>
+    new Response(value, { status: 200, headers: { "content-type": "application/json" } });
+  switch (b.type) {
+    case "meta":
+      if (b.dex !== undefined && b.dex !== null && b.dex !== "") {
+        return json(422, {
+          error: `unknown dex ${JSON.stringify(b.dex)}: the simulated node has only the main dex`,
+        });
+      }
+      return text(meta.meta);
+    case "spotMeta":
+      return text(meta.spotMeta);
+    case "perpDexs":
+      return text(meta.perpDexs);
+    default:
+      return null;
+  }
 }
 
 interface SnapshotRequest {
