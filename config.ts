@@ -32,6 +32,14 @@ export interface Config {
   readonly maxSubscriptions: number;
   readonly maxMessageSize: number;
   readonly maxMessagesPerMinute: number;
+  /** Milliseconds a forwarded info request may take. */
+  readonly infoTimeout: number;
+  /** Forwarded info requests in flight at once. */
+  readonly infoConcurrency: number;
+  /** Largest answer accepted from the node's info server, bytes. */
+  readonly infoMaxResponse: number;
+  /** Milliseconds `meta`/`spotMeta`/`perpDexs` answers are reused; 0 = not cached. */
+  readonly infoCache: number;
 }
 
 /** Log levels accepted by `--log-level`. */
@@ -100,7 +108,7 @@ const FLAGS: readonly FlagSpec[] = [
     name: "info-url",
     key: "infoUrl",
     kind: "url",
-    help: "the node's info server, asked for L4 snapshots",
+    help: "the node's info server: asked for L4 snapshots, and answers the info types hlbook forwards",
     default: () => "http://localhost:3001/info",
   },
   {
@@ -206,6 +214,37 @@ const FLAGS: readonly FlagSpec[] = [
     min: 1,
     help: "inbound client messages per connection per minute",
     default: () => "2000",
+  },
+  {
+    name: "info-timeout",
+    key: "infoTimeout",
+    kind: "duration",
+    min: 0.001,
+    help: "seconds a POST /info request forwarded to the node may take before it is answered 504",
+    default: () => "5",
+  },
+  {
+    name: "info-concurrency",
+    key: "infoConcurrency",
+    kind: "count",
+    min: 1,
+    help: "info requests forwarded to the node at once; more are answered 429",
+    default: () => "64",
+  },
+  {
+    name: "info-max-response",
+    key: "infoMaxResponse",
+    kind: "bytes",
+    min: 1024,
+    help: "largest answer accepted from the node's info server in bytes (larger: 502)",
+    default: () => "32MiB",
+  },
+  {
+    name: "info-cache",
+    key: "infoCache",
+    kind: "duration",
+    help: "seconds the node's meta, spotMeta and perpDexs answers are reused (0 = never)",
+    default: () => "2",
   },
 ];
 

@@ -7,7 +7,7 @@ import { ConfigError, envNames, parseConfig, VERSION } from "./config.ts";
 import { logger, setupLogging } from "./src/log.ts";
 import { Metrics } from "./src/metrics.ts";
 import { Feed } from "./src/feed/mod.ts";
-import { ListenError, type Server, startServer } from "./src/server/mod.ts";
+import { InfoForwarder, InfoProxy, ListenError, type Server, startServer } from "./src/server/mod.ts";
 import { type Ingest, type IngestState, startIngest } from "./src/ingest/mod.ts";
 
 async function main(): Promise<number> {
@@ -32,6 +32,18 @@ async function main(): Promise<number> {
   const log = logger("main");
   const metrics = new Metrics();
   const feed = new Feed({ metrics });
+  const infoProxy = new InfoProxy(
+    new InfoForwarder({
+      url: config.infoUrl,
+      timeoutMs: config.infoTimeout,
+      maxConcurrent: config.infoConcurrency,
+      maxResponseBytes: config.infoMaxResponse,
+      cacheMs: config.infoCache,
+      metrics,
+    }),
+    feed,
+  );
+  feed.setInfoFallback((payload) => infoProxy.post(payload));
 
   let state: IngestState = { phase: "starting", height: 0, time: 0 };
   let exitCode = 0;
@@ -52,6 +64,7 @@ async function main(): Promise<number> {
       metrics,
       health: () => ({ version: VERSION }),
       reason: () => ingest?.reason ?? null,
+      infoProxy,
     }, feed);
   } catch (error) {
     if (!(error instanceof ListenError)) throw error;

@@ -69,6 +69,14 @@ Deno.test("config", async (t) => {
       "1000",
       "--max-messages-per-minute",
       "60",
+      "--info-timeout",
+      "0.5",
+      "--info-concurrency",
+      "4",
+      "--info-max-response",
+      "4096",
+      "--info-cache",
+      "0",
     ]);
     assert.deepEqual({ ...config }, {
       address: "0.0.0.0",
@@ -88,6 +96,10 @@ Deno.test("config", async (t) => {
       maxSubscriptions: 3,
       maxMessageSize: 1000,
       maxMessagesPerMinute: 60,
+      infoTimeout: 500,
+      infoConcurrency: 4,
+      infoMaxResponse: 4096,
+      infoCache: 0,
     });
   });
 

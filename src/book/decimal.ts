@@ -141,3 +141,23 @@ export function digitCount(v: number): number {
   while (d < 16 && v >= POW10[d]) d++;
   return d;
 }
+
+/**
+ * A decimal string (`"81308.5"`, up to `decimals` fraction digits) as an exact bigint count of
+ * `10^-decimals` units; null when malformed or more precise. For sums that may exceed 2^53 (24 h volumes).
+ */
+export function decimalUnits(s: string, decimals: number): bigint | null {
+  const match = /^(\d+)(?:\.(\d+))?$/.exec(s);
+  if (match === null) return null;
+  const frac = (match[2] ?? "").replace(/0+$/, "");
+  if (frac.length > decimals) return null;
+  return BigInt(match[1] + frac.padEnd(decimals, "0"));
+}
+
+/** Node-style string of a non-negative bigint count of `10^-decimals` units (`"12.5"`, `"0.0"`). */
+export function formatDecimalUnits(units: bigint, decimals: number): string {
+  const digits = units.toString().padStart(decimals + 1, "0");
+  const int = digits.slice(0, digits.length - decimals);
+  const frac = digits.slice(digits.length - decimals).replace(/0+$/, "");
+  return `${int}.${frac === "" ? "0" : frac}`;
+}

@@ -11,3 +11,4 @@ export { formatMid, formatPx, formatSz, parsePx, parseSz } from "./decimal.ts";
 export { insertsOrder, mayInsert } from "./status.ts";
 export { parseNodeTime } from "./time.ts";
 export * from "./types.ts";
+export { decimalUnits, formatDecimalUnits } from "./decimal.ts";

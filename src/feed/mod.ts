@@ -9,12 +9,14 @@ export {
   type ClientSink,
   Feed,
   type FeedStatus,
+  type InfoFallback,
   type InfoResult,
 } from "./registry.ts";
 export {
   type ClientMessage,
   DEFAULT_LEVELS,
   type InfoRequest,
+  isInfoType,
   MAX_LEVELS,
   parseClientMessage,
   parseInfoRequest,
@@ -25,3 +27,4 @@ export {
 } from "./subscription.ts";
 export { errorMessage, type Phase } from "./messages.ts";
 export { invalidSubscription, OFFICIAL_SUBSCRIPTION_TYPES } from "./official_types.ts";
+export { assetCtxJson, type DayFigures, DayStats, impactPxs, isSpotCoin } from "./asset_ctx.ts";

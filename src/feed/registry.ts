@@ -38,6 +38,7 @@ import {
   subscriptionResponse,
   tradesMessage,
 } from "./messages.ts";
+import { assetCtxJson, assetCtxMessage, DayStats } from "./asset_ctx.ts";
 import {
   type CoinCheck,
   type InfoRequest,
@@ -120,6 +121,14 @@ export type InfoResult =
   | { readonly ok: true; readonly json: string }
   | { readonly ok: false; readonly status: number; readonly error: string };
 
+/**
+ * Answers a `post` info request hlbook does not answer itself (forwarded to the node, or built from the node's
+ * metadata): the `data` JSON, or the error text.
+ */
+export type InfoFallback = (
+  payload: Readonly<Record<string, unknown>>,
+) => Promise<{ readonly ok: true; readonly json: string } | { readonly ok: false; readonly error: string }>;
+
 /** Feed state as `/health` reports it. */
 export interface FeedStatus {
   readonly phase: Phase;
@@ -168,6 +177,9 @@ export class Feed {
   #infoBooks: Books | null = null;
   #infoHeight = -1;
   #infoTime = -1;
+  /** Rolling 24 h trade figures per coin (asset contexts). */
+  readonly #day = new DayStats();
+  #infoFallback: InfoFallback | null = null;
 
   readonly #clientsGauge: Gauge;
   readonly #subscriptionsGauge: Gauge;
@@ -275,6 +287,8 @@ export class Feed {
           if (bbo === view.last) continue;
           view.last = bbo;
           this.#broadcast(view, bboMessage(coin, diff.time, bbo), true);
+        } else if (sub.type === "activeAssetCtx") {
+          this.#refreshCtx(view, coin);
         } else if (sub.type === "l4Book") {
           if (coinDiff.statuses.length === 0 && coinDiff.diffs.length === 0) continue;
           const text = l4UpdatesMessage(diff.time, diff.height, coinDiff.statuses, coinDiff.diffs);
@@ -330,6 +344,7 @@ export class Feed {
   /** One block's trades: one message per coin to that coin's `trades` subscribers. Never throws. */
   trades(trades: readonly Trade[]): void {
     try {
+      this.#day.add(trades);
       this.#trades(trades);
     } catch (error) {
       this.#fault("trades fan-out", error);
@@ -346,11 +361,51 @@ export class Feed {
       if (list === undefined) byCoin.set(trade.coin, list = []);
       list.push(trade);
     }
-    if (byCoin === null) return;
-    for (const [coin, list] of byCoin) {
-      const view = this.#views.get(`trades\u0000${coin}`);
-      if (view !== undefined) this.#broadcast(view, tradesMessage(list), false);
+    if (byCoin !== null) {
+      for (const [coin, list] of byCoin) {
+        const view = this.#views.get(`trades\u0000${coin}`);
+        if (view !== undefined) this.#broadcast(view, tradesMessage(list), false);
+      }
     }
+    // Trades change the 24 h figures of their coins' asset contexts.
+    let last: Coin | null = null;
+    for (const trade of trades) {
+      if (trade.coin === last) continue;
+      last = trade.coin;
+      const view = this.#views.get(`activeAssetCtx\u0000${trade.coin}`);
+      if (view !== undefined) this.#refreshCtx(view, trade.coin);
+    }
+  }
+
+  /** Sends an activeAssetCtx view's context when it changed since the last one sent. */
+  #refreshCtx(view: View, coin: Coin): void {
+    if (!this.#live || this.#books === null) return;
+    const ctx = this.#ctxJson(this.#books, coin);
+    if (ctx === view.last) return;
+    view.last = ctx;
+    this.#broadcast(view, assetCtxMessage(coin, ctx), true);
+  }
+
+  #ctxJson(books: Books | null, coin: Coin): string {
+    return assetCtxJson(books, coin, this.#day.figures(coin, this.#time > 0 ? this.#time : Date.now()));
+  }
+
+  /**
+   * The asset context of a coin as JSON (perp or spot shape, see `asset_ctx.ts`), with the book fields null
+   * while no book is served.
+   */
+  assetCtx(coin: Coin): string {
+    return this.#ctxJson(this.#live ? this.#books : null, coin);
+  }
+
+  /** Changes whenever an asset context may have changed (new block, trades, reset): a cache key. */
+  ctxVersion(): string {
+    return `${this.#live ? this.#height : -1}:${this.#day.version}:${this.#books === null ? 0 : 1}`;
+  }
+
+  /** Where `post` info requests of types hlbook does not answer itself go (else they get an error reply). */
+  setInfoFallback(fallback: InfoFallback): void {
+    this.#infoFallback = fallback;
   }
 
   /** Ingest state: `starting`/`resyncing` stop serving the book until the next reset; changes are told to clients. */
@@ -409,6 +464,9 @@ export class Feed {
         case "unsubscribe":
           this.#unsubscribe(client, message.request);
           return;
+        case "forward":
+          this.#forward(client, message.id, message.payload);
+          return;
         case "post": {
           const result = this.info(message.request);
           this.#deliver(
@@ -429,6 +487,32 @@ export class Feed {
         null,
       );
     }
+  }
+
+  /** Answers a `post` of a type hlbook does not answer itself through the fallback, when it resolves. */
+  #forward(client: Client, id: number, payload: Readonly<Record<string, unknown>>): void {
+    const fallback = this.#infoFallback;
+    const type = String(payload.type);
+    if (fallback === null) {
+      this.#errors.inc();
+      this.#deliver(
+        client,
+        postErrorResponse(id, `unsupported info request type ${JSON.stringify(type)}`),
+        null,
+      );
+      return;
+    }
+    fallback(payload).then((result) => {
+      if (!result.ok) this.#errors.inc();
+      this.#deliver(
+        client,
+        result.ok ? postInfoResponse(id, type, result.json) : postErrorResponse(id, result.error),
+        null,
+      );
+    }).catch((error) => {
+      this.#fault("info fallback", error);
+      this.#deliver(client, postErrorResponse(id, "internal error while answering the info request"), null);
+    });
   }
 
   /** Logs an unexpected failure once per kind (never per event) and counts it. */
@@ -600,6 +684,7 @@ export class Feed {
   #viewJson(books: Books, sub: Subscription): string | null {
     if (sub.type === "l2Book") return levelsJson(books.l2(sub.coin, sub.params));
     if (sub.type === "bbo") return bboJson(books.bbo(sub.coin));
+    if (sub.type === "activeAssetCtx") return this.#ctxJson(books, sub.coin);
     return null;
   }
 
@@ -642,6 +727,7 @@ export class Feed {
     const content = view.last ?? "";
     if (sub.type === "l2Book") return l2BookMessage(sub.coin, this.#timeOf(books), content);
     if (sub.type === "bbo") return bboMessage(sub.coin, this.#timeOf(books), content);
+    if (sub.type === "activeAssetCtx") return assetCtxMessage(sub.coin, content);
     return allMidsMessage(content);
   }
 

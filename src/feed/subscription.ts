@@ -22,6 +22,7 @@ export type Subscription =
   | { readonly type: "trades"; readonly coin: Coin }
   | { readonly type: "l4Book"; readonly coin: Coin }
   | { readonly type: "bbo"; readonly coin: Coin }
+  | { readonly type: "activeAssetCtx"; readonly coin: Coin }
   | { readonly type: "allMids"; readonly dex: string };
 
 /** A subscription request: the normalised subscription plus what is needed to answer the client. */
@@ -44,7 +45,9 @@ export type InfoRequest =
 export type ClientMessage =
   | { readonly method: "subscribe" | "unsubscribe"; readonly request: SubscriptionRequest }
   | { readonly method: "ping" }
-  | { readonly method: "post"; readonly id: number; readonly request: InfoRequest };
+  | { readonly method: "post"; readonly id: number; readonly request: InfoRequest }
+  /** A `post` info request of a type hlbook does not answer itself (forwarded to the node). */
+  | { readonly method: "forward"; readonly id: number; readonly payload: Readonly<Record<string, unknown>> };
 
 /** Outcome of parsing a client message: the message, or the text of the error reply. */
 export type ParseResult =
@@ -124,6 +127,7 @@ export function parseSubscription(
     case "trades":
     case "l4Book":
     case "bbo":
+    case "activeAssetCtx":
       if (knownCoin(raw.coin, check)) subscription = { type: raw.type, coin: raw.coin };
       break;
     case "allMids": {
@@ -146,6 +150,8 @@ export function parseSubscription(
 export function parseInfoRequest(raw: unknown, check: CoinCheck): { ok: true; request: InfoRequest } | {
   ok: false;
   error: string;
+  /** The type is not one hlbook answers itself (it may be forwarded to the node). */
+  unsupported?: true;
 } {
   if (!isRecord(raw)) return { ok: false, error: "info request must be a JSON object" };
   if (raw.type === "l2Book") {
@@ -170,10 +176,16 @@ export function parseInfoRequest(raw: unknown, check: CoinCheck): { ok: true; re
   }
   return {
     ok: false,
+    unsupported: true,
     error: `unsupported info request type ${
       JSON.stringify(raw.type ?? null)
     }: hlbook answers l2Book and allMids`,
   };
+}
+
+/** Whether a value can be an info request type (`clearinghouseState`): a short camelCase word. */
+export function isInfoType(type: unknown): type is string {
+  return typeof type === "string" && /^[A-Za-z][A-Za-z0-9]{0,63}$/.test(type);
 }
 
 /** Parses one text frame from a client. Never throws. */
@@ -209,6 +221,9 @@ export function parseClientMessage(text: string, check: CoinCheck): ParseResult 
         };
       }
       const info = parseInfoRequest(request.payload, check);
+      if (!info.ok && info.unsupported && isRecord(request.payload) && isInfoType(request.payload.type)) {
+        return { ok: true, message: { method: "forward", id, payload: request.payload } };
+      }
       if (!info.ok) return { ok: false, postId: id, error: info.error };
       return { ok: true, message: { method: "post", id, request: info.request } };
     }

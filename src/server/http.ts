@@ -8,6 +8,7 @@ import { logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { listenError } from "./listen_error.ts";
 import { serveSocket } from "./socket.ts";
+import type { InfoProxy } from "./info_proxy.ts";
 
 const log = logger("server");
 
@@ -51,6 +52,8 @@ export interface ServerOptions {
   readonly health: () => object;
   /** Why the feed is not ready, beyond the feed's own phase (`/health` answers 503 with it); null = no reason. */
   readonly reason?: () => string | null;
+  /** Answers info types the feed does not (built asset contexts, forwarding to the node); none = 400. */
+  readonly infoProxy?: InfoProxy;
 }
 
 /** A running server. */
@@ -112,10 +115,16 @@ async function serveStatic(request: Request, pathname: string): Promise<Response
   }
 }
 
-async function readInfo(request: Request, feed: Feed, maxSize: number): Promise<Response> {
+async function readInfo(
+  request: Request,
+  feed: Feed,
+  maxSize: number,
+  proxy: InfoProxy | undefined,
+): Promise<Response> {
   let body: string;
+  let bytes: Uint8Array;
   try {
-    const bytes = new Uint8Array(await request.arrayBuffer());
+    bytes = new Uint8Array(await request.arrayBuffer());
     if (bytes.byteLength > maxSize) return json({ error: `request body over ${maxSize} bytes` }, 413);
     body = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
@@ -128,6 +137,9 @@ async function readInfo(request: Request, feed: Feed, maxSize: number): Promise<
     return json({ error: 'request body must be JSON, e.g. {"type":"l2Book","coin":"BTC"}' }, 400);
   }
   const parsed = parseInfoRequest(raw, feed.coinCheck());
+  if (!parsed.ok && parsed.unsupported && proxy !== undefined) {
+    return await proxy.http(raw as Record<string, unknown>, bytes);
+  }
   if (!parsed.ok) return json({ error: parsed.error }, 400);
   const result = feed.info(parsed.request);
   return result.ok ? jsonText(result.json) : json({ error: result.error }, result.status);
@@ -220,7 +232,7 @@ export function startServer(options: ServerOptions, feed: Feed): Server {
         });
       }
       if (request.method !== "POST") return json({ error: "/info expects POST with a JSON body" }, 405);
-      return await readInfo(request, feed, options.maxMessageSize);
+      return await readInfo(request, feed, options.maxMessageSize, options.infoProxy);
     }
     if (request.method === "GET" || request.method === "HEAD") return await serveStatic(request, path);
     return json({ error: `no route for ${request.method} ${path}` }, 404);

@@ -6,3 +6,10 @@
 export { type Server, type ServerOptions, startServer } from "./http.ts";
 export { ListenError } from "./listen_error.ts";
 export { serveSocket, type SocketLimits } from "./socket.ts";
+export {
+  type ForwardResult,
+  InfoForwarder,
+  type InfoForwardOptions,
+  refusedInfoRequest,
+} from "./info_forward.ts";
+export { InfoProxy, type PostAnswer } from "./info_proxy.ts";
