@@ -172,7 +172,7 @@ Deno.test("activeAssetCtx: a snapshot on subscribe, then a message whenever the 
       await t.step("an unknown coin is an invalid subscription", async () => {
         c.send({ method: "subscribe", subscription: { type: "activeAssetCtx", coin: "NOPE" } });
         const err = await c.nextOn("error");
-        assert.equal(err.data, 'Invalid subscription: {"type":"activeAssetCtx","coin":"NOPE"}');
+        assert.equal(err.data, 'Invalid subscription {"type":"activeAssetCtx","coin":"NOPE"}');
       });
     } finally {
       await c.close();
