@@ -54,8 +54,20 @@ export interface NodeFill {
   readonly fee: string;
   readonly tid: number;
   readonly cloid?: string;
+  /** On both fills of a liquidation trade: whose position was liquidated, the mark price, the method. */
+  readonly liquidation?: {
+    readonly liquidatedUser: string;
+    readonly markPx: string;
+    readonly method: string;
+  };
   readonly feeToken: string;
   readonly twapId: number | null;
+}
+
+/** A user's position in one market: size (signed, size units) and its entry cost (px·sz units, ≥ 0). */
+interface Position {
+  size: bigint;
+  cost: bigint;
 }
 
 /** `[user, fill]`. */
@@ -281,7 +293,7 @@ export class Simulator {
   readonly #users: string[];
   readonly #zeroUpdateShare: number;
   readonly #clock: (() => number) | undefined;
-  readonly #positions = new Map<string, bigint>();
+  readonly #positions = new Map<string, Position>();
   #height: number;
   #timeNs: bigint;
   #timeMs: number;
@@ -761,13 +773,25 @@ export class Simulator {
       cloid: this.#cloid(),
       triggerCondition: "N/A",
     };
+    // Now and then an IOC that reduces a perp position is the liquidation of that position.
+    const position = this.#positions.get(`${user}\u0000${m.spec.name}`)?.size ?? 0n;
+    const reduces = side === "B" ? position < 0n : position > 0n;
+    const liquidation = tif === "Ioc" && !m.spec.spot && reduces && rng.chance(0.2)
+      ? { liquidatedUser: user, markPx: formatUnits(m.refPx(), m.spec.pxDecimals), method: "market" }
+      : undefined;
     this.#status(user, "open", this.#nodeOrder(m, { ...taker, sz, idx: -1 }), hash);
-    this.#execute(m, taker, sz, hash);
+    this.#execute(m, taker, sz, hash, liquidation);
   }
 
   /** Match a taker, then rest (GTC) or finish (IOC) it; the taker's inserting status is already written. */
-  #execute(m: Market, taker: Omit<SimOrder, "sz" | "idx">, size: number, hash: string): void {
-    const left = this.#match(m, taker, size, hash);
+  #execute(
+    m: Market,
+    taker: Omit<SimOrder, "sz" | "idx">,
+    size: number,
+    hash: string,
+    liquidation?: NodeFill["liquidation"],
+  ): void {
+    const left = this.#match(m, taker, size, hash, liquidation);
     if (left === 0) {
       this.#status(taker.user, "filled", this.#nodeOrder(m, { ...taker, sz: 0, idx: -1 }), hash);
       return;
@@ -789,7 +813,13 @@ export class Simulator {
   }
 
   /** Price-time-priority matching; returns the taker's unfilled size. */
-  #match(m: Market, taker: Omit<SimOrder, "sz" | "idx">, size: number, hash: string): number {
+  #match(
+    m: Market,
+    taker: Omit<SimOrder, "sz" | "idx">,
+    size: number,
+    hash: string,
+    liquidation?: NodeFill["liquidation"],
+  ): number {
     const book = m.book(taker.side === "B" ? "A" : "B");
     let left = size;
     while (left > 0) {
@@ -800,7 +830,7 @@ export class Simulator {
       const maker = level[0];
       const qty = Math.min(left, maker.sz);
       left -= qty;
-      this.#trade(m, taker, maker, best, qty, hash);
+      this.#trade(m, taker, maker, best, qty, hash, liquidation);
       const before = maker.sz;
       maker.sz -= qty;
       const px = formatUnits(maker.px, m.spec.pxDecimals);
@@ -839,21 +869,21 @@ export class Simulator {
     px: number,
     qty: number,
     hash: string,
+    liquidation?: NodeFill["liquidation"],
   ) {
     const tid = 1 + this.#rng.int(2 ** 32) * 2 ** 18 + this.#rng.int(2 ** 18);
-    const takerFill = this.#fill(m, taker.user, taker.side, taker.oid, taker.cloid, px, qty, true, tid, hash);
-    const makerFill = this.#fill(
-      m,
-      maker.user,
-      maker.side,
-      maker.oid,
-      maker.cloid,
-      px,
-      qty,
-      false,
+    const takerFill = this.#fill(m, taker.user, taker.side, taker.oid, taker.cloid, px, qty, {
+      crossed: true,
       tid,
       hash,
-    );
+      liquidation,
+    });
+    const makerFill = this.#fill(m, maker.user, maker.side, maker.oid, maker.cloid, px, qty, {
+      crossed: false,
+      tid,
+      hash,
+      liquidation,
+    });
     if (taker.side === "B") this.#fills.push(takerFill, makerFill);
     else this.#fills.push(makerFill, takerFill);
   }
@@ -866,21 +896,36 @@ export class Simulator {
     cloid: string | null,
     px: number,
     qty: number,
-    crossed: boolean,
-    tid: number,
-    hash: string,
+    how: { crossed: boolean; tid: number; hash: string; liquidation?: NodeFill["liquidation"] },
   ): NodeFillEvent {
+    const { crossed, tid, hash, liquidation } = how;
     const { szDecimals, pxDecimals, spot, name } = m.spec;
     const key = `${user}\u0000${name}`;
-    const start = this.#positions.get(key) ?? 0n;
-    const delta = side === "B" ? BigInt(qty) : -BigInt(qty);
-    this.#positions.set(key, start + delta);
+    let position = this.#positions.get(key);
+    if (position === undefined) this.#positions.set(key, position = { size: 0n, cost: 0n });
+    const start = position.size;
+    const q = BigInt(qty);
+    const p = BigInt(px);
+    const delta = side === "B" ? q : -q;
+    // Realised PnL of the closed part against the average entry (exact cost basis, units of px·sz).
+    let pnl = 0n;
+    const open = start < 0n ? -start : start;
+    const closing = start !== 0n && (start > 0n) !== (delta > 0n);
+    if (closing && !spot) {
+      const closed = q < open ? q : open;
+      const basis = (position.cost * closed) / open;
+      pnl = start > 0n ? p * closed - basis : basis - p * closed;
+      position.cost -= basis;
+      if (q > open) position.cost = p * (q - open);
+    } else position.cost += p * q;
+    position.size = start + delta;
     let dir: string;
     if (spot) dir = side === "B" ? "Buy" : "Sell";
-    else if (side === "B") dir = start < 0n ? "Close Short" : "Open Long";
-    else dir = start > 0n ? "Close Long" : "Open Short";
+    else if (side === "B") {
+      dir = start >= 0n ? "Open Long" : start + delta > 0n ? "Short > Long" : "Close Short";
+    } else dir = start <= 0n ? "Open Short" : start + delta < 0n ? "Long > Short" : "Close Long";
     // fee = notional · rate, in 1e-6 USDC: taker 4.5 bp, maker rebate 0.3 bp (exact integer division)
-    const notional = BigInt(px) * BigInt(qty); // units of 10^-(px+sz decimals)
+    const notional = p * q; // units of 10^-(px+sz decimals)
     const scale = 10n ** BigInt(pxDecimals + szDecimals);
     const fee = crossed ? (notional * 450n) / scale : -(notional * 30n) / scale;
     const fill: NodeFill = {
@@ -891,13 +936,14 @@ export class Simulator {
       time: this.#timeMs,
       startPosition: formatUnits(start, szDecimals),
       dir,
-      closedPnl: "0.0",
+      closedPnl: formatUnits((pnl * 1_000_000n) / scale, 6),
       hash,
       oid,
       crossed,
       fee: formatUnits(fee, 6),
       tid,
       ...(cloid ? { cloid } : {}),
+      ...(liquidation ? { liquidation } : {}),
       feeToken: "USDC",
       twapId: null,
     };
