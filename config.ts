@@ -40,6 +40,14 @@ export interface Config {
   readonly infoMaxResponse: number;
   /** Milliseconds `meta`/`spotMeta`/`perpDexs` answers are reused; 0 = not cached. */
   readonly infoCache: number;
+  /** Hours of fills backfilled from the node's files at start-up and kept (by fill time). */
+  readonly historyHours: number;
+  /** Most fills kept per user. */
+  readonly fillsPerUser: number;
+  /** Most fills kept over all users. */
+  readonly maxFills: number;
+  /** Candles kept per coin and interval. */
+  readonly candlesKept: number;
 }
 
 /** Log levels accepted by `--log-level`. */
@@ -245,6 +253,38 @@ const FLAGS: readonly FlagSpec[] = [
     kind: "duration",
     help: "seconds the node's meta, spotMeta and perpDexs answers are reused (0 = never)",
     default: () => "2",
+  },
+  {
+    name: "history-hours",
+    key: "historyHours",
+    kind: "count",
+    min: 0,
+    help: "hours of fills read back from the node's files at start-up and kept (0 = no backfill)",
+    default: () => "24",
+  },
+  {
+    name: "fills-per-user",
+    key: "fillsPerUser",
+    kind: "count",
+    min: 1,
+    help: "fills kept per user (userFills snapshots, userFillsByTime)",
+    default: () => "2000",
+  },
+  {
+    name: "max-fills",
+    key: "maxFills",
+    kind: "count",
+    min: 1,
+    help: "fills kept over all users (about 400 bytes each)",
+    default: () => "1000000",
+  },
+  {
+    name: "candles-kept",
+    key: "candlesKept",
+    kind: "count",
+    min: 1,
+    help: "candles kept per coin and interval",
+    default: () => "1440",
   },
 ];
 

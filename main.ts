@@ -8,7 +8,7 @@ import { logger, setupLogging } from "./src/log.ts";
 import { Metrics } from "./src/metrics.ts";
 import { Feed } from "./src/feed/mod.ts";
 import { InfoForwarder, InfoProxy, ListenError, type Server, startServer } from "./src/server/mod.ts";
-import { type Ingest, type IngestState, startIngest } from "./src/ingest/mod.ts";
+import { backfillFills, type Ingest, type IngestState, startIngest } from "./src/ingest/mod.ts";
 
 async function main(): Promise<number> {
   let result;
@@ -31,7 +31,16 @@ async function main(): Promise<number> {
   await setupLogging(config.logLevel, config.logFormat);
   const log = logger("main");
   const metrics = new Metrics();
-  const feed = new Feed({ metrics });
+  const feed = new Feed({
+    metrics,
+    streams: {
+      historyMs: config.historyHours * 3600_000,
+      fillsPerUser: config.fillsPerUser,
+      maxFills: config.maxFills,
+      tradesPerCoin: 100,
+      candlesKept: config.candlesKept,
+    },
+  });
   const infoProxy = new InfoProxy(
     new InfoForwarder({
       url: config.infoUrl,
@@ -94,6 +103,7 @@ async function main(): Promise<number> {
       feed.block(books, diff);
     },
     onTrades: (trades) => feed.trades(trades),
+    onFills: (block, events) => feed.fills(block, events),
     onState: (next) => {
       state = next;
       lastHeight = Math.max(lastHeight, next.height);
@@ -108,6 +118,14 @@ async function main(): Promise<number> {
     },
   });
 
+  const stopBackfill = new AbortController();
+  const backfill = backfillFills({
+    dataDir: config.dataDir,
+    mode: config.ingest,
+    hours: config.historyHours,
+    signal: stopBackfill.signal,
+  }, feed.backfill());
+
   const onSignal = (signal: Deno.Signal) => {
     log.info("{signal} received: shutting down", { signal });
     stopped.resolve();
@@ -116,6 +134,8 @@ async function main(): Promise<number> {
   for (const signal of signals) Deno.addSignalListener(signal, () => onSignal(signal));
 
   await stopped.promise;
+  stopBackfill.abort();
+  await backfill;
   await ingest?.stop();
   await server.shutdown();
   log.info("stopped at height {height} ({phase})", { height: lastHeight, phase: state.phase });

@@ -77,6 +77,14 @@ Deno.test("config", async (t) => {
       "4096",
       "--info-cache",
       "0",
+      "--history-hours",
+      "2",
+      "--fills-per-user",
+      "10",
+      "--max-fills",
+      "100",
+      "--candles-kept",
+      "5",
     ]);
     assert.deepEqual({ ...config }, {
       address: "0.0.0.0",
@@ -100,6 +108,10 @@ Deno.test("config", async (t) => {
       infoConcurrency: 4,
       infoMaxResponse: 4096,
       infoCache: 0,
+      historyHours: 2,
+      fillsPerUser: 10,
+      maxFills: 100,
+      candlesKept: 5,
     });
   });
 

@@ -46,6 +46,14 @@ import {
   type Subscription,
   type SubscriptionRequest,
 } from "./subscription.ts";
+import {
+  USER_INFO_TYPES,
+  USER_SUBSCRIPTION_TYPES,
+  type UserInfoRequest,
+  type UserSubscription,
+} from "./user_requests.ts";
+import { type BackfillSink, type StreamLimits, type StreamView, UserStreams } from "./user_streams.ts";
+import type { FillEvent } from "./history.ts";
 
 const log = logger("feed");
 
@@ -141,6 +149,29 @@ export interface FeedStatus {
   readonly subscriptions: number;
 }
 
+/** Default bounds of the per-user history (see config.ts for the flags that set them). */
+export const DEFAULT_STREAM_LIMITS: StreamLimits = {
+  historyMs: 24 * 3600_000,
+  fillsPerUser: 2000,
+  maxFills: 1_000_000,
+  tradesPerCoin: 100,
+  candlesKept: 1440,
+};
+
+/** Subscriptions served by `user_streams.ts` (orderUpdates, userFills, userEvents, candle). */
+function isUserSubscription(sub: Subscription): sub is UserSubscription {
+  return USER_SUBSCRIPTION_TYPES.has(sub.type);
+}
+
+/** Info requests answered by `user_streams.ts`. */
+function isUserInfo(request: InfoRequest): request is UserInfoRequest {
+  return USER_INFO_TYPES.has(request.type) && request.type !== "l2Book" && request.type !== "allMids";
+}
+
+function streamView(view: View): StreamView<Client> {
+  return view as StreamView<Client>;
+}
+
 function isBookView(type: Subscription["type"]): boolean {
   return type === "l2Book" || type === "bbo";
 }
@@ -180,6 +211,7 @@ export class Feed {
   /** Rolling 24 h trade figures per coin (asset contexts). */
   readonly #day = new DayStats();
   #infoFallback: InfoFallback | null = null;
+  readonly #streams: UserStreams<Client>;
 
   readonly #clientsGauge: Gauge;
   readonly #subscriptionsGauge: Gauge;
@@ -193,8 +225,12 @@ export class Feed {
   readonly #faults: Counter;
 
   /** `l4Chunk`: orders serialised per event-loop turn for big l4Book snapshots (tests make it small). */
-  constructor(options: { metrics: Metrics; l4Chunk?: number }) {
+  constructor(options: { metrics: Metrics; l4Chunk?: number; streams?: StreamLimits }) {
     this.#l4Chunk = Math.max(1, options.l4Chunk ?? L4_CHUNK);
+    this.#streams = new UserStreams<Client>({
+      broadcast: (view, text) => this.#broadcast(view as View, text, false),
+      send: (client, text) => this.#deliver(client, text, null),
+    }, options.streams ?? DEFAULT_STREAM_LIMITS);
     const m = options.metrics;
     this.#clientsGauge = m.gauge("hlbook_clients", "WebSocket clients connected");
     this.#subscriptionsGauge = m.gauge("hlbook_subscriptions", "subscriptions held by all clients");
@@ -232,6 +268,7 @@ export class Feed {
     // A book loaded from a snapshot may not know its block time (0): keep the last one known until a block.
     if (books.time > 0) this.#time = books.time;
     try {
+      this.#streams.reset(books);
       this.#goLive();
     } catch (error) {
       this.#fault("reset snapshots", error);
@@ -253,6 +290,7 @@ export class Feed {
     this.#height = diff.height;
     this.#time = diff.time;
     this.#drain();
+    this.#streams.block(diff);
     if (!this.#live) return;
     let midsChanged = false;
     for (const [coin, coinDiff] of diff.coins) {
@@ -352,6 +390,7 @@ export class Feed {
   }
 
   #trades(trades: readonly Trade[]): void {
+    this.#streams.trades(trades);
     if (trades.length === 0 || this.#byCoin.size === 0) return;
     let byCoin: Map<Coin, Trade[]> | null = null;
     for (const trade of trades) {
@@ -406,6 +445,28 @@ export class Feed {
   /** Where `post` info requests of types hlbook does not answer itself go (else they get an error reply). */
   setInfoFallback(fallback: InfoFallback): void {
     this.#infoFallback = fallback;
+  }
+
+  /**
+   * One fills line (a block's, or one event's in streaming mode), before its trades: recorded in the history;
+   * watched users get it with the block. Never throws.
+   */
+  fills(block: number, events: readonly FillEvent[]): void {
+    try {
+      this.#streams.fills(block, events);
+    } catch (error) {
+      this.#fault("fills fan-out", error);
+    }
+  }
+
+  /** The per-user history: fills per user, recent trades, candles (for 24 h statistics and the like). */
+  get history(): Pick<UserStreams<Client>, "history" | "candles"> {
+    return this.#streams;
+  }
+
+  /** Where the start-up backfill of fills goes; its `done()` merges it in front of the live history. */
+  backfill(): BackfillSink {
+    return this.#streams.backfill();
   }
 
   /** Ingest state: `starting`/`resyncing` stop serving the book until the next reset; changes are told to clients. */
@@ -540,6 +601,9 @@ export class Feed {
   /** Answers an info request (`l2Book` → `{coin,time,levels}`, `allMids` → `{coin: mid}`). */
   info(request: InfoRequest): InfoResult {
     const books = this.#books;
+    if (isUserInfo(request)) {
+      return this.#streams.info(request, this.#live ? books : null, this.#phase);
+    }
     if (!this.#live || books === null) {
       return { ok: false, status: 503, error: `order book not ready (${this.#phase}): retry shortly` };
     }
@@ -601,6 +665,7 @@ export class Feed {
   }
 
   #subscribe(client: Client, request: SubscriptionRequest): void {
+    if (isUserSubscription(request.subscription)) this.#streams.beforeSubscribe();
     if (client.views.has(request.key)) {
       this.#errors.inc();
       this.#deliver(client, errorMessage(`Already subscribed: ${request.sent}`), null);
@@ -624,7 +689,9 @@ export class Feed {
       view = { key: request.key, subscription: request.subscription, subscribers: new Set(), last: null };
       this.#views.set(request.key, view);
       const sub = request.subscription;
-      if (sub.type === "allMids") {
+      if (isUserSubscription(sub)) {
+        this.#streams.add(streamView(view));
+      } else if (sub.type === "allMids") {
         this.#midsViews.add(view);
         if (this.#mids === null && this.#live && this.#books !== null) {
           this.#mids = this.#computeMids(this.#books);
@@ -644,7 +711,8 @@ export class Feed {
     this.#subscriptions++;
     this.#subscriptionsGauge.set(this.#subscriptions);
     this.#deliver(client, subscriptionResponse("subscribe", request.echo), null);
-    if (this.#live && this.#books !== null) this.#sendSnapshot(client, view, this.#books);
+    if (isUserSubscription(view.subscription)) this.#streams.snapshot(streamView(view), client);
+    else if (this.#live && this.#books !== null) this.#sendSnapshot(client, view, this.#books);
     else this.#deliver(client, statusMessage(this.#phase, this.#height, this.#time), null);
   }
 
@@ -670,7 +738,9 @@ export class Feed {
     if (view.subscribers.size > 0) return;
     this.#views.delete(key);
     const sub = view.subscription;
-    if (sub.type === "allMids") {
+    if (isUserSubscription(sub)) {
+      this.#streams.remove(streamView(view));
+    } else if (sub.type === "allMids") {
       this.#midsViews.delete(view);
       if (this.#midsViews.size === 0) this.#mids = null;
     } else {
@@ -720,7 +790,7 @@ export class Feed {
    */
   #snapshotMessage(view: View, books: Books): string | null {
     const sub = view.subscription;
-    if (sub.type === "trades" || sub.type === "l4Book") return null;
+    if (sub.type === "trades" || sub.type === "l4Book" || isUserSubscription(sub)) return null;
     if (view.last === null) {
       view.last = sub.type === "allMids" ? this.#midsOf(sub.dex) : this.#viewJson(books, sub);
     }

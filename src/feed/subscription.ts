@@ -11,6 +11,15 @@
  */
 import type { Coin, L2Params } from "../book/types.ts";
 import { invalidSubscription, OFFICIAL_SUBSCRIPTION_TYPES } from "./official_types.ts";
+import {
+  parseUserInfoRequest,
+  parseUserSubscription,
+  USER_INFO_TYPES,
+  USER_SUBSCRIPTION_TYPES,
+  type UserInfoRequest,
+  type UserSubscription,
+  userSubscriptionKey,
+} from "./user_requests.ts";
 
 /** Default and largest `nLevels` of an `l2Book` subscription. */
 export const DEFAULT_LEVELS = 20;
@@ -23,7 +32,8 @@ export type Subscription =
   | { readonly type: "l4Book"; readonly coin: Coin }
   | { readonly type: "bbo"; readonly coin: Coin }
   | { readonly type: "activeAssetCtx"; readonly coin: Coin }
-  | { readonly type: "allMids"; readonly dex: string };
+  | { readonly type: "allMids"; readonly dex: string }
+  | UserSubscription;
 
 /** A subscription request: the normalised subscription plus what is needed to answer the client. */
 export interface SubscriptionRequest {
@@ -39,7 +49,8 @@ export interface SubscriptionRequest {
 /** An info request (`post` over the socket or `POST /info`). */
 export type InfoRequest =
   | { readonly type: "l2Book"; readonly coin: Coin; readonly params: L2Params }
-  | { readonly type: "allMids"; readonly dex: string };
+  | { readonly type: "allMids"; readonly dex: string }
+  | UserInfoRequest;
 
 /** A validated client message. */
 export type ClientMessage =
@@ -74,6 +85,11 @@ export function subscriptionKey(subscription: Subscription): string {
     }
     case "allMids":
       return `allMids\u0000${subscription.dex}`;
+    case "orderUpdates":
+    case "userFills":
+    case "userEvents":
+    case "candle":
+      return userSubscriptionKey(subscription);
     default:
       return `${subscription.type}\u0000${subscription.coin}`;
   }
@@ -135,12 +151,19 @@ export function parseSubscription(
       if (typeof dex === "string" && dex.length <= 64) subscription = { type: "allMids", dex };
       break;
     }
-    default:
+    default: {
+      if (typeof raw.type === "string" && USER_SUBSCRIPTION_TYPES.has(raw.type)) {
+        const parsed = parseUserSubscription(raw, (coin): coin is string => knownCoin(coin, check));
+        if (!parsed.ok) return { ok: false, kind: parsed.kind, sent };
+        subscription = parsed.subscription;
+        break;
+      }
       // An official type hlbook does not serve is a valid request it declines, not a malformed one.
       if (typeof raw.type === "string" && OFFICIAL_SUBSCRIPTION_TYPES.has(raw.type)) {
         return { ok: false, kind: "invalid", sent };
       }
       return { ok: false, kind: "parse", sent };
+    }
   }
   if (subscription === null) return { ok: false, kind: "invalid", sent };
   return { ok: true, request: { subscription, key: subscriptionKey(subscription), sent, echo } };
@@ -173,6 +196,9 @@ export function parseInfoRequest(raw: unknown, check: CoinCheck): { ok: true; re
     const dex = raw.dex ?? "";
     if (typeof dex !== "string") return { ok: false, error: "dex must be a string" };
     return { ok: true, request: { type: "allMids", dex } };
+  }
+  if (typeof raw.type === "string" && USER_INFO_TYPES.has(raw.type)) {
+    return parseUserInfoRequest(raw, (coin): coin is string => knownCoin(coin, check));
   }
   return {
     ok: false,

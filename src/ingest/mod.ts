@@ -13,6 +13,7 @@ export {
   startIngest,
   streamDirs,
 } from "./pipeline.ts";
+export { backfillFills, type BackfillOptions, type BackfillResult, type BackfillTarget } from "./backfill.ts";
 export { readSnapshotFile, replay, ReplayError, type ReplayOptions, type ReplayResult } from "./replay.ts";
 export { type AlignFault, BlockAligner, TradeAssembler, type TradeResult } from "./aligner.ts";
 export { tail, Tailer, type TailFault, type TailLine, type TailOptions } from "./tail.ts";

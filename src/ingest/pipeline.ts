@@ -11,7 +11,7 @@ import { type BookDiff, type Books, compareBooks, insertsOrder, type Trade } fro
 import type { BlockInput } from "../book/types.ts";
 import { logger } from "../log.ts";
 import type { Counter, Gauge, Histogram, Metrics } from "../metrics.ts";
-import { parseDiffLine, parseFillLine, parseStatusLine } from "../node/mod.ts";
+import { type FillEvent, parseDiffLine, parseFillLine, parseStatusLine } from "../node/mod.ts";
 import { type AlignFault, BlockAligner, TradeAssembler } from "./aligner.ts";
 import { loadBooks, requestSnapshot, requestSnapshotWithRetry, SnapshotError } from "./snapshot_client.ts";
 import { tail, type Tailer, type TailFault, type TailLine } from "./tail.ts";
@@ -63,6 +63,8 @@ export interface IngestEvents {
   onBlock(books: Books, diff: BookDiff): void;
   /** One block's trades (all coins), in order. */
   onTrades(trades: readonly Trade[]): void;
+  /** Each fills line as parsed (a block's fills, or one fill in streaming mode), before its trades. */
+  onFills?(block: number, events: readonly FillEvent[]): void;
   /** On every phase change. */
   onState(state: IngestState): void;
 }
@@ -328,6 +330,13 @@ class Pipeline implements Ingest {
         // Fills never touch the book: a bad line loses its trades, nothing else.
         this.#malformed(line, result.error);
         continue;
+      }
+      if (this.#events.onFills !== undefined) {
+        try {
+          this.#events.onFills(result.batch.blockNumber, result.batch.events);
+        } catch (error) {
+          log.error("onFills failed: {error}", { error: String(error) });
+        }
       }
       const { trades, odd } = this.#trades.push(result.batch);
       if (odd.length > 0) {
