@@ -38,10 +38,11 @@ export class SimFeed {
   /** Every block produced so far, with its node lines. */
   readonly blocks: { block: SimBlock; lines: ReturnType<typeof blockLines> }[] = [];
 
-  constructor(options: SimOptions = {}, limits?: StreamLimits) {
+  /** `feed`: drive an existing feed (e.g. a test server's) instead of a new one. */
+  constructor(options: SimOptions = {}, limits?: StreamLimits, feed?: Feed) {
     this.sim = new Simulator(options);
     this.books = Books.fromSnapshot(this.sim.snapshot());
-    this.feed = new Feed({ metrics: new Metrics(), streams: limits });
+    this.feed = feed ?? new Feed({ metrics: new Metrics(), streams: limits });
     this.feed.reset(this.books);
     this.feed.state({ phase: "ready", height: this.books.height, time: this.books.time });
   }
