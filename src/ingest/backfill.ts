@@ -11,7 +11,7 @@
  * @module
  */
 import { logger } from "../log.ts";
-import { type FillEvent, parseFillLine } from "../node/parse.ts";
+import { type FillEvent, parseFillLine } from "../node/mod.ts";
 import type { Trade } from "../book/types.ts";
 import { TradeAssembler } from "./aligner.ts";
 

@@ -11,7 +11,7 @@ import { type Client, type ClientSink, Feed, parseInfoRequest } from "../../src/
 import type { StreamLimits } from "../../src/feed/user_streams.ts";
 import { TradeAssembler } from "../../src/ingest/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
-import { parseDiffLine, parseFillLine, parseStatusLine } from "../../src/node/parse.ts";
+import { parseDiffLine, parseFillLine, parseStatusLine } from "../../src/node/mod.ts";
 import { blockLines, type SimBlock, type SimOptions, Simulator } from "../../src/sim/mod.ts";
 
 /** A client sink that keeps every message, parsed. */

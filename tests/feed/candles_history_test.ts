@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Feed, parseInfoRequest } from "../../src/feed/mod.ts";
 import { backfillFills, TradeAssembler } from "../../src/ingest/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
-import { parseFillLine } from "../../src/node/parse.ts";
+import { parseFillLine } from "../../src/node/mod.ts";
 import { hourlyPath, type SimBlock } from "../../src/sim/mod.ts";
 import { activeUsers, SimFeed } from "./_user_harness.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Feed, parseInfoRequest } from "../../src/feed/mod.ts";
 import { TradeAssembler } from "../../src/ingest/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
-import { parseFillLine } from "../../src/node/parse.ts";
+import { parseFillLine } from "../../src/node/mod.ts";
 import { fixtureIgnore, readFixtureLines } from "../_fixtures.ts";
 import { RecordingSink } from "./_user_harness.ts";
 

@@ -274,6 +274,6 @@ Deno.test("malformed addresses and intervals get the official parse error and th
   assert.match(errors[0], /^Error parsing JSON into valid websocket request: /);
   assert.match(errors[1], /^Error parsing JSON into valid websocket request: /);
   assert.match(errors[2], /^Error parsing JSON into valid websocket request: /);
-  assert.equal(errors[3], 'Invalid subscription: {"type":"candle","coin":"NOPE","interval":"1m"}');
+  assert.equal(errors[3], 'Invalid subscription {"type":"candle","coin":"NOPE","interval":"1m"}');
   assert.equal(sink.of("subscriptionResponse").length, 1);
 });
