@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Books, type Coin, type SnapshotFile } from "../../src/book/mod.ts";
-import { l4SnapshotMessage, levelsJson } from "../../src/feed/messages.ts";
+import { l4SnapshotMessage } from "../../src/feed/messages.ts";
+import { referenceL2, referenceLevelsJson } from "../_support/l2_reference.ts";
 import {
   blockLines,
   handleInfo,
@@ -112,7 +113,7 @@ export class FaultyNode {
 
   #record(): void {
     for (const coin of this.watch) {
-      this.l2ByTime.set(`${coin}@${this.truth.time}`, levelsJson(this.truth.l2(coin, L2_DEFAULT)));
+      this.l2ByTime.set(`${coin}@${this.truth.time}`, referenceLevelsJson(this.truth, coin, L2_DEFAULT));
     }
   }
 
@@ -479,7 +480,7 @@ export async function assertBooksEqual(
         const { status, body } = await hlbook.info({ type: "l2Book", coin, ...params });
         assert.equal(status, 200, `POST /info l2Book ${coin}: ${JSON.stringify(body)}`);
         const levels = (body as { levels: unknown }).levels;
-        assert.deepEqual(levels, JSON.parse(levelsJson(truth.l2(coin, params))), `l2Book ${coin} differs`);
+        assert.deepEqual(levels, referenceL2(truth, coin, params), `l2Book ${coin} differs`);
         compared++;
       }
       client.send({ method: "subscribe", subscription: { type: "l4Book", coin } });
@@ -582,6 +583,18 @@ export class WsClient {
         this.#waiters.add(wake);
       });
     }
+  }
+
+  /**
+   * Resolves once everything the server sent before now has arrived: a ping's pong comes after it on the
+   * same socket. A readiness signal, not a sleep.
+   */
+  async settled(timeout = 10_000): Promise<void> {
+    const pongs = () => this.messages.reduce((n, m) => n + (m.channel === "pong" ? 1 : 0), 0);
+    const before = pongs();
+    this.send({ method: "ping" });
+    await waitFor("a pong", () => pongs() > before || this.closed !== null, timeout);
+    if (pongs() === before) throw new Error(`socket closed (${this.closed?.code} ${this.closed?.reason})`);
   }
 
   close(): void {

@@ -4,17 +4,8 @@
  * subscriber received must equal the simulator's view at the node's height.
  */
 import assert from "node:assert/strict";
-import { levelsJson } from "../../src/feed/messages.ts";
-import {
-  FakeInfo,
-  FaultyNode,
-  Hlbook,
-  sleep,
-  tempDirs,
-  waitCaughtUp,
-  waitLive,
-  WsClient,
-} from "./_harness.ts";
+import { referenceL2 } from "../_support/l2_reference.ts";
+import { FakeInfo, FaultyNode, Hlbook, tempDirs, waitCaughtUp, waitLive, WsClient } from "./_harness.ts";
 
 const VIEWS: Record<string, number>[] = [
   {},
@@ -64,7 +55,7 @@ Deno.test("every subscriber's l2Book equals the simulator's view through blocks 
         await node.advance(1 + round, 20);
       }
       await waitCaughtUp(server, node);
-      await sleep(400);
+      for (const client of clients) await client.settled();
       const wrong: string[] = [];
       for (const { client, coin, view } of subs) {
         const last = client.messages.findLast((m) => m.channel === "l2Book");
@@ -73,7 +64,7 @@ Deno.test("every subscriber's l2Book equals the simulator's view through blocks 
           mantissa: view.mantissa ?? null,
           nLevels: view.nLevels ?? 20,
         };
-        const truth = JSON.parse(levelsJson(node.truth.l2(coin, params)));
+        const truth = referenceL2(node.truth, coin, params);
         try {
           assert.deepEqual((last?.data as { levels: unknown } | undefined)?.levels, truth);
         } catch {
