@@ -89,6 +89,22 @@ export const MUTATIONS: readonly Mutation[] = [
     why: "a snapshot older than the block cache is served with a hole in its history",
   },
   {
+    id: "validation-never-disagrees",
+    file: "src/ingest/pipeline.ts",
+    find: "const mismatch = compareBooks(fresh, books);",
+    replace: "const mismatch = null;",
+    tests: ["tests/reliability/snapshot_faults_test.ts"],
+    why: "the periodic validation snapshot never finds a drifted book",
+  },
+  {
+    id: "abort-as-snapshot-error",
+    file: "src/ingest/snapshot_client.ts",
+    find: "    signal?.throwIfAborted();\n    try {",
+    replace: '    if (signal?.aborted) throw new SnapshotError("aborted");\n    try {',
+    tests: ["tests/ingest/snapshot_client_test.ts"],
+    why: "stopping the snapshot retries reports a node failure instead of the abort",
+  },
+  {
     id: "l2-mantissa-ignored@registry",
     file: "src/book/l2.ts",
     find: "side.bucketIndex(params.nSigFigs, params.mantissa ?? 1)",

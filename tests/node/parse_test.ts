@@ -80,7 +80,8 @@ Deno.test("node lines parse into validated batches", async (t) => {
     ];
     const result = parseDiffLine(line(diffs));
     assert.ok(result.ok);
-    assert.equal(result.batch.events.length, 4);
+    assert.equal(result.batch.blockNumber, 985148182);
+    assert.deepEqual(result.batch.events, diffs);
   });
   await t.step("a fill line is accepted, extra fields kept", () => {
     const result = parseFillLine(line([FILL, [FILL[0], { ...(FILL[1] as object), liquidation: {} }]]));
