@@ -14,8 +14,7 @@ import {
   type OrderStatusEvent,
   type SnapshotFile,
 } from "../src/book/mod.ts";
-import { FIXTURE_AVAILABLE, readFixtureSnapshot } from "../tests/_fixtures.ts";
-import { readFixtureBlocks } from "../tests/book/_blocks.ts";
+import { FIXTURE_AVAILABLE, readFixtureBlocks, readFixtureSnapshot } from "../tests/_support/fixtures.ts";
 import { heapMeter, syntheticOpen } from "./_common.ts";
 
 const VIEWS: [string, number | null, number | null][] = [

@@ -1,21 +1,9 @@
 /**
- * Test helpers: builders of node events and a seeded random generator.
+ * Test helpers: builders of node events.
  *
  * @module
  */
 import type { BookDiffEvent, NodeOrder, OrderStatusEvent, Side } from "../../src/book/mod.ts";
-
-/** Mulberry32: a small seeded PRNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A node order with sensible defaults. */
 export function nodeOrder(

@@ -8,7 +8,7 @@ import {
   parsePx,
   parseSz,
 } from "../../src/book/decimal.ts";
-import { rng } from "./_gen.ts";
+import { rng } from "../_support/rng.ts";
 
 /** Reference: a decimal string → BigInt of 1e-8 units. */
 function big(s: string): bigint {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { NumMap } from "../../src/book/_num_map.ts";
-import { rng } from "./_gen.ts";
+import { rng } from "../_support/rng.ts";
 
 Deno.test("NumMap agrees with Map under random set/delete/get of large integer keys", () => {
   const next = rng(11);

@@ -14,7 +14,8 @@ import {
   type Side,
 } from "../../src/book/mod.ts";
 import { scanLevels } from "../../src/book/l2.ts";
-import { newDiff, nodeOrder, removeDiff, rng, status, updateDiff } from "./_gen.ts";
+import { newDiff, nodeOrder, removeDiff, status, updateDiff } from "./_gen.ts";
+import { rng } from "../_support/rng.ts";
 import { big, refL2, str } from "../_support/l2_reference.ts";
 
 const HIP2 = "0xffffffffffffffffffffffffffffffffffffffff";

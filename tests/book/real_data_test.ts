@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import { Books, compareBooks, type L2Params, type SnapshotFile } from "../../src/book/mod.ts";
 import { scanLevels } from "../../src/book/l2.ts";
-import { fixtureIgnore, readFixtureSnapshot } from "../_fixtures.ts";
-import { readFixtureBlocks } from "./_blocks.ts";
+import { fixtureTest, readFixtureBlocks, readFixtureSnapshot } from "../_support/fixtures.ts";
 
 Deno.test({
-  name: "the real BTC snapshot plus 51 real blocks apply with no inconsistency",
-  ignore: fixtureIgnore(),
+  ...fixtureTest("the real BTC snapshot plus 51 real blocks apply with no inconsistency"),
   async fn(t) {
     const file = (await readFixtureSnapshot()) as SnapshotFile;
     const blocks = await readFixtureBlocks();

@@ -3,7 +3,7 @@ import { Books } from "../../src/book/mod.ts";
 import type { L2Params } from "../../src/book/mod.ts";
 import { type Client, type ClientSink, Feed } from "../../src/feed/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
-import { rng } from "../book/_gen.ts";
+import { rng } from "../_support/rng.ts";
 import { BlockMaker } from "./_helpers.ts";
 import { referenceLevelsJson } from "../_support/l2_reference.ts";
 

@@ -8,8 +8,8 @@ import { Books, compareBooks, type SnapshotFile } from "../../src/book/mod.ts";
 import type { BlockInput } from "../../src/book/types.ts";
 import type { IngestEvents, IngestState } from "../../src/ingest/mod.ts";
 import { parseDiffLine, parseSnapshotFile, parseStatusLine } from "../../src/node/mod.ts";
-import { readFixtureLines, readFixtureText } from "../_fixtures.ts";
-import { pause, waitFor } from "./_helpers.ts";
+import { readFixtureLines, readFixtureText } from "../_support/fixtures.ts";
+import { sleep, waitFor } from "../_support/wait.ts";
 
 /** The fixture, parsed once per test module. */
 export interface Fixture {
@@ -210,7 +210,7 @@ export class FakeNode {
     }
     const half = Math.floor(bytes.length / 2);
     await Deno.writeFile(this.#file(stream), bytes.subarray(0, half), { append: true });
-    await pause(3);
+    await sleep(3);
     await Deno.writeFile(this.#file(stream), bytes.subarray(half), { append: true });
   }
 
@@ -234,7 +234,7 @@ export class FakeNode {
     for (let h = from; h <= to; h++) {
       if (h === options.rotateAt) this.hour++;
       await this.writeBlock(h, { split: h % 4 === 0 });
-      await pause(options.pauseMs ?? 4);
+      await sleep(options.pauseMs ?? 4);
     }
   }
 
@@ -251,7 +251,7 @@ export class FakeNode {
         }
       }
       this.written = h;
-      await pause(3);
+      await sleep(3);
     }
   }
 

@@ -8,7 +8,7 @@ import {
   parseFillLine,
   parseStatusLine,
 } from "../../src/node/mod.ts";
-import { fixtureIgnore, readFixtureLines } from "../_fixtures.ts";
+import { fixtureTest, readFixtureLines } from "../_support/fixtures.ts";
 
 function batch<E>(blockNumber: number, events: E[] = []): Batch<E> {
   return { blockNumber, blockTime: blockNumber * 100, localTime: "", events };
@@ -218,48 +218,49 @@ async function fixtureBatches<E>(
   });
 }
 
-Deno.test("real streaming output aligns to the same blocks and trades as by-block output", {
-  ignore: fixtureIgnore(),
-}, async () => {
-  const run = async (mode: "by-block" | "streaming") => {
-    const suffix = mode === "by-block" ? "by_block" : "streaming";
-    const statuses = await fixtureBatches<OrderStatusEvent>(
-      `node_order_statuses_${suffix}.jsonl.gz`,
-      parseStatusLine,
-    );
-    const diffs = await fixtureBatches<BookDiffEvent>(
-      `node_raw_book_diffs_${suffix}.jsonl.gz`,
-      parseDiffLine,
-    );
-    const fills = await fixtureBatches<FillEvent>(`node_fills_${suffix}.jsonl.gz`, parseFillLine);
-    const { aligner, blocks, faults } = collect(mode, false, 100_000);
-    // Interleave by block number, as live tailing would.
-    let i = 0;
-    let j = 0;
-    while (i < statuses.length || j < diffs.length) {
-      if (j >= diffs.length || (i < statuses.length && statuses[i].blockNumber <= diffs[j].blockNumber)) {
-        aligner.pushStatuses(statuses[i++]);
-      } else aligner.pushDiffs(diffs[j++]);
-    }
-    const assembler = new TradeAssembler(mode);
-    const trades = fills.flatMap((line) => {
-      const result = assembler.push(line);
-      assert.deepEqual(result.odd, []);
-      return result.trades;
-    });
-    assert.deepEqual(faults, []);
-    return { blocks, trades };
-  };
-  const byBlock = await run("by-block");
-  const streaming = await run("streaming");
-  assert.equal(byBlock.blocks.length, 51);
-  assert.equal(byBlock.blocks[0].height, 985148182);
-  assert.equal(byBlock.trades.length, 11);
-  // The streaming files end with the last block still open: it is complete only when a later one appears.
-  assert.equal(streaming.blocks.length, 50);
-  // Blocks without any event have no streaming line, so their time is not known: the previous one is used.
-  const withoutEmptyTimes = (blocks: BlockInput[]) =>
-    blocks.map((block) => block.statuses.length + block.diffs.length === 0 ? { ...block, time: 0 } : block);
-  assert.deepEqual(withoutEmptyTimes(streaming.blocks), withoutEmptyTimes(byBlock.blocks.slice(0, 50)));
-  assert.deepEqual(streaming.trades, byBlock.trades);
-});
+Deno.test(
+  fixtureTest("real streaming output aligns to the same blocks and trades as by-block output"),
+  async () => {
+    const run = async (mode: "by-block" | "streaming") => {
+      const suffix = mode === "by-block" ? "by_block" : "streaming";
+      const statuses = await fixtureBatches<OrderStatusEvent>(
+        `node_order_statuses_${suffix}.jsonl.gz`,
+        parseStatusLine,
+      );
+      const diffs = await fixtureBatches<BookDiffEvent>(
+        `node_raw_book_diffs_${suffix}.jsonl.gz`,
+        parseDiffLine,
+      );
+      const fills = await fixtureBatches<FillEvent>(`node_fills_${suffix}.jsonl.gz`, parseFillLine);
+      const { aligner, blocks, faults } = collect(mode, false, 100_000);
+      // Interleave by block number, as live tailing would.
+      let i = 0;
+      let j = 0;
+      while (i < statuses.length || j < diffs.length) {
+        if (j >= diffs.length || (i < statuses.length && statuses[i].blockNumber <= diffs[j].blockNumber)) {
+          aligner.pushStatuses(statuses[i++]);
+        } else aligner.pushDiffs(diffs[j++]);
+      }
+      const assembler = new TradeAssembler(mode);
+      const trades = fills.flatMap((line) => {
+        const result = assembler.push(line);
+        assert.deepEqual(result.odd, []);
+        return result.trades;
+      });
+      assert.deepEqual(faults, []);
+      return { blocks, trades };
+    };
+    const byBlock = await run("by-block");
+    const streaming = await run("streaming");
+    assert.equal(byBlock.blocks.length, 51);
+    assert.equal(byBlock.blocks[0].height, 985148182);
+    assert.equal(byBlock.trades.length, 11);
+    // The streaming files end with the last block still open: it is complete only when a later one appears.
+    assert.equal(streaming.blocks.length, 50);
+    // Blocks without any event have no streaming line, so their time is not known: the previous one is used.
+    const withoutEmptyTimes = (blocks: BlockInput[]) =>
+      blocks.map((block) => block.statuses.length + block.diffs.length === 0 ? { ...block, time: 0 } : block);
+    assert.deepEqual(withoutEmptyTimes(streaming.blocks), withoutEmptyTimes(byBlock.blocks.slice(0, 50)));
+    assert.deepEqual(streaming.trades, byBlock.trades);
+  },
+);

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { type IngestOptions, startIngest } from "../../src/ingest/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
-import { fixtureIgnore } from "../_fixtures.ts";
+import { fixtureTest } from "../_support/fixtures.ts";
 import { FakeNode, loadFixture, Observer } from "./_fake_node.ts";
-import { ingestOptions, pause, waitFor } from "./_helpers.ts";
+import { ingestOptions } from "./_helpers.ts";
+import { sleep, waitFor } from "../_support/wait.ts";
 
-const ignore = fixtureIgnore();
-
-Deno.test("ingestion recovers from faults", { ignore }, async (t) => {
+Deno.test(fixtureTest("ingestion recovers from faults"), async (t) => {
   const fixture = await loadFixture();
   const first = fixture.first;
   const END = first + 20;
@@ -80,7 +79,7 @@ Deno.test("ingestion recovers from faults", { ignore }, async (t) => {
     await node.writeBlocks(first, first + 9);
     await observer.reaches(first + 9);
     await Deno.truncate(`${node.dataDir}/node_order_statuses_by_block/hourly/20260505/17`, 0);
-    await pause(150);
+    await sleep(150);
     await node.writeBlocks(first + 10, END);
     await observer.reaches(END);
     assert.ok(metrics.value("hlbook_resyncs_total") >= 1);
@@ -174,7 +173,7 @@ Deno.test("ingestion recovers from faults", { ignore }, async (t) => {
     ) => {
       await waitFor("the snapshot", () => observer.phase === "ready");
       assert.equal(observer.height, first + 7);
-      await pause(100);
+      await sleep(100);
       await node.writeBlocks(first + 8, END);
       await observer.reaches(END);
       assert.equal(metrics.value("hlbook_resyncs_total"), 0);
@@ -223,7 +222,7 @@ Deno.test("ingestion recovers from faults", { ignore }, async (t) => {
     "stream directories missing at start are waited for",
     async (node, observer) => {
       await waitFor("the snapshot", () => observer.phase === "ready");
-      await pause(120);
+      await sleep(120);
       await node.writeBlocks(first, END);
       await observer.reaches(END);
     },

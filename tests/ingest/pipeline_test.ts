@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { startIngest } from "../../src/ingest/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
-import { fixtureIgnore } from "../_fixtures.ts";
+import { fixtureTest } from "../_support/fixtures.ts";
 import { FakeNode, loadFixture, Observer } from "./_fake_node.ts";
-import { ingestOptions, pause, waitFor } from "./_helpers.ts";
+import { ingestOptions } from "./_helpers.ts";
+import { sleep, waitFor } from "../_support/wait.ts";
 
-const ignore = fixtureIgnore();
 const LAST = 985148232;
 
-Deno.test("ingestion of real node output, written live", { ignore }, async (t) => {
+Deno.test(fixtureTest("ingestion of real node output, written live"), async (t) => {
   const fixture = await loadFixture();
   const first = fixture.first;
 
@@ -29,7 +29,7 @@ Deno.test("ingestion of real node output, written live", { ignore }, async (t) =
       node.serve();
       const ingest = startIngest(ingestOptions(node, metrics), observer);
       try {
-        await pause(150); // let the tailers position themselves at the (empty) files' ends
+        await sleep(150); // let the tailers position themselves at the (empty) files' ends
         await node.writeBlocks(first, first + 9);
         await waitFor("the tailers to read the 10 blocks", () => metrics.value("hlbook_cached_blocks") >= 10);
         assert.equal(observer.resets, 0, "nothing is served before the snapshot answers");
@@ -70,7 +70,7 @@ Deno.test("ingestion of real node output, written live", { ignore }, async (t) =
     node.serve();
     const ingest = startIngest(ingestOptions(node, metrics, { blockCache: 5 }), observer);
     try {
-      await pause(150);
+      await sleep(150);
       await node.writeBlocks(first, first + 9);
       await waitFor("the tailers to read the 10 blocks", () => metrics.value("hlbook_cached_blocks") >= 5);
       released.resolve();
@@ -96,7 +96,7 @@ Deno.test("ingestion of real node output, written live", { ignore }, async (t) =
     const ingest = startIngest(ingestOptions(node, metrics), observer);
     try {
       await waitFor("the snapshot", () => observer.phase === "ready");
-      await pause(100);
+      await sleep(100);
       await node.writeStreaming(first, LAST, { rotateAt: first + 30 });
       // The last block completes only when a later block appears; the fixture ends there.
       await observer.reaches(LAST - 1);

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import { compareBooks } from "../../src/book/mod.ts";
 import { replay } from "../../src/ingest/mod.ts";
-import { FIXTURE_DIR, fixtureIgnore } from "../_fixtures.ts";
+import { FIXTURE_DIR, fixtureTest } from "../_support/fixtures.ts";
 import { FakeNode, loadFixture, Reference } from "./_fake_node.ts";
 
-const ignore = fixtureIgnore();
-
-Deno.test("replay pushes recorded files through parse, align and apply", { ignore }, async (t) => {
+Deno.test(fixtureTest("replay pushes recorded files through parse, align and apply"), async (t) => {
   const fixture = await loadFixture();
   const last = fixture.first + fixture.blocks.length - 1;
 

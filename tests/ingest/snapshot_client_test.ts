@@ -6,7 +6,7 @@ import {
   SnapshotError,
   snapshotRequest,
 } from "../../src/ingest/snapshot_client.ts";
-import { tempDir } from "./_helpers.ts";
+import { tempDir } from "../_support/temp.ts";
 
 const ORDER = {
   coin: "BTC",

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { tail, type TailFault, type TailLine, type TailOptions } from "../../src/ingest/tail.ts";
-import { append, pause, tempDir, waitFor } from "./_helpers.ts";
+import { append } from "./_helpers.ts";
+import { sleep, waitFor } from "../_support/wait.ts";
+import { tempDir } from "../_support/temp.ts";
 
 function follow(dir: string, options: Partial<TailOptions> = {}) {
   const lines: TailLine[] = [];
@@ -23,7 +25,7 @@ Deno.test("the tailer follows a stream's hourly files", async (t) => {
     await append(`${dir.path}/hourly/20260505/17`, "old1\nold2\npart");
     await using tailed = follow(dir.path);
     const { texts, lines } = tailed;
-    await pause(100);
+    await sleep(100);
     await append(`${dir.path}/hourly/20260505/17`, "ial\nnew\n");
     await waitFor("two lines", () => lines.length >= 2);
     assert.deepEqual(texts(), ["partial", "new"]);
@@ -38,12 +40,12 @@ Deno.test("the tailer follows a stream's hourly files", async (t) => {
     await append(file, "");
     await using tailed = follow(dir.path);
     const { texts, lines } = tailed;
-    await pause(60);
+    await sleep(60);
     await append(file, '{"a":');
-    await pause(80);
+    await sleep(80);
     assert.equal(lines.length, 0);
     await append(file, '1}\n{"b"');
-    await pause(80);
+    await sleep(80);
     await append(file, ":2}\nthird\n");
     await waitFor("three lines", () => lines.length >= 3);
     assert.deepEqual(texts(), ['{"a":1}', '{"b":2}', "third"]);
@@ -55,7 +57,7 @@ Deno.test("the tailer follows a stream's hourly files", async (t) => {
     await append(`${dir.path}/hourly/20260505/22`, "");
     await using tailed = follow(dir.path);
     const { texts, lines } = tailed;
-    await pause(60);
+    await sleep(60);
     await append(`${dir.path}/hourly/20260505/22`, "a\n");
     await waitFor("a", () => lines.length >= 1);
     // The old file gets its last line at about the moment the new one appears.
@@ -76,7 +78,7 @@ Deno.test("the tailer follows a stream's hourly files", async (t) => {
     const stream = `${dir.path}/hl/data/node_fills_by_block`;
     await using tailed = follow(stream);
     const { texts, lines } = tailed;
-    await pause(120);
+    await sleep(120);
     await append(`${stream}/hourly/20260505/17`, "first\nsecond\n");
     await waitFor("two lines", () => lines.length >= 2);
     assert.deepEqual(texts(), ["first", "second"]);
@@ -88,7 +90,7 @@ Deno.test("the tailer follows a stream's hourly files", async (t) => {
     await append(file, "");
     await using tailed = follow(dir.path);
     const { texts, lines, faults } = tailed;
-    await pause(60);
+    await sleep(60);
     await append(file, "one\n");
     await waitFor("one", () => lines.length >= 1);
     await Deno.remove(file);
@@ -105,7 +107,7 @@ Deno.test("the tailer follows a stream's hourly files", async (t) => {
     await append(file, "");
     await using tailed = follow(dir.path);
     const { texts, lines, faults } = tailed;
-    await pause(60);
+    await sleep(60);
     await append(file, "a long first line\n");
     await waitFor("first", () => lines.length >= 1);
     await Deno.truncate(file, 0);
@@ -144,10 +146,10 @@ Deno.test("the tailer follows a stream's hourly files", async (t) => {
     await using tailed = follow(dir.path, { pollInterval: 20 });
     const { texts, lines } = tailed;
     // Many small writes in a burst: coalesced watch events must lose or duplicate nothing.
-    await pause(60);
+    await sleep(60);
     for (let i = 0; i < 200; i++) await append(file, `${i}\n`);
     await waitFor("200 lines", () => lines.length >= 200);
-    await pause(60);
+    await sleep(60);
     assert.deepEqual(texts(), Array.from({ length: 200 }, (_, i) => String(i)));
   });
 
@@ -157,9 +159,9 @@ Deno.test("the tailer follows a stream's hourly files", async (t) => {
     await append(file, "");
     await using tailed = follow(dir.path, { pollInterval: 20, watch: false });
     const { texts, lines } = tailed;
-    await pause(60);
+    await sleep(60);
     await append(file, "a\nb");
-    await pause(30);
+    await sleep(30);
     await append(file, "\n");
     await append(`${dir.path}/hourly/20260505/18`, "c\n");
     await waitFor("three lines", () => lines.length >= 3);

@@ -9,7 +9,7 @@ import {
 } from "../../src/node/mod.ts";
 import type { RawStatusEvent } from "../../src/book/types.ts";
 import { l4UpdatesMessage } from "../../src/feed/messages.ts";
-import { fixtureIgnore, readFixtureLines, readFixtureText } from "../_fixtures.ts";
+import { fixtureTest, readFixtureLines, readFixtureText } from "../_support/fixtures.ts";
 
 const STATUS = {
   time: "2026-05-05T17:39:13.024084407",
@@ -287,7 +287,7 @@ Deno.test("snapshot files also parse one coin at a time", async (t) => {
   });
 });
 
-Deno.test("every real fixture line parses", { ignore: fixtureIgnore() }, async (t) => {
+Deno.test(fixtureTest("every real fixture line parses"), async (t) => {
   for (const mode of ["by_block", "streaming"]) {
     await t.step(`${mode} statuses, diffs and fills parse`, async () => {
       const parsers = [

@@ -1,8 +1,8 @@
 /**
  * Fault-injection harness: a `Simulator` whose blocks are written by a writer the test controls
  * ({@link FaultyNode}), a fake node info server answering `fileSnapshot` from the simulator's truth or failing on
- * demand ({@link FakeInfo}), the real `main.ts` as a subprocess ({@link Hlbook}) and WebSocket clients
- * ({@link WsClient}). Every wait has a timeout; `close()` methods kill and clean up.
+ * demand ({@link FakeInfo}), and the checks of hlbook (a `tests/_support/hlbook.ts` subprocess) against the
+ * simulator's truth. Every wait has a timeout; `close()` methods kill and clean up.
  *
  * @module
  */
@@ -10,7 +10,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Books, type Coin, type SnapshotFile } from "../../src/book/mod.ts";
 import { l4SnapshotMessage } from "../../src/feed/messages.ts";
+import type { Health, Hlbook } from "../_support/hlbook.ts";
 import { referenceL2, referenceLevelsJson } from "../_support/l2_reference.ts";
+import { sleep, waitFor } from "../_support/wait.ts";
+import { WsClient } from "../_support/ws_client.ts";
 import {
   blockLines,
   handleInfo,
@@ -20,38 +23,8 @@ import {
   toBlockInput,
 } from "../../src/sim/mod.ts";
 
-export const ROOT = new URL("../../", import.meta.url).pathname;
 const encoder = new TextEncoder();
 
-/** Sleeps `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `check` until it returns a truthy value or `timeout` ms pass (then throws naming `what`). */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | Promise<T>,
-  timeout = 20_000,
-  every = 25,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeout;
-  let last: unknown = null;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeout} ms waiting for ${what}${last ? `: ${last}` : ""}`);
-    }
-    await sleep(every);
-  }
-}
-
-/** The node's three streams, in the node's write order. */
 export const STREAM_NAMES = ["fills", "diffs", "statuses"] as const;
 export type StreamName = typeof STREAM_NAMES[number];
 const DIRS: Record<StreamName, string> = {
@@ -255,192 +228,6 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** `/health` as hlbook reports it. */
-export interface Health {
-  readonly ready: boolean;
-  readonly stale: boolean;
-  readonly phase: string;
-  readonly height: number;
-  readonly clients: number;
-  readonly subscriptions: number;
-}
-
-/** A JSON log line as `LEVEL logger: message`; other output unchanged. */
-function readable(line: string): string {
-  if (!line.startsWith("{")) return line;
-  try {
-    const record = JSON.parse(line) as { level?: string; logger?: string; message?: string };
-    return `${record.level} ${record.logger}: ${record.message}`;
-  } catch {
-    return line;
-  }
-}
-
-/** Options of {@link Hlbook.start}. */
-export interface HlbookOptions {
-  readonly dataDir: string;
-  readonly infoUrl: string;
-  readonly snapshotPath: string;
-  /** Seconds. */
-  readonly stallTimeout?: number;
-  /** Seconds, 0 = off. */
-  readonly validateInterval?: number;
-  readonly extra?: readonly string[];
-  /** V8 flags for the hlbook process, e.g. `--max-old-space-size=128` to turn a leak into a crash. */
-  readonly v8Flags?: readonly string[];
-}
-
-/** The real `main.ts` as a subprocess on a free loopback port, with its output captured line by line. */
-export class Hlbook {
-  readonly lines: string[] = [];
-  #done: Promise<Deno.CommandStatus>;
-  #exited: Deno.CommandStatus | null = null;
-  port = 0;
-
-  private constructor(readonly child: Deno.ChildProcess) {
-    this.#done = child.status.then((status) => (this.#exited = status));
-    this.#collect(child.stdout);
-    this.#collect(child.stderr);
-  }
-
-  static async start(options: HlbookOptions): Promise<Hlbook> {
-    const args = [
-      "run",
-      "--allow-all",
-      ...(options.v8Flags?.length ? [`--v8-flags=${options.v8Flags.join(",")}`] : []),
-      join(ROOT, "main.ts"),
-      "--port=0",
-      `--data-dir=${options.dataDir}`,
-      `--info-url=${options.infoUrl}`,
-      `--snapshot-path=${options.snapshotPath}`,
-      `--stall-timeout=${options.stallTimeout ?? 1}`,
-      `--validate-interval=${options.validateInterval ?? 0}`,
-      "--log-level=info",
-      "--log-format=json",
-      ...(options.extra ?? []),
-    ];
-    const child = new Deno.Command(Deno.execPath(), {
-      args,
-      cwd: ROOT,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const hlbook = new Hlbook(child);
-    try {
-      const port = await waitFor("hlbook to listen", () => {
-        if (hlbook.#exited) throw new Error(`hlbook exited: ${hlbook.lines.join("\n")}`);
-        for (const line of hlbook.lines) {
-          const match = /listening on http:\/\/\S*:(\d+)\//.exec(line);
-          if (match) return Number(match[1]);
-        }
-        return 0;
-      }, 30_000);
-      hlbook.port = port;
-    } catch (error) {
-      await hlbook.close();
-      throw error;
-    }
-    return hlbook;
-  }
-
-  async #collect(stream: ReadableStream<Uint8Array>): Promise<void> {
-    let rest = "";
-    try {
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        rest += chunk;
-        const parts = rest.split("\n");
-        rest = parts.pop() ?? "";
-        for (const part of parts) this.lines.push(readable(part));
-      }
-    } catch {
-      // the process went away
-    }
-    if (rest) this.lines.push(readable(rest));
-  }
-
-  get pid(): number {
-    return this.child.pid;
-  }
-
-  /** True while the process runs. */
-  get alive(): boolean {
-    return this.#exited === null;
-  }
-
-  get base(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  get wsUrl(): string {
-    return `ws://127.0.0.1:${this.port}/ws`;
-  }
-
-  async health(): Promise<Health> {
-    const response = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(10_000) });
-    return await response.json();
-  }
-
-  /** `/metrics` as name (with labels, if any) → value. */
-  async metrics(): Promise<Map<string, number>> {
-    const response = await fetch(`${this.base}/metrics`, { signal: AbortSignal.timeout(10_000) });
-    const text = await response.text();
-    const values = new Map<string, number>();
-    for (const line of text.split("\n")) {
-      if (line.startsWith("#") || line.trim() === "") continue;
-      const index = line.lastIndexOf(" ");
-      values.set(line.slice(0, index), Number(line.slice(index + 1)));
-    }
-    return values;
-  }
-
-  async metric(name: string): Promise<number> {
-    return (await this.metrics()).get(name) ?? 0;
-  }
-
-  /** Resident set size of the process in KiB (Linux `/proc`). */
-  rssKiB(): number {
-    const status = Deno.readTextFileSync(`/proc/${this.pid}/status`);
-    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  }
-
-  /** POST /info. */
-  async info(payload: unknown): Promise<{ status: number; body: unknown }> {
-    const response = await fetch(`${this.base}/info`, {
-      method: "POST",
-      body: JSON.stringify(payload),
-      headers: { "content-type": "application/json" },
-      signal: AbortSignal.timeout(10_000),
-    });
-    return { status: response.status, body: await response.json() };
-  }
-
-  /** Output lines from index `from` on that match `pattern`. */
-  matching(pattern: RegExp, from = 0): string[] {
-    return this.lines.slice(from).filter((line) => pattern.test(line));
-  }
-
-  /** Stops the process (SIGTERM, then SIGKILL after 3 s). */
-  async close(): Promise<void> {
-    if (this.#exited) return;
-    try {
-      this.child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    const timer = setTimeout(() => {
-      try {
-        this.child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 3000);
-    await this.#done;
-    clearTimeout(timer);
-  }
-}
-
 /** Writes a block every 20 ms (as a live node does) until hlbook serves a live book. */
 export async function waitLive(hlbook: Hlbook, node: FaultyNode, timeout = 30_000): Promise<void> {
   const deadline = Date.now() + timeout;
@@ -484,8 +271,8 @@ export async function assertBooksEqual(
         compared++;
       }
       client.send({ method: "subscribe", subscription: { type: "l4Book", coin } });
-      const message = await client.next(
-        (m) => m.channel === "l4Book" && (m.data as { Snapshot?: { coin: string } }).Snapshot?.coin === coin,
+      const message = await client.nextMatching((m) =>
+        m.channel === "l4Book" && (m.data as { Snapshot?: { coin: string } }).Snapshot?.coin === coin
       );
       const expected = JSON.parse(l4SnapshotMessage(coin, truth.time, truth.height, truth.l4(coin)));
       const got = message.data as { Snapshot: { height: number; time: number; levels: unknown } };
@@ -497,113 +284,9 @@ export async function assertBooksEqual(
       compared++;
     }
   } finally {
-    client.close();
+    await client.close();
   }
   return compared;
-}
-
-/** A parsed server message. */
-export interface Message {
-  readonly channel: string;
-  readonly data?: unknown;
-}
-
-/** A WebSocket client that keeps every message it receives. */
-export class WsClient {
-  readonly messages: Message[] = [];
-  /** `performance.now()` when each message arrived. */
-  readonly times: number[] = [];
-  readonly raw: string[] = [];
-  #read = 0;
-  closed: CloseEvent | null = null;
-  readonly #waiters = new Set<() => void>();
-
-  private constructor(readonly socket: WebSocket, readonly keepRaw: boolean) {
-    socket.addEventListener("message", (event) => {
-      const text = typeof event.data === "string" ? event.data : "";
-      if (keepRaw) this.raw.push(text);
-      this.times.push(performance.now());
-      try {
-        this.messages.push(JSON.parse(text));
-      } catch {
-        this.messages.push({ channel: "<unparsable>", data: text });
-      }
-      this.#wake();
-    });
-    socket.addEventListener("close", (event) => {
-      this.closed = event;
-      this.#wake();
-    });
-  }
-
-  static async open(url: string, keepRaw = false, timeout = 5000): Promise<WsClient> {
-    const socket = new WebSocket(url);
-    const client = new WsClient(socket, keepRaw);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`WebSocket ${url} did not open`)), timeout);
-      socket.addEventListener("open", () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
-      socket.addEventListener("error", () => {
-        clearTimeout(timer);
-        reject(new Error(`WebSocket ${url} failed`));
-      }, { once: true });
-    });
-    return client;
-  }
-
-  #wake(): void {
-    for (const waiter of this.#waiters) waiter();
-  }
-
-  send(value: unknown): void {
-    if (typeof value === "string" || value instanceof Uint8Array) this.socket.send(value);
-    else this.socket.send(JSON.stringify(value));
-  }
-
-  /** The next unread message matching `match` (older non-matching ones are skipped). */
-  async next(match: (m: Message) => boolean = () => true, timeout = 10_000): Promise<Message> {
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      while (this.#read < this.messages.length) {
-        const message = this.messages[this.#read++];
-        if (match(message)) return message;
-      }
-      if (this.closed) throw new Error(`socket closed (${this.closed.code} ${this.closed.reason})`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error("timed out waiting for a message");
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          this.#waiters.delete(wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, left);
-        this.#waiters.add(wake);
-      });
-    }
-  }
-
-  /**
-   * Resolves once everything the server sent before now has arrived: a ping's pong comes after it on the
-   * same socket. A readiness signal, not a sleep.
-   */
-  async settled(timeout = 10_000): Promise<void> {
-    const pongs = () => this.messages.reduce((n, m) => n + (m.channel === "pong" ? 1 : 0), 0);
-    const before = pongs();
-    this.send({ method: "ping" });
-    await waitFor("a pong", () => pongs() > before || this.closed !== null, timeout);
-    if (pongs() === before) throw new Error(`socket closed (${this.closed?.code} ${this.closed?.reason})`);
-  }
-
-  close(): void {
-    try {
-      this.socket.close();
-    } catch {
-      // already closed
-    }
-  }
 }
 
 /**
@@ -623,17 +306,4 @@ export function writeDriftingBlock(node: FaultyNode, size: (sz: string) => strin
     return { ...d, raw_book_diff: { new: { ...d.raw_book_diff.new, sz: size(d.raw_book_diff.new.sz) } } };
   });
   node.write({ ...block, diffs });
-}
-
-/** A fresh temp dir; `data` inside it does not exist yet. */
-export async function tempDirs(): Promise<
-  { root: string; data: string; snapshot: string; remove(): Promise<void> }
-> {
-  const root = await Deno.makeTempDir({ prefix: "hlbook-reliability-" });
-  return {
-    root,
-    data: join(root, "data"),
-    snapshot: join(root, "snapshot.json"),
-    remove: () => Deno.remove(root, { recursive: true }).catch(() => {}),
-  };
 }

@@ -5,7 +5,11 @@
  * memory flat over repeated rounds, and a control client keeps getting correct l2Book updates promptly.
  */
 import assert from "node:assert/strict";
-import { FakeInfo, FaultyNode, Hlbook, type Message, tempDirs, waitFor, WsClient } from "./_harness.ts";
+import { FakeInfo, FaultyNode } from "./_harness.ts";
+import { Hlbook } from "../_support/hlbook.ts";
+import { tempDirs } from "../_support/temp.ts";
+import { waitFor } from "../_support/wait.ts";
+import { type Message, WsClient } from "../_support/ws_client.ts";
 import { badInputs, Pump, RawSocket, Rng } from "./_fuzz.ts";
 
 /**
@@ -77,7 +81,7 @@ Deno.test("bad, flooding, churning and stalled clients never hurt hlbook or its 
     await waitFor("the book to go live", async () => (await server.health()).ready, 30_000);
     control = await WsClient.open(server.wsUrl);
     control.send({ method: "subscribe", subscription: { type: "l2Book", coin } });
-    await control.next((m) => m.channel === "l2Book");
+    await control.nextMatching((m) => m.channel === "l2Book");
     const baseline = async () => {
       await waitFor("only the control client to remain", async () => {
         const health = await server.health();
@@ -96,7 +100,7 @@ Deno.test("bad, flooding, churning and stalled clients never hurt hlbook or its 
         const inputs = badInputs(rng, node.coins(), 600);
         for (const input of inputs) client.send(input);
         client.send({ method: "ping" });
-        await client.next((m) => m.channel === "pong", 15_000);
+        await client.nextMatching((m) => m.channel === "pong", 15_000);
         const replies = client.messages.filter(isReply);
         assert.equal(replies.length, inputs.length + 1, "one answer per message");
         replies.slice(0, -1).forEach((reply, i) => {
@@ -113,11 +117,11 @@ Deno.test("bad, flooding, churning and stalled clients never hurt hlbook or its 
         const client = await WsClient.open(server.wsUrl);
         sockets.push(client);
         client.send(new Uint8Array([0x7b, 0x7d, 0x00, 0xff]));
-        assert.match(String((await client.next(isReply)).data), /Binary frames are not supported/);
+        assert.match(String((await client.nextMatching(isReply)).data), /Binary frames are not supported/);
         client.send(JSON.stringify({ method: "ping", pad: "x".repeat(200_000) }));
-        assert.match(String((await client.next(isReply)).data), /Message too large/);
+        assert.match(String((await client.nextMatching(isReply)).data), /Message too large/);
         client.send({ method: "ping" });
-        assert.equal((await client.next(isReply)).channel, "pong");
+        assert.equal((await client.nextMatching(isReply)).channel, "pong");
         client.send("y".repeat(2_000_000));
         await waitFor("the huge message to close the socket", () => client.closed, 5000);
         assert.equal(client.closed?.code, 1009);
@@ -162,7 +166,7 @@ Deno.test("bad, flooding, churning and stalled clients never hurt hlbook or its 
             client.send({ method: "unsubscribe", subscription });
           }
           client.send({ method: "ping" });
-          await client.next((m) => m.channel === "pong", 20_000);
+          await client.nextMatching((m) => m.channel === "pong", 20_000);
           const replies = client.messages.filter(isReply);
           assert.equal(replies.filter((m) => m.channel === "subscriptionResponse").length, 4000);
           assert.equal(replies.filter((m) => m.channel === "error").length, 0);
@@ -314,7 +318,7 @@ Deno.test({
       const control = await WsClient.open(server.wsUrl);
       clients.push(control);
       control.send({ method: "subscribe", subscription: { type: "l2Book", coin } });
-      await control.next((m) => m.channel === "l2Book");
+      await control.nextMatching((m) => m.channel === "l2Book");
       const from = control.messages.length;
       const flooders = await Promise.all(Array.from({ length: 4 }, () => WsClient.open(server.wsUrl)));
       clients.push(...flooders);

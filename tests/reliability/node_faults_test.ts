@@ -4,17 +4,10 @@
  * afterwards every book equals the simulator's.
  */
 import assert from "node:assert/strict";
-import {
-  assertBooksEqual,
-  FakeInfo,
-  FaultyNode,
-  Hlbook,
-  sleep,
-  tempDirs,
-  waitCaughtUp,
-  waitFor,
-  waitLive,
-} from "./_harness.ts";
+import { assertBooksEqual, FakeInfo, FaultyNode, waitCaughtUp, waitLive } from "./_harness.ts";
+import { Hlbook } from "../_support/hlbook.ts";
+import { tempDirs } from "../_support/temp.ts";
+import { sleep, waitFor } from "../_support/wait.ts";
 
 /** The one warning a block-order fault should produce (the re-sync line that follows names it again). */
 const FAULT_LINE = /stream out of order|ingest: block gap:/;

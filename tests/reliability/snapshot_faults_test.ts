@@ -4,19 +4,11 @@
  * the fault in /metrics, re-syncs, ends with the simulator's books, and never sends a book known to be wrong.
  */
 import assert from "node:assert/strict";
-import {
-  assertBooksEqual,
-  FakeInfo,
-  FaultyNode,
-  Hlbook,
-  type HlbookOptions,
-  sleep,
-  tempDirs,
-  waitCaughtUp,
-  waitFor,
-  writeDriftingBlock,
-  WsClient,
-} from "./_harness.ts";
+import { assertBooksEqual, FakeInfo, FaultyNode, waitCaughtUp, writeDriftingBlock } from "./_harness.ts";
+import { Hlbook, type HlbookOptions } from "../_support/hlbook.ts";
+import { tempDirs } from "../_support/temp.ts";
+import { sleep, waitFor } from "../_support/wait.ts";
+import { WsClient } from "../_support/ws_client.ts";
 
 /** Starts a node, its info server and hlbook; runs `body`; cleans everything up. */
 async function withServer(
@@ -137,7 +129,7 @@ Deno.test({
       const subscriber = await WsClient.open(hlbook.wsUrl);
       try {
         subscriber.send({ method: "subscribe", subscription: { type: "l2Book", coin } });
-        await subscriber.next((m) => m.channel === "l2Book");
+        await subscriber.nextMatching((m) => m.channel === "l2Book");
         const before = await hlbook.metric("hlbook_inconsistencies_total");
         info.next("lie");
         await waitCaughtUp(hlbook, node);

@@ -5,7 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { referenceL2 } from "../_support/l2_reference.ts";
-import { FakeInfo, FaultyNode, Hlbook, tempDirs, waitCaughtUp, waitLive, WsClient } from "./_harness.ts";
+import { FakeInfo, FaultyNode, waitCaughtUp, waitLive } from "./_harness.ts";
+import { Hlbook } from "../_support/hlbook.ts";
+import { tempDirs } from "../_support/temp.ts";
+import { WsClient } from "../_support/ws_client.ts";
 
 const VIEWS: Record<string, number>[] = [
   {},

@@ -1,10 +1,11 @@
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "../_support/assert.ts";
 import { Books, compareBooks } from "../../src/book/mod.ts";
 import type { L4Order, NodeOrder, SnapshotFile } from "../../src/book/mod.ts";
-import { applyL4Updates, sampleBooks, TestClient, withServer } from "../feed/_helpers.ts";
+import { applyL4Updates, sampleBooks, withServer } from "../feed/_helpers.ts";
+import { WsClient } from "../_support/ws_client.ts";
 
-async function subscribed(url: string, subscription: Record<string, unknown>): Promise<TestClient> {
-  const c = await TestClient.open(url);
+async function subscribed(url: string, subscription: Record<string, unknown>): Promise<WsClient> {
+  const c = await WsClient.open(url);
   c.send({ method: "subscribe", subscription });
   await c.nextOn("subscriptionResponse");
   return c;
@@ -20,7 +21,7 @@ Deno.test("per-block fan-out sends each view once per change, identically to eve
     };
     feed.reset(books);
     feed.state({ phase: "ready", height: books.height, time: books.time });
-    const clients: TestClient[] = [];
+    const clients: WsClient[] = [];
     try {
       for (let i = 0; i < 5; i++) {
         clients.push(await subscribed(url, { type: "l2Book", coin: "BTC", nLevels: 2 }));
@@ -161,8 +162,8 @@ Deno.test("an l4Book client that applies the snapshot and every Updates ends wit
 Deno.test("a subscriber before the book is ready is acknowledged, told the state, and gets its snapshot", async (t) => {
   await withServer(async ({ feed, url }) => {
     feed.state({ phase: "starting", height: 0, time: 0 });
-    const l2 = await TestClient.open(url);
-    const l4 = await TestClient.open(url);
+    const l2 = await WsClient.open(url);
+    const l4 = await WsClient.open(url);
     try {
       await t.step("subscriptions are accepted for any coin name while there is no book", async () => {
         l2.send({ method: "subscribe", subscription: { type: "l2Book", coin: "BTC" } });

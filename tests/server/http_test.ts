@@ -1,5 +1,6 @@
-import { assert, assertEquals } from "./_assert.ts";
-import { sampleBooks, TestClient, withServer } from "../feed/_helpers.ts";
+import { assert, assertEquals } from "../_support/assert.ts";
+import { sampleBooks, withServer } from "../feed/_helpers.ts";
+import { WsClient } from "../_support/ws_client.ts";
 import { referenceL2 } from "../_support/l2_reference.ts";
 
 async function post(url: string, body: string): Promise<{ status: number; body: unknown }> {
@@ -35,7 +36,7 @@ Deno.test("HTTP routes: /info, /health, /metrics and the static page", async (t)
         // Prices off the 0.05 grid, so that 5 significant figures with mantissa 2 and 5 bucket differently.
         const extra = [maker.place("BTC", "B", "100.03", "0.5"), maker.place("BTC", "A", "100.98", "0.25")];
         feed.block(books, maker.apply());
-        const c = await TestClient.open(url);
+        const c = await WsClient.open(url);
         try {
           for (
             const params of [{}, { nSigFigs: 2 }, { nSigFigs: 5 }, { nSigFigs: 5, mantissa: 2 }, {
@@ -98,7 +99,7 @@ Deno.test("HTTP routes: /info, /health, /metrics and the static page", async (t)
     });
 
     await t.step("/health reflects the book, the clients and their subscriptions", async () => {
-      const c = await TestClient.open(url);
+      const c = await WsClient.open(url);
       try {
         c.send({ method: "subscribe", subscription: { type: "trades", coin: "BTC" } });
         c.send({ method: "subscribe", subscription: { type: "bbo", coin: "ETH" } });
@@ -189,7 +190,7 @@ Deno.test("HTTP routes: /info, /health, /metrics and the static page", async (t)
 
 Deno.test("the WebSocket upgrade is accepted on / as well as /ws", async () => {
   await withServer(async ({ server }) => {
-    const c = await TestClient.open(`ws://127.0.0.1:${server.port}/`);
+    const c = await WsClient.open(`ws://127.0.0.1:${server.port}/`);
     try {
       c.send({ method: "ping" });
       assertEquals(await c.nextText(), '{"channel":"pong"}');
@@ -200,10 +201,10 @@ Deno.test("the WebSocket upgrade is accepted on / as well as /ws", async () => {
 });
 
 Deno.test("shutdown closes every WebSocket with 1001", async () => {
-  let client: TestClient | null = null;
+  let client: WsClient | null = null;
   await withServer(async ({ url }) => {
-    client = await TestClient.open(url);
+    client = await WsClient.open(url);
   });
-  const closed = await (client as unknown as TestClient).waitClosed();
+  const closed = await (client as unknown as WsClient).waitClosed();
   assertEquals(closed.code, 1001);
 });

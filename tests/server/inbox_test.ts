@@ -1,14 +1,15 @@
 import assert from "node:assert/strict";
 import { MESSAGES_PER_TURN } from "../../src/server/socket.ts";
-import { sampleBooks, TestClient, withServer } from "../feed/_helpers.ts";
+import { sampleBooks, withServer } from "../feed/_helpers.ts";
+import { WsClient } from "../_support/ws_client.ts";
 
 Deno.test("a client pipelining many requests is answered in order, a few per event-loop turn", async () => {
   const { books, maker } = sampleBooks();
   await withServer(async ({ feed, url }) => {
     feed.reset(books);
     feed.state({ phase: "ready", height: books.height, time: books.time });
-    const flooder = await TestClient.open(url);
-    const watcher = await TestClient.open(url);
+    const flooder = await WsClient.open(url);
+    const watcher = await WsClient.open(url);
     try {
       watcher.send({ method: "subscribe", subscription: { type: "l2Book", coin: "BTC" } });
       await watcher.nextOn("l2Book");

@@ -1,5 +1,7 @@
-import { assert, assertEquals, assertMatch } from "./_assert.ts";
-import { sampleBooks, TestClient, trade, withServer, withTimeout } from "../feed/_helpers.ts";
+import { assert, assertEquals, assertMatch } from "../_support/assert.ts";
+import { sampleBooks, trade, withServer } from "../feed/_helpers.ts";
+import { WsClient } from "../_support/ws_client.ts";
+import { waitFor, withTimeout } from "../_support/wait.ts";
 import type { Trade } from "../../src/book/mod.ts";
 
 const encoder = new TextEncoder();
@@ -43,14 +45,6 @@ async function rawUpgrade(port: number): Promise<{ conn: Deno.TcpConn; head: str
   return { conn, head };
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 Deno.test("a client that never reads does not delay others and is closed at --max-buffered", async () => {
   const maxBuffered = 256 * 1024;
   await withServer(async ({ feed, url, server, metrics }) => {
@@ -58,7 +52,7 @@ Deno.test("a client that never reads does not delay others and is closed at --ma
     feed.reset(books);
     feed.state({ phase: "ready", height: books.height, time: books.time });
     const { conn, head } = await rawUpgrade(server.port);
-    const fast = await TestClient.open(url);
+    const fast = await WsClient.open(url);
     try {
       assertMatch(head, /^HTTP\/1\.1 101/);
       await writeAll(
@@ -67,7 +61,7 @@ Deno.test("a client that never reads does not delay others and is closed at --ma
       );
       fast.send({ method: "subscribe", subscription: { type: "trades", coin: "BTC" } });
       await fast.nextOn("subscriptionResponse");
-      await until("both subscribed", () => feed.status().subscriptions === 2);
+      await waitFor("both subscribed", () => feed.status().subscriptions === 2, 5000);
       // ~100 KB per message; the stalled reader's kernel buffers fill, then its unsent bytes grow.
       const batch: Trade[] = Array.from({ length: 400 }, (_, i) => trade("BTC", i));
       let sent = 0;
@@ -94,8 +88,8 @@ Deno.test("a client that never reads does not delay others and is closed at --ma
 Deno.test("connection, message size and message rate limits are answered clearly", async (t) => {
   await withServer(async ({ url, server }) => {
     await t.step("over --max-connections the upgrade is refused with 429", async () => {
-      const a = await TestClient.open(url);
-      const b = await TestClient.open(url);
+      const a = await WsClient.open(url);
+      const b = await WsClient.open(url);
       try {
         const { conn, head } = await rawUpgrade(server.port);
         conn.close();
@@ -108,7 +102,7 @@ Deno.test("connection, message size and message rate limits are answered clearly
     });
 
     await t.step("a message over --max-message-size gets an error; a huge one closes with 1009", async () => {
-      const c = await TestClient.open(url);
+      const c = await WsClient.open(url);
       try {
         c.send(`{"method":"ping","pad":"${"x".repeat(2000)}"}`);
         assertMatch((await c.next()).data, /^Message too large: 2\d{3} bytes, at most 1024 bytes accepted/);
@@ -125,7 +119,7 @@ Deno.test("connection, message size and message rate limits are answered clearly
     await t.step(
       "over --max-messages-per-minute each message gets an error, then the socket is closed 1008",
       async () => {
-        const c = await TestClient.open(url);
+        const c = await WsClient.open(url);
         try {
           for (let i = 0; i < 25; i++) c.send({ method: "ping" });
           for (let i = 0; i < 20; i++) assertEquals(await c.nextText(), '{"channel":"pong"}');
@@ -151,7 +145,7 @@ Deno.test("connection, message size and message rate limits are answered clearly
 Deno.test("a frame with invalid UTF-8 ends that connection and disturbs no one else", async () => {
   await withServer(async ({ url, server }) => {
     const { conn, head } = await rawUpgrade(server.port);
-    const other = await TestClient.open(url);
+    const other = await WsClient.open(url);
     try {
       assertMatch(head, /^HTTP\/1\.1 101/);
       // A masked text frame whose payload is not UTF-8 (mask of zeros keeps the bytes as they are).

@@ -1,12 +1,13 @@
-import { assert, assertEquals, assertMatch } from "./_assert.ts";
-import { L4_ORDER_KEYS, sampleBooks, TestClient, trade, withServer } from "../feed/_helpers.ts";
+import { assert, assertEquals, assertMatch } from "../_support/assert.ts";
+import { L4_ORDER_KEYS, sampleBooks, trade, withServer } from "../feed/_helpers.ts";
+import { WsClient } from "../_support/ws_client.ts";
 
 Deno.test("every request gets its official answer over a real WebSocket", async (t) => {
   await withServer(async ({ feed, url }) => {
     const { books } = sampleBooks();
     feed.reset(books);
     feed.state({ phase: "ready", height: books.height, time: books.time });
-    const c = await TestClient.open(url);
+    const c = await WsClient.open(url);
     try {
       await t.step("ping is answered with pong", async () => {
         c.send({ method: "ping" });

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "../_support/assert.ts";
 import { Books, compareBooks, parseNodeTime } from "../../src/book/mod.ts";
 import type {
   BlockInput,
@@ -7,8 +7,9 @@ import type {
   OrderStatusEvent,
   SnapshotFile,
 } from "../../src/book/mod.ts";
-import { fixtureIgnore, readFixtureLines, readFixtureSnapshot } from "../_fixtures.ts";
-import { applyL4Updates, TestClient, withServer } from "../feed/_helpers.ts";
+import { fixtureTest, readFixtureLines, readFixtureSnapshot } from "../_support/fixtures.ts";
+import { applyL4Updates, withServer } from "../feed/_helpers.ts";
+import { WsClient } from "../_support/ws_client.ts";
 
 interface Batch<E> {
   block_time: string;
@@ -36,8 +37,9 @@ async function realBlocks(): Promise<BlockInput[]> {
 }
 
 Deno.test({
-  name: "on real mainnet blocks an l4Book client rebuilds the server's BTC book and l2Book matches /info",
-  ignore: fixtureIgnore(),
+  ...fixtureTest(
+    "on real mainnet blocks an l4Book client rebuilds the server's BTC book and l2Book matches /info",
+  ),
   fn: async () => {
     const snapshot = (await readFixtureSnapshot()) as SnapshotFile;
     const books = Books.fromSnapshot(snapshot);
@@ -46,8 +48,8 @@ Deno.test({
     await withServer(async ({ feed, url, http }) => {
       feed.reset(books);
       feed.state({ phase: "ready", height: books.height, time: books.time });
-      const l4 = await TestClient.open(url);
-      const l2 = await TestClient.open(url);
+      const l4 = await WsClient.open(url);
+      const l2 = await WsClient.open(url);
       try {
         l4.send({ method: "subscribe", subscription: { type: "l4Book", coin: "BTC" } });
         await l4.nextOn("subscriptionResponse");

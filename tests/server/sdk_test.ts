@@ -1,6 +1,7 @@
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "../_support/assert.ts";
 import { InfoClient, SubscriptionClient, WebSocketTransport } from "@nktkas/hyperliquid";
-import { sampleBooks, trade, withServer, withTimeout } from "../feed/_helpers.ts";
+import { sampleBooks, trade, withServer } from "../feed/_helpers.ts";
+import { waitFor, withTimeout } from "../_support/wait.ts";
 
 Deno.test("the @nktkas/hyperliquid SDK subscribes to l2Book and trades and parses what it gets", async (t) => {
   await withServer(async ({ feed, url }) => {
@@ -24,7 +25,7 @@ Deno.test("the @nktkas/hyperliquid SDK subscribes to l2Book and trades and parse
           );
           maker.place("BTC", "B", "100.0", "2.0");
           feed.block(books, maker.apply());
-          await withTimeoutUntil(() => received.length >= 2, "two l2Book messages");
+          await waitFor("two l2Book messages", () => received.length >= 2, 5000);
           assertEquals(received[0].coin, "BTC");
           assertEquals(received[1].levels[0][0], { px: "100.0", sz: "3.0", n: 2 });
           await withTimeout(sub.unsubscribe(), 5000, "l2Book unsubscribe");
@@ -60,7 +61,7 @@ Deno.test("the @nktkas/hyperliquid SDK subscribes to l2Book and trades and parse
           "trades",
         );
         feed.trades([trade("BTC", 11), trade("BTC", 12)]);
-        await withTimeoutUntil(() => received.length >= 1, "a trades message");
+        await waitFor("a trades message", () => received.length >= 1, 5000);
         assertEquals(received[0].map((x: { tid: number }) => x.tid), [11, 12]);
         assertEquals(received[0][0].users.length, 2);
         await withTimeout(sub.unsubscribe(), 5000, "trades unsubscribe");
@@ -89,11 +90,3 @@ Deno.test("the @nktkas/hyperliquid SDK subscribes to l2Book and trades and parse
     }
   });
 });
-
-async function withTimeoutUntil(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fixtureIgnore, readFixtureLines, readFixtureSnapshot } from "../_fixtures.ts";
+import { fixtureTest, readFixtureLines, readFixtureSnapshot } from "../_support/fixtures.ts";
 import type { SnapshotFile } from "../../src/book/types.ts";
 import { blockLines, Simulator } from "../../src/sim/mod.ts";
 import { parseDiffLine, parseFillLine, parseSnapshotFile, parseStatusLine } from "../../src/node/mod.ts";
@@ -13,8 +13,9 @@ const FILES: Record<LineKind, string> = {
 };
 
 Deno.test({
-  name: "the real mainnet fixture passes the strict node-line checker and replays with the reference book",
-  ignore: fixtureIgnore(),
+  ...fixtureTest(
+    "the real mainnet fixture passes the strict node-line checker and replays with the reference book",
+  ),
   async fn(t) {
     const lines: Record<LineKind, ReturnType<typeof checkLine>[]> = { statuses: [], diffs: [], fills: [] };
     await t.step("every by-block line of every stream passes", async () => {

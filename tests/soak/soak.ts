@@ -8,18 +8,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { levelsJson } from "../../src/feed/messages.ts";
-import {
-  assertBooksEqual,
-  FakeInfo,
-  FaultyNode,
-  Hlbook,
-  ROOT,
-  sleep,
-  tempDirs,
-  waitFor,
-  writeDriftingBlock,
-} from "../reliability/_harness.ts";
+import { assertBooksEqual, FakeInfo, FaultyNode, writeDriftingBlock } from "../reliability/_harness.ts";
+import { Hlbook, ROOT } from "../_support/hlbook.ts";
+import { referenceL2 } from "../_support/l2_reference.ts";
+import { tempDirs } from "../_support/temp.ts";
+import { sleep, waitFor } from "../_support/wait.ts";
 import { Pump } from "../reliability/_fuzz.ts";
 import { digest, l2Canonical, l4Canonical, VIEWS } from "./_clients.ts";
 
@@ -325,7 +318,7 @@ async function main(): Promise<number> {
         };
         truthL2.set(
           `${coin} ${JSON.stringify(view)}`,
-          await digest(l2Canonical(JSON.parse(levelsJson(node.truth.l2(coin, params))))),
+          await digest(l2Canonical(referenceL2(node.truth, coin, params))),
         );
       }
     }

@@ -1,0 +1,198 @@
+/**
+ * The real `main.ts` as a subprocess: started on port 0 (it reports the port it bound in its listening line),
+ * its output captured line by line, `/health`, `/metrics` and `POST /info` at hand, stopped with SIGTERM then
+ * SIGKILL. The one launcher of hlbook for process-level tests.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { waitFor } from "./wait.ts";
+
+/** The repository's root directory. */
+export const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** `/health` as hlbook reports it. */
+export interface Health {
+  readonly ready: boolean;
+  readonly stale: boolean;
+  readonly phase: string;
+  readonly height: number;
+  readonly clients: number;
+  readonly subscriptions: number;
+}
+
+/** A JSON log line as `LEVEL logger: message`; other output unchanged. */
+function readable(line: string): string {
+  if (!line.startsWith("{")) return line;
+  try {
+    const record = JSON.parse(line) as { level?: string; logger?: string; message?: string };
+    return `${record.level} ${record.logger}: ${record.message}`;
+  } catch {
+    return line;
+  }
+}
+
+/** Options of {@link Hlbook.start}. */
+export interface HlbookOptions {
+  readonly dataDir: string;
+  readonly infoUrl: string;
+  readonly snapshotPath: string;
+  /** Seconds. */
+  readonly stallTimeout?: number;
+  /** Seconds, 0 = off. */
+  readonly validateInterval?: number;
+  readonly extra?: readonly string[];
+  /** V8 flags for the hlbook process, e.g. `--max-old-space-size=128` to turn a leak into a crash. */
+  readonly v8Flags?: readonly string[];
+}
+
+/** The real `main.ts` as a subprocess on a free loopback port, with its output captured line by line. */
+export class Hlbook {
+  readonly lines: string[] = [];
+  #done: Promise<Deno.CommandStatus>;
+  #exited: Deno.CommandStatus | null = null;
+  port = 0;
+
+  private constructor(readonly child: Deno.ChildProcess) {
+    this.#done = child.status.then((status) => (this.#exited = status));
+    this.#collect(child.stdout);
+    this.#collect(child.stderr);
+  }
+
+  static async start(options: HlbookOptions): Promise<Hlbook> {
+    const args = [
+      "run",
+      "--allow-all",
+      ...(options.v8Flags?.length ? [`--v8-flags=${options.v8Flags.join(",")}`] : []),
+      join(ROOT, "main.ts"),
+      "--port=0",
+      `--data-dir=${options.dataDir}`,
+      `--info-url=${options.infoUrl}`,
+      `--snapshot-path=${options.snapshotPath}`,
+      `--stall-timeout=${options.stallTimeout ?? 1}`,
+      `--validate-interval=${options.validateInterval ?? 0}`,
+      "--log-level=info",
+      "--log-format=json",
+      ...(options.extra ?? []),
+    ];
+    const child = new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const hlbook = new Hlbook(child);
+    try {
+      const port = await waitFor("hlbook to listen", () => {
+        if (hlbook.#exited) throw new Error(`hlbook exited: ${hlbook.lines.join("\n")}`);
+        for (const line of hlbook.lines) {
+          const match = /listening on http:\/\/\S*:(\d+)\//.exec(line);
+          if (match) return Number(match[1]);
+        }
+        return 0;
+      }, 30_000);
+      hlbook.port = port;
+    } catch (error) {
+      await hlbook.close();
+      throw error;
+    }
+    return hlbook;
+  }
+
+  async #collect(stream: ReadableStream<Uint8Array>): Promise<void> {
+    let rest = "";
+    try {
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        rest += chunk;
+        const parts = rest.split("\n");
+        rest = parts.pop() ?? "";
+        for (const part of parts) this.lines.push(readable(part));
+      }
+    } catch {
+      // the process went away
+    }
+    if (rest) this.lines.push(readable(rest));
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  /** True while the process runs. */
+  get alive(): boolean {
+    return this.#exited === null;
+  }
+
+  get base(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get wsUrl(): string {
+    return `ws://127.0.0.1:${this.port}/ws`;
+  }
+
+  async health(): Promise<Health> {
+    const response = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(10_000) });
+    return await response.json();
+  }
+
+  /** `/metrics` as name (with labels, if any) → value. */
+  async metrics(): Promise<Map<string, number>> {
+    const response = await fetch(`${this.base}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    const text = await response.text();
+    const values = new Map<string, number>();
+    for (const line of text.split("\n")) {
+      if (line.startsWith("#") || line.trim() === "") continue;
+      const index = line.lastIndexOf(" ");
+      values.set(line.slice(0, index), Number(line.slice(index + 1)));
+    }
+    return values;
+  }
+
+  async metric(name: string): Promise<number> {
+    return (await this.metrics()).get(name) ?? 0;
+  }
+
+  /** Resident set size of the process in KiB (Linux `/proc`). */
+  rssKiB(): number {
+    const status = Deno.readTextFileSync(`/proc/${this.pid}/status`);
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  }
+
+  /** POST /info. */
+  async info(payload: unknown): Promise<{ status: number; body: unknown }> {
+    const response = await fetch(`${this.base}/info`, {
+      method: "POST",
+      body: JSON.stringify(payload),
+      headers: { "content-type": "application/json" },
+      signal: AbortSignal.timeout(10_000),
+    });
+    return { status: response.status, body: await response.json() };
+  }
+
+  /** Output lines from index `from` on that match `pattern`. */
+  matching(pattern: RegExp, from = 0): string[] {
+    return this.lines.slice(from).filter((line) => pattern.test(line));
+  }
+
+  /** Stops the process (SIGTERM, then SIGKILL after 3 s). */
+  async close(): Promise<void> {
+    if (this.#exited) return;
+    try {
+      this.child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    const timer = setTimeout(() => {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, 3000);
+    await this.#done;
+    clearTimeout(timer);
+  }
+}
