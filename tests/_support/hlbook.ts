@@ -6,10 +6,9 @@
  * @module
  */
 import { join } from "node:path";
-import { waitFor } from "./wait.ts";
+import { ROOT, Subprocess } from "./process.ts";
 
-/** The repository's root directory. */
-export const ROOT = new URL("../../", import.meta.url).pathname;
+export { ROOT };
 
 /** `/health` as hlbook reports it. */
 export interface Health {
@@ -46,18 +45,11 @@ export interface HlbookOptions {
   readonly v8Flags?: readonly string[];
 }
 
-/** The real `main.ts` as a subprocess on a free loopback port, with its output captured line by line. */
+/** The real `main.ts` as a subprocess on port 0 (it reports the port it bound), output kept line by line. */
 export class Hlbook {
-  readonly lines: string[] = [];
-  #done: Promise<Deno.CommandStatus>;
-  #exited: Deno.CommandStatus | null = null;
   port = 0;
 
-  private constructor(readonly child: Deno.ChildProcess) {
-    this.#done = child.status.then((status) => (this.#exited = status));
-    this.#collect(child.stdout);
-    this.#collect(child.stderr);
-  }
+  private constructor(readonly process: Subprocess) {}
 
   static async start(options: HlbookOptions): Promise<Hlbook> {
     const args = [
@@ -75,54 +67,28 @@ export class Hlbook {
       "--log-format=json",
       ...(options.extra ?? []),
     ];
-    const child = new Deno.Command(Deno.execPath(), {
-      args,
-      cwd: ROOT,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const hlbook = new Hlbook(child);
+    const hlbook = new Hlbook(new Subprocess(args, { readable, env: { NO_COLOR: "1" } }));
     try {
-      const port = await waitFor("hlbook to listen", () => {
-        if (hlbook.#exited) throw new Error(`hlbook exited: ${hlbook.lines.join("\n")}`);
-        for (const line of hlbook.lines) {
-          const match = /listening on http:\/\/\S*:(\d+)\//.exec(line);
-          if (match) return Number(match[1]);
-        }
-        return 0;
-      }, 30_000);
-      hlbook.port = port;
+      hlbook.port = await hlbook.process.port(/listening on http:\/\//, 30_000);
     } catch (error) {
       await hlbook.close();
-      throw error;
+      throw new Error(`hlbook did not start: ${(error as Error).message}`);
     }
     return hlbook;
   }
 
-  async #collect(stream: ReadableStream<Uint8Array>): Promise<void> {
-    let rest = "";
-    try {
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        rest += chunk;
-        const parts = rest.split("\n");
-        rest = parts.pop() ?? "";
-        for (const part of parts) this.lines.push(readable(part));
-      }
-    } catch {
-      // the process went away
-    }
-    if (rest) this.lines.push(readable(rest));
+  /** Every line it printed (JSON log records as `LEVEL logger: message`). */
+  get lines(): string[] {
+    return this.process.lines;
   }
 
   get pid(): number {
-    return this.child.pid;
+    return this.process.pid;
   }
 
   /** True while the process runs. */
   get alive(): boolean {
-    return this.#exited === null;
+    return this.process.alive;
   }
 
   get base(): string {
@@ -174,25 +140,11 @@ export class Hlbook {
 
   /** Output lines from index `from` on that match `pattern`. */
   matching(pattern: RegExp, from = 0): string[] {
-    return this.lines.slice(from).filter((line) => pattern.test(line));
+    return this.process.matching(pattern, from);
   }
 
   /** Stops the process (SIGTERM, then SIGKILL after 3 s). */
   async close(): Promise<void> {
-    if (this.#exited) return;
-    try {
-      this.child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    const timer = setTimeout(() => {
-      try {
-        this.child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 3000);
-    await this.#done;
-    clearTimeout(timer);
+    await this.process.stop();
   }
 }

@@ -10,9 +10,11 @@ import type { L4Order, Level, NodeOrder, SnapshotFile, Trade } from "../../src/b
 import { formatUnits, parseUnits, type SimBlock, type Simulator, startSimNode } from "../../src/sim/mod.ts";
 import { RefBooks } from "../sim/_replay.ts";
 import { L4_ORDER_KEYS } from "../feed/_helpers.ts";
+import { startDemo, Subprocess } from "../_support/process.ts";
+import { waitFor } from "../_support/wait.ts";
+import { WsClient } from "../_support/ws_client.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
-const DEMO = fileURLToPath(new URL("../../demo.ts", import.meta.url));
 
 /** The permission flags of a deno.json task, so the tests catch a program that needs more than its task grants. */
 async function taskPermissions(task: "start" | "demo"): Promise<string[]> {
@@ -22,54 +24,10 @@ async function taskPermissions(task: "start" | "demo"): Promise<string[]> {
   return flags;
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitFor(
-  what: string,
-  timeoutMs: number,
-  check: () => boolean | Promise<boolean>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    await delay(50);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
 async function healthy(port: number): Promise<boolean> {
   const response = await fetch(`http://127.0.0.1:${port}/health`);
   const health = await response.json();
   return health.ready === true;
-}
-
-async function stopProcess(child: Deno.ChildProcess, timeoutMs = 10_000): Promise<Deno.CommandStatus> {
-  try {
-    child.kill("SIGTERM");
-  } catch {
-    // already gone
-  }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), timeoutMs)));
-  const status = await Promise.race([child.status, timeout]);
-  clearTimeout(timer);
-  if (status) return status;
-  child.kill("SIGKILL");
-  await child.status;
-  throw new Error(`process did not stop within ${timeoutMs} ms of SIGTERM`);
 }
 
 /** Only the L4 fields (the node's order status carries more). */
@@ -171,36 +129,27 @@ Deno.test({
       books: new Map(live.sim.coins().map((c) => [c, live.sim.l4(c)] as const)),
       trades: [],
     });
-    let server: Deno.ChildProcess | null = null;
-    let socket: WebSocket | null = null;
+    let server: Subprocess | null = null;
+    let socket: WsClient | null = null;
     try {
       {
-        const port = freePort();
-        server = new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            ...await taskPermissions("start"),
-            MAIN,
-            `--data-dir=${join(dir, "data")}`,
-            `--info-url=${live.infoUrl}`,
-            `--snapshot-path=${join(dir, "snapshot.json")}`,
-            `--port=${port}`,
-            "--address=127.0.0.1",
-            "--log-level=warning",
-          ],
-          stdout: "null",
-          stderr: "inherit",
-        }).spawn();
-        await waitFor("hlbook /health ready", 30_000, () => healthy(port));
+        server = new Subprocess([
+          "run",
+          ...await taskPermissions("start"),
+          MAIN,
+          `--data-dir=${join(dir, "data")}`,
+          `--info-url=${live.infoUrl}`,
+          `--snapshot-path=${join(dir, "snapshot.json")}`,
+          "--port=0",
+          "--address=127.0.0.1",
+          "--log-level=info",
+        ]);
+        const port = await server.port(/listening on http:\/\//);
+        await waitFor("hlbook /health ready", () => healthy(port), 30_000);
 
-        const messages: { channel: string; data: unknown }[] = [];
-        socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+        socket = await WsClient.open(`ws://127.0.0.1:${port}/ws`);
         const ws = socket;
-        await new Promise<void>((resolve, reject) => {
-          ws.onopen = () => resolve();
-          ws.onerror = () => reject(new Error("WebSocket failed to open"));
-        });
-        ws.onmessage = (event) => messages.push(JSON.parse(event.data));
+        const messages = ws.messages;
         const coins = live.sim.coins();
         for (const coin of coins) {
           for (
@@ -209,14 +158,20 @@ Deno.test({
               coin,
             }]
           ) {
-            ws.send(JSON.stringify({ method: "subscribe", subscription }));
+            ws.send({ method: "subscribe", subscription });
           }
         }
         const subscribedAt = live.height;
-        await waitFor("4 s of blocks", 15_000, () => live.height >= subscribedAt + 60);
-        await delay(1500); // let the server catch up with the last blocks
+        await waitFor("4 s of blocks", () => live.height >= subscribedAt + 60, 15_000);
         await live.stop();
-        await delay(300);
+        // The node stopped: once hlbook is at its last block and a ping has come back, every message about
+        // the blocks it wrote has arrived.
+        const last = live.height;
+        await waitFor(`hlbook at the node's last block ${last}`, async () => {
+          const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
+          return health.height >= last;
+        }, 15_000);
+        await ws.settled();
 
         const errors = messages.filter((m) => m.channel === "error");
         assert.deepEqual(errors, [], "no error messages");
@@ -330,8 +285,8 @@ Deno.test({
         });
       }
     } finally {
-      socket?.close();
-      if (server) await stopProcess(server);
+      await socket?.close();
+      await server?.stop(10_000);
       await live.stop();
       await Deno.remove(dir, { recursive: true });
     }
@@ -349,29 +304,15 @@ Deno.test({
     } catch {
       // already taken: just as good
     }
-    const demo = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...await taskPermissions("demo"),
-        DEMO,
-        "--load=0.05",
-        "--seed=5",
-      ],
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    let out = "";
-    const reader = demo.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    const pump = (async () => {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        out += value;
-      }
-    })();
+    let demo: Subprocess | null = null;
     try {
-      await waitFor("the demo's page URL", 40_000, () => /websocket: ws:\/\//.test(out));
-      const port = Number(/page: +http:\/\/127\.0\.0\.1:(\d+)\//.exec(out)?.[1]);
+      const started = await startDemo(["--load=0.05", "--seed=5"], {
+        port: null,
+        permissions: await taskPermissions("demo"),
+      });
+      demo = started.process;
+      const { port } = started;
+      const out = demo.output;
       const dataDir = /data dir: +(\S+)/.exec(out)?.[1] ?? "";
       assert.ok(port > 0 && dataDir.length > 0, out);
       assert.notEqual(port, 8000);
@@ -380,34 +321,18 @@ Deno.test({
       const page = await fetch(`http://127.0.0.1:${port}/`);
       assert.equal(page.status, 200);
       await page.body?.cancel();
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-      const l2 = await new Promise<{ coin: string; levels: Level[][] }>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("no l2Book within 10 s")), 10_000);
-        ws.onopen = () =>
-          ws.send(JSON.stringify({ method: "subscribe", subscription: { type: "l2Book", coin: "BTC" } }));
-        ws.onmessage = (event) => {
-          const m = JSON.parse(event.data);
-          if (m.channel === "l2Book") {
-            clearTimeout(timer);
-            resolve(m.data);
-          }
-        };
-      });
-      ws.close();
+      const ws = await WsClient.open(`ws://127.0.0.1:${port}/ws`);
+      ws.send({ method: "subscribe", subscription: { type: "l2Book", coin: "BTC" } });
+      const l2 = (await ws.nextOn("l2Book", 10_000)).data as { coin: string; levels: Level[][] };
+      await ws.close();
       assert.equal(l2.coin, "BTC");
       assert.ok(l2.levels[0].length > 0 && l2.levels[1].length > 0, "both sides have levels");
-      const status = await stopProcess(demo, 15_000);
-      assert.equal(status.code, 0);
-      await pump;
+      const status = await demo.stop(15_000);
+      assert.equal(status.code, 0, "the demo stops cleanly on SIGTERM (not killed)");
       await assert.rejects(Deno.stat(dataDir), Deno.errors.NotFound, "the temp dir is removed");
     } finally {
       held?.close();
-      try {
-        demo.kill("SIGKILL");
-      } catch {
-        // stopped
-      }
-      await demo.status;
+      await demo?.stop();
     }
   },
 });

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { Subprocess } from "../_support/process.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const ESC = "\u001b[";
@@ -16,58 +17,9 @@ function closedPort(): number {
   return port;
 }
 
-/** main.ts with piped output, collected line by line. */
-class Run {
-  readonly lines: string[] = [];
-  readonly child: Deno.ChildProcess;
-  readonly done: Promise<Deno.CommandStatus>;
-
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", MAIN, ...args],
-      env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const collected = [this.#collect(this.child.stdout), this.#collect(this.child.stderr)];
-    this.done = Promise.all(collected).then(() => this.child.status);
-  }
-
-  async #collect(stream: ReadableStream<Uint8Array>): Promise<void> {
-    let rest = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      rest += chunk;
-      const parts = rest.split("\n");
-      rest = parts.pop() ?? "";
-      this.lines.push(...parts);
-    }
-    if (rest) this.lines.push(rest);
-  }
-
-  matching(pattern: RegExp): string[] {
-    return this.lines.filter((line) => pattern.test(line));
-  }
-
-  /** Waits (bounded) for a line matching `pattern`. */
-  async line(pattern: RegExp, timeoutMs: number): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const found = this.lines.find((line) => pattern.test(line));
-      if (found !== undefined) return found;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${this.lines.join("\n")}`);
-  }
-
-  async stop(): Promise<void> {
-    try {
-      this.child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    await this.done;
-  }
+/** main.ts with `args`, its output collected line by line. */
+function startMain(args: string[], env: Record<string, string> = {}): Subprocess {
+  return new Subprocess(["run", "--allow-all", MAIN, ...args], { env });
 }
 
 Deno.test("a busy port is one line and exit code 2", async () => {
@@ -96,7 +48,7 @@ Deno.test("no node files and no node: said once, reminded, re-checked, and in /h
   const dir = await Deno.makeTempDir({ prefix: "hlbook-startup-" });
   const dataDir = join(dir, "data");
   const info = closedPort();
-  const run = new Run([
+  const run = startMain([
     "--port=0",
     `--data-dir=${dataDir}`,
     `--info-url=http://127.0.0.1:${info}/info`,

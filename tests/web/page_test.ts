@@ -9,6 +9,8 @@
 import assert from "node:assert/strict";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { formatDecimal, parseDecimal } from "../../src/web/logic.js";
+import { startDemo } from "../_support/process.ts";
+import { waitFor } from "../_support/wait.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = new URL("../../", import.meta.url);
@@ -42,108 +44,7 @@ const skipReason = !exists(new URL(`file://${CHROMIUM}`))
 // ---------------------------------------------------------------------------------------------------------
 // Helpers
 
-/** Thrown by a probe to stop {@link until} at once. */
-class Fatal extends Error {}
-
-/** Polls `probe` every 50 ms until it returns a value other than undefined/false; throws after `timeoutMs`. */
-async function until<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined | false>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      if (error instanceof Fatal || error instanceof assert.AssertionError) throw error;
-      lastError = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError}` : ""}`);
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-/** The demo (simulated node + server) as a subprocess; its output is kept for failure messages. */
-class Demo {
-  #child: Deno.ChildProcess;
-  #output = "";
-  readonly done: Promise<Deno.CommandStatus>;
-
-  constructor(readonly port: number) {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", DEMO.pathname, "--port", String(port)],
-      cwd: ROOT.pathname,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    this.#drain(this.#child.stdout);
-    this.#drain(this.#child.stderr);
-    this.done = this.#child.status;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}/`;
-  }
-
-  get output(): string {
-    return this.#output.slice(-3000);
-  }
-
-  async #drain(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of stream) this.#output = (this.#output + decoder.decode(chunk)).slice(-20_000);
-    } catch {
-      // the process is gone
-    }
-  }
-
-  /** Waits until `/health` says ready. */
-  /** Waits until `/health` says a book is being served (`ready`, or `stale` on a loaded machine). */
-  async ready(timeoutMs: number): Promise<void> {
-    let exited = false;
-    this.done.then(() => exited = true);
-    let last = "no answer";
-    await until(`the demo on port ${this.port} to serve a book`, timeoutMs, async () => {
-      if (exited) throw new Fatal("the demo exited early");
-      const response = await fetch(`${this.url}health`, { signal: AbortSignal.timeout(3000) });
-      const body = await response.json();
-      last = JSON.stringify(body);
-      return body.height > 0 && (body.phase === "ready" || body.phase === "stale");
-    }).catch((error) => {
-      throw new Error(`${error.message}\nlast /health: ${last}\n--- demo output ---\n${this.output}`);
-    });
-  }
-
-  async stop(): Promise<void> {
-    try {
-      this.#child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    const timer = setTimeout(() => {
-      try {
-        this.#child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 3000);
-    await this.done;
-    clearTimeout(timer);
-  }
-}
+type Demo = Awaited<ReturnType<typeof startDemo>>;
 
 interface Level {
   px: string;
@@ -225,7 +126,7 @@ function readPage(page: Page): Promise<PageBook> {
 async function pageMatchesApi(page: Page, tap: Tap, timeoutMs: number): Promise<PageBook> {
   let last = "";
   try {
-    return await until("the page ladder to equal the API's l2Book of the same block", timeoutMs, async () => {
+    return await waitFor("the page ladder to equal the API's l2Book of the same block", async () => {
       const shown = await readPage(page);
       const api = tap.books.get(shown.time);
       if (shown.levels[0].length + shown.levels[1].length === 0 || api === undefined) return false;
@@ -233,7 +134,7 @@ async function pageMatchesApi(page: Page, tap: Tap, timeoutMs: number): Promise<
         api.slice(0, 300)
       }`;
       return levelsKey(shown.levels) === api ? shown : false;
-    });
+    }, timeoutMs);
   } catch (error) {
     throw new Error(`${(error as Error).message}\n${last}`);
   }
@@ -294,7 +195,7 @@ function horizontalOverflow(page: Page): Promise<number> {
 /** Waits until the L4 panel's orders add up to the selected L2 level (size and count). */
 async function l4MatchesLevel(page: Page): Promise<void> {
   let last = "";
-  await until("the L4 orders of a level to add up to its L2 size and count", 8000, async () => {
+  await waitFor("the L4 orders of a level to add up to its L2 size and count", async () => {
     const seen = await page.evaluate(() => {
       const selected = document.querySelector(".row.selected");
       const rows: Element[] = [...document.querySelectorAll("#l4-rows tr")];
@@ -320,7 +221,7 @@ async function l4MatchesLevel(page: Page): Promise<void> {
     for (const cells of seen.cells) assert.equal(cells, 5);
     assert.equal(seen.queues[0], 1);
     return true;
-  }).catch((error) => {
+  }, 8000).catch((error) => {
     throw new Error(`${error.message}\n${last}`);
   });
 }
@@ -351,15 +252,18 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     await Deno.mkdir(ARTIFACTS, { recursive: true });
-    const port = freePort();
-    let demo = new Demo(port);
+    let demo: Demo | null = null;
+    const current = (): Demo => {
+      if (demo === null) throw new Error("the demo is not running");
+      return demo;
+    };
     const profile = await Deno.makeTempDir({ prefix: "hlbook-chromium-" });
     let context: BrowserContext | null = null;
     const taps: Tap[] = [];
     const pageErrors: string[] = [];
     try {
-      const [, browser] = await Promise.all([
-        demo.ready(30_000),
+      const [started, browser] = await Promise.all([
+        startDemo([], { timeoutMs: 30_000 }),
         chromium.launchPersistentContext(profile, {
           executablePath: CHROMIUM,
           headless: true,
@@ -374,27 +278,28 @@ Deno.test({
           viewport: { width: 1280, height: 860 },
         }),
       ]);
+      demo = started;
       context = browser;
 
-      const mids = new Tap(demo.url, [{ type: "allMids" }]);
+      const mids = new Tap(current().url, [{ type: "allMids" }]);
       taps.push(mids);
-      const coins = await until(
+      const coins = await waitFor(
         "allMids",
-        5000,
         () => Promise.resolve(mids.mids ? Object.keys(mids.mids) : undefined),
+        5000,
       );
       const coin = coins.includes("BTC") ? "BTC" : coins.sort()[0];
-      const full = new Tap(demo.url, [
+      const full = new Tap(current().url, [
         { type: "l2Book", coin, nSigFigs: null, mantissa: null },
         { type: "trades", coin },
       ]);
-      const coarse = new Tap(demo.url, [{ type: "l2Book", coin, nSigFigs: 3, mantissa: null }]);
+      const coarse = new Tap(current().url, [{ type: "l2Book", coin, nSigFigs: 3, mantissa: null }]);
       taps.push(full, coarse);
       await Promise.all([full.opened, coarse.opened]);
 
       const page = context.pages()[0] ?? await context.newPage();
       page.on("pageerror", (error) => pageErrors.push(error.message));
-      await page.goto(`${demo.url}#coin=${encodeURIComponent(coin)}`);
+      await page.goto(`${current().url}#coin=${encodeURIComponent(coin)}`);
 
       await t.step("the ladder shows the same levels as the API", async () => {
         const shown = await pageMatchesApi(page, full, 8000);
@@ -402,10 +307,10 @@ Deno.test({
         assert.ok(shown.levels[0].length > 0 && shown.levels[1].length > 0, "both sides have levels");
         const status = await page.locator("#conn").textContent();
         assert.equal(status, "connected");
-        await until(
+        await waitFor(
           "the feed badge to say live (or stale, on a loaded machine)",
-          3000,
           async () => /^(live|stale)$/.test(await page.locator("#phase").textContent() ?? ""),
+          3000,
         );
         assert.match(await page.locator("#height").textContent() ?? "", /^#[\d,]+$/);
       });
@@ -413,16 +318,16 @@ Deno.test({
       await t.step("the ladder follows the feed within a second", async () => {
         for (let i = 0; i < 3; i++) {
           const before = (await readPage(page)).time;
-          const next = await until(
+          const next = await waitFor(
             "a newer l2Book from the API",
-            5000,
             () => Promise.resolve(full.lastTime > before ? full.lastTime : undefined),
+            5000,
           );
           const seenAt = Date.now();
-          await until(
+          await waitFor(
             "the page to show the newer block",
-            1000,
             async () => (await readPage(page)).time >= next,
+            1000,
           );
           assert.ok(Date.now() - seenAt < 1000);
         }
@@ -439,10 +344,10 @@ Deno.test({
           first.time > 0 && Math.abs(first.time - shown.time) < 5000,
           "the chart is of the shown book",
         );
-        const next = await until("the chart to redraw a newer book", 8000, async () => {
+        const next = await waitFor("the chart to redraw a newer book", async () => {
           const now = await chartState(page);
           return now.time > first.time && now.pixels !== first.pixels ? now : undefined;
-        });
+        }, 8000);
         assert.ok(next.draws > first.draws);
       });
 
@@ -509,7 +414,7 @@ Deno.test({
 
       await t.step("the levels control changes how many levels a side are shown", async () => {
         await page.selectOption("#levels", "10");
-        const ten = new Tap(demo.url, [{
+        const ten = new Tap(current().url, [{
           type: "l2Book",
           coin,
           nSigFigs: null,
@@ -532,10 +437,10 @@ Deno.test({
         const other = coins.find((c) => c !== coin);
         if (other === undefined) return;
         await page.selectOption("#coin", other);
-        await until(`the ladder of ${other}`, 8000, async () => {
+        await waitFor(`the ladder of ${other}`, async () => {
           const shown = await readPage(page);
           return shown.coin === other && shown.levels[0].length + shown.levels[1].length > 0;
-        });
+        }, 8000);
         assert.equal(
           new URLSearchParams(new URL(page.url()).hash.slice(1)).get("coin"),
           other,
@@ -547,18 +452,19 @@ Deno.test({
 
       await t.step("the page recovers after the server restarts", async () => {
         for (const tap of taps.splice(0)) tap.close();
-        await demo.stop();
-        await until(
+        const port = current().port;
+        await current().process.stop();
+        await waitFor(
           "the page to notice the lost connection",
-          5000,
           async () => (await readPage(page)).conn === "reconnecting",
+          5000,
         );
-        demo = new Demo(port);
-        await demo.ready(30_000);
-        const tap = new Tap(demo.url, [{ type: "l2Book", coin, nSigFigs: null, mantissa: null }]);
+        // Back on the same port: the page reconnects to the address it was loaded from.
+        demo = await startDemo([], { port, timeoutMs: 30_000 });
+        const tap = new Tap(current().url, [{ type: "l2Book", coin, nSigFigs: null, mantissa: null }]);
         taps.push(tap);
         await tap.opened;
-        await until("the page to reconnect", 15_000, async () => (await readPage(page)).conn === "live");
+        await waitFor("the page to reconnect", async () => (await readPage(page)).conn === "live", 15_000);
         await pageMatchesApi(page, tap, 10_000);
         await page.screenshot({ path: new URL("web-after-restart.png", ARTIFACTS).pathname });
       });
@@ -567,7 +473,7 @@ Deno.test({
     } finally {
       for (const tap of taps) tap.close();
       await context?.close().catch(() => {});
-      await demo.stop();
+      await demo?.process.stop();
       await Deno.remove(profile, { recursive: true }).catch(() => {});
     }
   },
