@@ -4,6 +4,7 @@ import { Metrics } from "../../src/metrics.ts";
 import { sampleBooks, trade } from "./_helpers.ts";
 import { Books } from "../../src/book/mod.ts";
 import { referenceLevelsJson } from "../_support/l2_reference.ts";
+import { waitFor } from "../_support/wait.ts";
 
 class FakeSink implements ClientSink {
   readonly sent: string[] = [];
@@ -246,7 +247,7 @@ Deno.test("a large l4Book snapshot is built across event-loop turns; later block
     feed.block(books, maker.apply());
   }
   assert.deepEqual(sink.channels(), ["subscriptionResponse"]);
-  for (let i = 0; i < 50 && sink.sent.length < 5; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+  await waitFor("the chunked snapshot and the three Updates", () => sink.sent.length >= 5, 2000, 1);
   const messages = sink.sent.map((text) => JSON.parse(text));
   assert.equal(messages.length, 5);
   assert.equal(messages[1].data.Snapshot.height, height);
@@ -258,9 +259,7 @@ Deno.test("a large l4Book snapshot is built across event-loop turns; later block
     feed.attach(sink2, LIMITS),
     '{"method":"subscribe","subscription":{"type":"l4Book","coin":"BTC"}}',
   );
-  for (let i = 0; i < 50 && sink2.sent.length < 2; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
+  await waitFor("the second subscriber's snapshot", () => sink2.sent.length >= 2, 2000, 1);
   const snapshot = JSON.parse(sink2.sent[1]).data.Snapshot;
   assert.equal(snapshot.height, height + 3);
   assert.equal(snapshot.levels[1].length, 5);

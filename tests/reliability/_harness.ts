@@ -230,11 +230,16 @@ function parseJson(text: string): unknown {
 
 /** Writes a block every 20 ms (as a live node does) until hlbook serves a live book. */
 export async function waitLive(hlbook: Hlbook, node: FaultyNode, timeout = 30_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!(await hlbook.health()).ready) {
-    if (Date.now() > deadline) throw new Error(`hlbook did not go live within ${timeout} ms`);
-    await node.advance(1, 20);
-  }
+  await waitFor(
+    "hlbook to go live",
+    async () => {
+      if ((await hlbook.health()).ready) return true;
+      await node.advance(1, 20);
+      return false;
+    },
+    timeout,
+    0,
+  );
 }
 
 /** Waits until hlbook serves a live book at the node's height. */

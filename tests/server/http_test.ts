@@ -2,6 +2,7 @@ import { assert, assertEquals } from "../_support/assert.ts";
 import { sampleBooks, withServer } from "../feed/_helpers.ts";
 import { WsClient } from "../_support/ws_client.ts";
 import { referenceL2 } from "../_support/l2_reference.ts";
+import { waitFor } from "../_support/wait.ts";
 
 async function post(url: string, body: string): Promise<{ status: number; body: unknown }> {
   const response = await fetch(url, {
@@ -124,13 +125,11 @@ Deno.test("HTTP routes: /info, /health, /metrics and the static page", async (t)
       } finally {
         await c.close();
       }
-      // The server sees the close a moment after the client: poll, bounded.
-      let after = { clients: -1, subscriptions: -1 };
-      for (let i = 0; i < 100; i++) {
-        after = await (await fetch(`${http}/health`)).json();
-        if (after.clients === 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      // The server sees the close a moment after the client.
+      const after = await waitFor("the server to see the client go", async () => {
+        const health = await (await fetch(`${http}/health`)).json();
+        return health.clients === 0 ? health : null;
+      }, 2000);
       assertEquals([after.clients, after.subscriptions], [0, 0]);
     });
 

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startSimNode } from "../../src/sim/mod.ts";
 import { checkLine, type LineKind } from "./_node_schema.ts";
+import { waitFor } from "../_support/wait.ts";
 
 const DIRS: Record<LineKind, string> = {
   fills: "node_fills_by_block",
@@ -184,9 +185,7 @@ Deno.test("on a timer the node writes blocks at its rate and stops cleanly", asy
     const node = await startSimNode({ dataDir: dir, infoPort: 0, rate: 40, load: 0.05 });
     const start = node.height;
     try {
-      const deadline = Date.now() + 5000;
-      while (node.height < start + 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.ok(node.height >= start + 8, "8 blocks within 5 s at 40 blocks/s");
+      await waitFor("8 blocks at 40 blocks/s", () => node.height >= start + 8, 5000);
     } finally {
       await node.stop();
     }
