@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { Books } from "../../src/book/mod.ts";
 import type { Trade } from "../../src/book/mod.ts";
 import { assetCtxJson, DayStats, impactPxs } from "../../src/feed/mod.ts";
-import { BlockMaker, sampleBooks, TestClient, trade, withServer } from "./_helpers.ts";
-import { rng as seeded } from "../book/_gen.ts";
+import { BlockMaker, sampleBooks, trade, withServer } from "./_helpers.ts";
+import { WsClient } from "../_support/ws_client.ts";
+import { rng as seeded } from "../_support/rng.ts";
 
 const DAY = 86_400_000;
 const MINUTE = 60_000;
@@ -114,7 +115,7 @@ Deno.test("activeAssetCtx: a snapshot on subscribe, then a message whenever the 
     const { books, maker } = sampleBooks();
     feed.reset(books);
     feed.state({ phase: "ready", height: books.height, time: books.time });
-    const c = await TestClient.open(url);
+    const c = await WsClient.open(url);
     try {
       await t.step("subscribe: the echo, then the current context", async () => {
         c.send({ method: "subscribe", subscription: { type: "activeAssetCtx", coin: "BTC" } });

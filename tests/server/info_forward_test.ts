@@ -1,5 +1,6 @@
-import { assert, assertEquals, assertMatch } from "./_assert.ts";
-import { sampleBooks, TestClient } from "../feed/_helpers.ts";
+import { assert, assertEquals, assertMatch } from "../_support/assert.ts";
+import { sampleBooks } from "../feed/_helpers.ts";
+import { WsClient } from "../_support/ws_client.ts";
 import { postInfo, startFakeInfoNode, withProxyServer } from "./_info_node.ts";
 
 function freePort(): number {
@@ -98,7 +99,7 @@ Deno.test("POST /info forwards the types hlbook does not answer to the node, ver
       });
 
       await t.step("a WebSocket post of a forwarded type gets the node's answer, or its error", async () => {
-        const c = await TestClient.open(http.replace("http", "ws") + "/ws");
+        const c = await WsClient.open(http.replace("http", "ws") + "/ws");
         try {
           c.send({
             method: "post",
@@ -181,7 +182,7 @@ Deno.test("a slow, dead, flooded or oversized info server gets a clean error, no
 
       await t.step("the same over the WebSocket: a post error reply, the socket stays usable", async () => {
         node.delayMs = 5_000;
-        const c = await TestClient.open(ws);
+        const c = await WsClient.open(ws);
         try {
           c.send({
             method: "post",
@@ -295,7 +296,7 @@ Deno.test("metaAndAssetCtxs and spotMetaAndAssetCtxs: the node's meta verbatim p
       });
 
       await t.step("over the WebSocket post too", async () => {
-        const c = await TestClient.open(ws);
+        const c = await WsClient.open(ws);
         try {
           c.send({
             method: "post",
