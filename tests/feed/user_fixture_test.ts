@@ -3,7 +3,7 @@ import { Feed, parseInfoRequest } from "../../src/feed/mod.ts";
 import { TradeAssembler } from "../../src/ingest/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
 import { parseFillLine } from "../../src/node/mod.ts";
-import { fixtureIgnore, readFixtureLines } from "../_fixtures.ts";
+import { fixtureTest, readFixtureLines } from "../_support/fixtures.ts";
 import { RecordingSink } from "./_user_harness.ts";
 
 /** A maker that traded several times in the fixture's blocks. */
@@ -30,8 +30,7 @@ function run(lines: readonly string[], mode: "by-block" | "streaming"): { feed: 
 }
 
 Deno.test({
-  name: "the real mainnet fills give the expected userFills for one of their users",
-  ignore: fixtureIgnore(),
+  ...fixtureTest("the real mainnet fills give the expected userFills for one of their users"),
   fn: async (t) => {
     const lines = await readFixtureLines("node_fills_by_block.jsonl.gz");
     // The user's fills exactly as the node wrote them, per block.

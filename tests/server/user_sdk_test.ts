@@ -1,6 +1,7 @@
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "../_support/assert.ts";
 import { InfoClient, SubscriptionClient, WebSocketTransport } from "@nktkas/hyperliquid";
-import { withServer, withTimeout } from "../feed/_helpers.ts";
+import { withServer } from "../feed/_helpers.ts";
+import { withTimeout } from "../_support/wait.ts";
 import { activeUsers, SimFeed } from "../feed/_user_harness.ts";
 
 async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
