@@ -48,6 +48,18 @@ export interface Config {
   readonly maxFills: number;
   /** Candles kept per coin and interval. */
   readonly candlesKept: number;
+  readonly maxConnectionsPerIp: number;
+  readonly maxSubscriptionsPerIp: number;
+  readonly maxSubscriptionsTotal: number;
+  readonly maxSnapshotBytesPerIp: number;
+  /** Header the client address is taken from (set by a reverse proxy); "" = the TCP peer. */
+  readonly trustProxy: string;
+  /** Token required on `/ws` and `POST /info`; "" = none. Never log it. */
+  readonly authToken: string;
+  /** File holding the token (read at start-up); "" = none. */
+  readonly authTokenFile: string;
+  /** Milliseconds a request body may take to arrive. */
+  readonly handshakeTimeout: number;
 }
 
 /** Log levels accepted by `--log-level`. */
@@ -65,7 +77,19 @@ export type ConfigResult =
   | { readonly kind: "help"; readonly text: string }
   | { readonly kind: "version"; readonly text: string };
 
-type Kind = "string" | "port" | "url" | "path" | "duration" | "count" | "bytes" | "bool" | "enum";
+type Kind =
+  | "string"
+  | "port"
+  | "url"
+  | "path"
+  | "duration"
+  | "count"
+  | "bytes"
+  | "bool"
+  | "enum"
+  | "header"
+  | "secret"
+  | "file";
 
 interface FlagSpec {
   readonly name: string;
@@ -286,6 +310,71 @@ const FLAGS: readonly FlagSpec[] = [
     help: "candles kept per coin and interval",
     default: () => "1440",
   },
+  {
+    name: "max-connections-per-ip",
+    key: "maxConnectionsPerIp",
+    kind: "count",
+    min: 1,
+    help: "WebSocket connections one client address (IPv6: its /64) may hold",
+    default: () => "200",
+  },
+  {
+    name: "max-subscriptions-per-ip",
+    key: "maxSubscriptionsPerIp",
+    kind: "count",
+    min: 1,
+    help: "subscriptions all connections of one client address may hold together",
+    default: () => "2000",
+  },
+  {
+    name: "max-subscriptions-total",
+    key: "maxSubscriptionsTotal",
+    kind: "count",
+    min: 1,
+    help: "subscriptions all clients may hold together",
+    default: () => "200000",
+  },
+  {
+    name: "max-snapshot-bytes-per-ip",
+    key: "maxSnapshotBytesPerIp",
+    kind: "bytes",
+    min: 1024,
+    help: "unsent bytes (l4Book snapshots) one client address may have before its next l4Book is refused",
+    default: () => "64MiB",
+  },
+  {
+    name: "trust-proxy",
+    defaultText: "none",
+    key: "trustProxy",
+    kind: "header",
+    help:
+      "header a reverse proxy puts the client address in, e.g. X-Forwarded-For (last entry); off = TCP peer",
+    default: () => "",
+  },
+  {
+    name: "auth-token",
+    defaultText: "none",
+    key: "authToken",
+    kind: "secret",
+    help: "token required on /ws and POST /info (?token=… or Authorization: Bearer …)",
+    default: () => "",
+  },
+  {
+    name: "auth-token-file",
+    defaultText: "none",
+    key: "authTokenFile",
+    kind: "file",
+    help: "file holding the token (first line), instead of --auth-token",
+    default: () => "",
+  },
+  {
+    name: "handshake-timeout",
+    key: "handshakeTimeout",
+    kind: "duration",
+    min: 0.001,
+    help: "seconds a POST /info request body may take to arrive before the connection is closed",
+    default: () => "5",
+  },
 ];
 
 /** `--port` → `HLBOOK_PORT`. */
@@ -352,6 +441,21 @@ function convert(spec: FlagSpec, raw: string): string | number | boolean {
       return fail(flag, raw, "true or false");
     case "enum":
       if (!spec.choices?.includes(raw)) fail(flag, raw, `one of ${spec.choices?.join(", ")}`);
+      return raw;
+    case "header":
+      if (raw !== "" && !/^[A-Za-z0-9-]+$/.test(raw)) {
+        fail(flag, raw, "an HTTP header name such as X-Forwarded-For");
+      }
+      return raw.toLowerCase();
+    case "secret":
+      // The value is never echoed: it may be the real token with a typo.
+      if (raw !== "" && (raw.length < 16 || !/^[\x21-\x7e]+$/.test(raw))) {
+        throw new ConfigError(
+          `--${flag} must be at least 16 printable characters without spaces, got ${raw.length} characters`,
+        );
+      }
+      return raw;
+    case "file":
       return raw;
   }
 }
@@ -461,6 +565,9 @@ export function parseConfig(args: readonly string[], env: Env = {}): ConfigResul
       continue;
     } else raw = spec.default(env, config);
     config[spec.key] = convert(spec, raw);
+  }
+  if (config.authToken !== "" && config.authTokenFile !== "") {
+    throw new ConfigError("--auth-token and --auth-token-file both given: set only one");
   }
   return { kind: "run", config: Object.freeze(config) as unknown as Config };
 }

@@ -7,7 +7,14 @@ import { ConfigError, envNames, parseConfig, VERSION } from "./config.ts";
 import { logger, setupLogging } from "./src/log.ts";
 import { Metrics } from "./src/metrics.ts";
 import { Feed } from "./src/feed/mod.ts";
-import { InfoForwarder, InfoProxy, ListenError, type Server, startServer } from "./src/server/mod.ts";
+import {
+  InfoForwarder,
+  InfoProxy,
+  ListenError,
+  resolveAuthToken,
+  type Server,
+  startServer,
+} from "./src/server/mod.ts";
 import { backfillFills, type Ingest, type IngestState, startIngest } from "./src/ingest/mod.ts";
 
 async function main(): Promise<number> {
@@ -28,6 +35,12 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = result.config;
+  const auth = await resolveAuthToken(config.authToken, config.authTokenFile);
+  if (!auth.ok) {
+    // deno-lint-ignore no-console
+    console.error(`hlbook: ${auth.error}`);
+    return 2;
+  }
   await setupLogging(config.logLevel, config.logFormat);
   const log = logger("main");
   const metrics = new Metrics();
@@ -74,6 +87,15 @@ async function main(): Promise<number> {
       health: () => ({ version: VERSION }),
       reason: () => ingest?.reason ?? null,
       infoProxy,
+      guard: {
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        maxSubscriptionsPerIp: config.maxSubscriptionsPerIp,
+        maxSubscriptionsTotal: config.maxSubscriptionsTotal,
+        maxSnapshotBytesPerIp: config.maxSnapshotBytesPerIp,
+        trustProxy: config.trustProxy,
+        authToken: auth.token,
+      },
+      handshakeTimeout: config.handshakeTimeout,
     }, feed);
   } catch (error) {
     if (!(error instanceof ListenError)) throw error;

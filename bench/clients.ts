@@ -3,12 +3,14 @@
  *
  *   deno run --allow-net --allow-write bench/clients.ts --url ws://127.0.0.1:PORT/ws --clients N
  *     [--coins A,B,…] [--subs l2Book,trades,bbo] [--out samples.bin] [--progress] [--max-seconds S]
+ *     [--forwarded-for 10.0.1.]
  *
  * Client i subscribes to each of `--subs` for coin i mod |coins|. Prints `ready` once every subscription is
  * acknowledged; from then on records, per received message, its block time (`time` field) and the receipt
  * instant (epoch ms, sub-ms) into `--out` as float64 pairs. With `--progress` prints `count N` (messages
  * received) every 20 ms. On `stop` (stdin) or after `--max-seconds` writes the samples, prints `done {json}`
- * and exits.
+ * and exits. With `--forwarded-for PREFIX`, client i sends `X-Forwarded-For: PREFIX<i mod 250 + 1>` (as many
+ * addresses as clients, for a server run with `--trust-proxy X-Forwarded-For`).
  *
  * @module
  */
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     progress: { type: "boolean", default: false },
     "max-seconds": { type: "string", default: "120" },
     batch: { type: "string", default: "100" },
+    "forwarded-for": { type: "string" },
   },
 });
 const url = values.url as string;
@@ -74,7 +77,10 @@ function record(text: string): void {
 
 function open(i: number): Promise<void> {
   return new Promise((resolve) => {
-    const socket = new WebSocket(url);
+    const prefix = values["forwarded-for"];
+    const socket = prefix === undefined
+      ? new WebSocket(url)
+      : new WebSocket(url, { headers: { "x-forwarded-for": `${prefix}${(i % 250) + 1}` } });
     const coin = coins[i % coins.length];
     let pending = subs.length;
     socket.onopen = () => {

@@ -85,6 +85,13 @@ Deno.test("config", async (t) => {
       "100",
       "--candles-kept",
       "5",
+      "--max-connections-per-ip=5",
+      "--max-subscriptions-per-ip=50",
+      "--max-subscriptions-total=500",
+      "--max-snapshot-bytes-per-ip=4096",
+      "--trust-proxy=X-Forwarded-For",
+      "--auth-token=0123456789abcdef",
+      "--handshake-timeout=2",
     ]);
     assert.deepEqual({ ...config }, {
       address: "0.0.0.0",
@@ -112,7 +119,35 @@ Deno.test("config", async (t) => {
       fillsPerUser: 10,
       maxFills: 100,
       candlesKept: 5,
+      maxConnectionsPerIp: 5,
+      maxSubscriptionsPerIp: 50,
+      maxSubscriptionsTotal: 500,
+      maxSnapshotBytesPerIp: 4096,
+      trustProxy: "x-forwarded-for",
+      authToken: "0123456789abcdef",
+      authTokenFile: "",
+      handshakeTimeout: 2000,
     });
+  });
+
+  await t.step("auth and proxy flags are checked, and a bad token is never echoed", () => {
+    rejects(
+      ["--auth-token=short-secret"],
+      /^--auth-token must be at least 16 printable characters without spaces, got 12 characters$/,
+    );
+    rejects(["--auth-token", "has a space in it, long enough"], /got 30 characters$/);
+    rejects([], /--auth-token must be .* \(from HLBOOK_AUTH_TOKEN\)$/, { HLBOOK_AUTH_TOKEN: "tiny" });
+    rejects(
+      ["--auth-token=0123456789abcdef", "--auth-token-file=/t"],
+      /--auth-token and --auth-token-file both given/,
+    );
+    rejects(
+      ["--trust-proxy=X Forwarded"],
+      /--trust-proxy must be an HTTP header name such as X-Forwarded-For/,
+    );
+    assert.equal(run([]).trustProxy, "");
+    assert.equal(run([]).authToken, "");
+    assert.equal(run([]).maxConnectionsPerIp, 200);
   });
 
   await t.step("environment variables override defaults and flags override them", () => {

@@ -11,6 +11,7 @@ export {
   type FeedStatus,
   type InfoFallback,
   type InfoResult,
+  type SubscriptionGate,
 } from "./registry.ts";
 export {
   type ClientMessage,

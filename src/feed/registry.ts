@@ -70,6 +70,19 @@ export interface ClientLimits {
   readonly maxSubscriptions: number;
   /** Unsent bytes above which the client is closed with 1008. */
   readonly maxBuffered: number;
+  /** Budgets shared with other connections (per address, global); see {@link SubscriptionGate}. */
+  readonly gate?: SubscriptionGate;
+}
+
+/**
+ * A budget a subscription must fit in besides the connection's own `maxSubscriptions` (the server's per-address
+ * and global budgets, src/server/limits.ts). Every admitted subscription is released exactly once.
+ */
+export interface SubscriptionGate {
+  /** Asked before a subscription is added: null admits it, a text is why not (put in the error reply). */
+  admit(client: Client, subscription: Subscription): string | null;
+  /** An admitted subscription is gone (unsubscribed, or its connection closed). */
+  release(client: Client, subscription: Subscription): void;
 }
 
 interface View {
@@ -202,6 +215,8 @@ export class Feed {
   /** Coin → snapshot job in progress at the current height. */
   readonly #l4Jobs = new Map<Coin, L4Job>();
   readonly #l4Chunk: number;
+  /** Coin → length of the last l4Book snapshot built for it (estimates what a pending snapshot will cost). */
+  readonly #l4Sizes = new Map<Coin, number>();
   readonly #faultsLogged = new Set<string>();
   /** Info `l2Book` answers (`data` JSON) at `#infoBooks`/`#infoHeight`, by coin and view: a repeat is a lookup. */
   readonly #infoCache = new Map<string, string>();
@@ -628,6 +643,23 @@ export class Feed {
     return { ok: true, json: this.#midsOf(request.dex, this.#mids ?? this.#computeMids(books)) };
   }
 
+  /**
+   * Bytes a client has unsent plus the estimated size of the l4Book snapshots still being built for it (the
+   * last size seen for the coin): what the server's per-address snapshot budget counts.
+   */
+  unsentEstimate(client: Client): number {
+    let bytes = client.sink.bufferedAmount;
+    if (client.l4Waiting !== null) {
+      for (const job of client.l4Waiting.values()) bytes += this.#l4Sizes.get(job.coin) ?? 0;
+    }
+    return bytes;
+  }
+
+  /** Length of the last l4Book snapshot built for `coin`, 0 when none was yet. */
+  l4SnapshotSize(coin: Coin): number {
+    return this.#l4Sizes.get(coin) ?? 0;
+  }
+
   /** Parses an info request body against the current coins. */
   coinCheck(): CoinCheck {
     return this.#coinCheck();
@@ -684,6 +716,12 @@ export class Feed {
       );
       return;
     }
+    const refused = client.limits.gate?.admit(client, request.subscription) ?? null;
+    if (refused !== null) {
+      this.#errors.inc();
+      this.#deliver(client, errorMessage(`${invalidSubscription(request.sent)} (${refused})`), null);
+      return;
+    }
     let view = this.#views.get(request.key);
     if (view === undefined) {
       view = { key: request.key, subscription: request.subscription, subscribers: new Set(), last: null };
@@ -733,6 +771,7 @@ export class Feed {
 
   #removeSubscriber(key: string, view: View, client: Client): void {
     if (!view.subscribers.delete(client)) return;
+    client.limits.gate?.release(client, view.subscription);
     this.#subscriptions--;
     this.#subscriptionsGauge.set(this.#subscriptions);
     if (view.subscribers.size > 0) return;
@@ -846,6 +885,7 @@ export class Feed {
       if (levels[0].length + levels[1].length <= this.#l4Chunk) {
         const text = l4SnapshotMessage(coin, this.#timeOf(books), books.height, levels);
         this.#l4Cache = { coin, height: books.height, text };
+        this.#l4Sizes.set(coin, text.length);
         this.#deliverL4Snapshot(client, text);
         return;
       }
@@ -873,6 +913,7 @@ export class Feed {
       sides.push(`[${parts.join(",")}]`);
     }
     const text = l4SnapshotFromJson(job.coin, time, job.height, sides[0], sides[1]);
+    this.#l4Sizes.set(job.coin, text.length);
     if (this.#l4Jobs.get(job.coin) === job) {
       this.#l4Jobs.delete(job.coin);
       if (this.#height === job.height) this.#l4Cache = { coin: job.coin, height: job.height, text };

@@ -9,6 +9,7 @@ import type { Metrics } from "../metrics.ts";
 import { listenError } from "./listen_error.ts";
 import { serveSocket } from "./socket.ts";
 import type { InfoProxy } from "./info_proxy.ts";
+import { Guard, type GuardOptions, isLoopback, readBody, type Refusal } from "./limits.ts";
 
 const log = logger("server");
 
@@ -54,7 +55,20 @@ export interface ServerOptions {
   readonly reason?: () => string | null;
   /** Answers info types the feed does not (built asset contexts, forwarding to the node); none = 400. */
   readonly infoProxy?: InfoProxy;
+  /** Per-address limits and auth (src/server/limits.ts); absent = none (embedded use, tests). */
+  readonly guard?: GuardOptions;
+  /** Milliseconds a `POST /info` body may take to arrive (default 5000). */
+  readonly handshakeTimeout?: number;
 }
+
+const NO_GUARD: GuardOptions = {
+  maxConnectionsPerIp: 0,
+  maxSubscriptionsPerIp: 0,
+  maxSubscriptionsTotal: 0,
+  maxSnapshotBytesPerIp: 0,
+  trustProxy: "",
+  authToken: "",
+};
 
 /** A running server. */
 export interface Server {
@@ -115,17 +129,32 @@ async function serveStatic(request: Request, pathname: string): Promise<Response
   }
 }
 
+function refusal(refused: Refusal): Response {
+  const response = json({ error: refused.error }, refused.status);
+  for (const [name, value] of Object.entries(refused.headers ?? {})) response.headers.set(name, value);
+  return response;
+}
+
 async function readInfo(
   request: Request,
   feed: Feed,
   maxSize: number,
   proxy: InfoProxy | undefined,
+  timeoutMs: number,
+  onSlow: () => void,
 ): Promise<Response> {
   let body: string;
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(await request.arrayBuffer());
-    if (bytes.byteLength > maxSize) return json({ error: `request body over ${maxSize} bytes` }, 413);
+    const read = await readBody(request, maxSize, timeoutMs);
+    if (!read.ok && read.status === 413) return json({ error: `request body over ${maxSize} bytes` }, 413);
+    if (!read.ok) {
+      onSlow();
+      const response = json({ error: `request body not complete within ${timeoutMs} ms` }, 408);
+      response.headers.set("connection", "close");
+      return response;
+    }
+    bytes = read.bytes;
     body = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     return json({ error: "request body must be UTF-8 JSON" }, 400);
@@ -147,7 +176,7 @@ async function readInfo(
 
 function listen(
   options: ServerOptions,
-  handler: (request: Request) => Promise<Response>,
+  handler: (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Promise<Response>,
 ): Deno.HttpServer<Deno.NetAddr> {
   return Deno.serve({
     hostname: options.address,
@@ -174,24 +203,42 @@ export function startServer(options: ServerOptions, feed: Feed): Server {
     "WebSocket upgrades refused because --max-connections was reached",
   );
 
-  const handler = async (request: Request): Promise<Response> => {
+  const guard = new Guard(options.guard ?? NO_GUARD, feed, options.metrics);
+  const heapUsed = options.metrics.gauge("hlbook_heap_used_bytes", "V8 heap in use (at the last /metrics)");
+  const rss = options.metrics.gauge("hlbook_rss_bytes", "resident set size (at the last /metrics)");
+  const handshakeTimeout = options.handshakeTimeout ?? 5000;
+
+  const handler = async (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> => {
     const url = new URL(request.url);
     const path = url.pathname;
     const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
+    const address = guard.address(request, info.remoteAddr.hostname);
     if (upgrade && (path === "/ws" || path === "/")) {
+      const unauthorized = guard.authorize(request, url, address);
+      if (unauthorized !== null) return refusal(unauthorized);
       if (sockets.size >= options.maxConnections) {
         rejected.inc();
         return json({ error: `too many connections: at most ${options.maxConnections}` }, 429);
       }
+      const lease = guard.connect(address);
+      if ("status" in lease) return refusal(lease);
       let upgraded;
       try {
         upgraded = Deno.upgradeWebSocket(request);
       } catch (error) {
+        lease.release();
         return json({ error: `bad WebSocket upgrade: ${(error as Error).message}` }, 400);
       }
       const socket = upgraded.socket;
       sockets.add(socket);
-      serveSocket(socket, feed, { limits, onClosed: () => sockets.delete(socket) });
+      serveSocket(socket, feed, {
+        limits,
+        gate: lease.gate,
+        onClosed: () => {
+          sockets.delete(socket);
+          lease.release();
+        },
+      });
       return upgraded.response;
     }
     if (path === "/ws") return json({ error: "/ws expects a WebSocket upgrade" }, 426);
@@ -216,6 +263,9 @@ export function startServer(options: ServerOptions, feed: Feed): Server {
       }, ready ? 200 : 503);
     }
     if (path === "/metrics" && (request.method === "GET" || request.method === "HEAD")) {
+      const memory = Deno.memoryUsage();
+      heapUsed.set(memory.heapUsed);
+      rss.set(memory.rss);
       return new Response(options.metrics.render(), {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });
@@ -227,12 +277,21 @@ export function startServer(options: ServerOptions, feed: Feed): Server {
           headers: {
             "access-control-allow-origin": "*",
             "access-control-allow-methods": "POST",
-            "access-control-allow-headers": "content-type",
+            "access-control-allow-headers": "content-type, authorization",
           },
         });
       }
       if (request.method !== "POST") return json({ error: "/info expects POST with a JSON body" }, 405);
-      return await readInfo(request, feed, options.maxMessageSize, options.infoProxy);
+      const unauthorized = guard.authorize(request, url, address);
+      if (unauthorized !== null) return refusal(unauthorized);
+      return await readInfo(
+        request,
+        feed,
+        options.maxMessageSize,
+        options.infoProxy,
+        handshakeTimeout,
+        () => guard.slowRequest(address, handshakeTimeout),
+      );
     }
     if (request.method === "GET" || request.method === "HEAD") return await serveStatic(request, path);
     return json({ error: `no route for ${request.method} ${path}` }, 404);
@@ -245,6 +304,12 @@ export function startServer(options: ServerOptions, feed: Feed): Server {
     throw listenError(error, options.address, options.port);
   }
   const addr = httpServer.addr;
+  if (!isLoopback(options.address) && !guard.authRequired) {
+    log.warn(
+      "listening on {address} without --auth-token: anyone who can reach port {port} can use the feed; set --auth-token, --auth-token-file or HLBOOK_AUTH_TOKEN (see README, Deploying), or bind 127.0.0.1",
+      { address: options.address, port: addr.port },
+    );
+  }
   // Slow clients' conflated views are flushed on blocks; this catches them up when blocks pause.
   const poller = setInterval(() => feed.poll(), 250);
 

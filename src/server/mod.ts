@@ -13,3 +13,4 @@ export {
   refusedInfoRequest,
 } from "./info_forward.ts";
 export { InfoProxy, type PostAnswer } from "./info_proxy.ts";
+export { addressKey, type GuardOptions, isLoopback, resolveAuthToken } from "./limits.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Client, Feed } from "../feed/mod.ts";
+import type { Client, Feed, SubscriptionGate } from "../feed/mod.ts";
 import { logger } from "../log.ts";
 
 const log = logger("server");
@@ -40,7 +40,7 @@ function byteLength(text: string): number {
 export function serveSocket(
   socket: WebSocket,
   feed: Feed,
-  options: { limits: SocketLimits; onClosed: () => void },
+  options: { limits: SocketLimits; onClosed: () => void; gate?: SubscriptionGate },
 ): void {
   const limits = options.limits;
   let client: Client | null = null;
@@ -114,6 +114,7 @@ export function serveSocket(
     client = feed.attach(socket, {
       maxSubscriptions: limits.maxSubscriptions,
       maxBuffered: limits.maxBuffered,
+      gate: options.gate,
     });
   });
   socket.addEventListener("close", finish);

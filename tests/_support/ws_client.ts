@@ -46,9 +46,12 @@ export class WsClient {
     });
   }
 
-  /** Opens a connection; rejects when it fails or does not open within `timeoutMs`. */
-  static async open(url: string, timeoutMs = 5000): Promise<WsClient> {
-    const socket = new WebSocket(url);
+  /**
+   * Opens a connection; rejects when it fails or does not open within `timeoutMs`. `headers` go with the
+   * upgrade request (Deno's WebSocket extension), e.g. a proxy's `X-Forwarded-For`.
+   */
+  static async open(url: string, timeoutMs = 5000, headers?: HeadersInit): Promise<WsClient> {
+    const socket = headers === undefined ? new WebSocket(url) : new WebSocket(url, { headers });
     const client = new WsClient(socket);
     try {
       await withTimeout(
