@@ -64,6 +64,7 @@ async function main(): Promise<number> {
       metrics,
     }),
     feed,
+    metrics,
   );
   feed.setInfoFallback((payload) => infoProxy.post(payload));
 

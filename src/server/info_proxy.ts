@@ -10,6 +10,7 @@
  * @module
  */
 import { type Feed, isInfoType } from "../feed/mod.ts";
+import type { Counter, Metrics } from "../metrics.ts";
 import type { ForwardResult, InfoForwarder } from "./info_forward.ts";
 
 /** Outcome of a `post` over the socket: the `data` JSON or the error text. */
@@ -52,10 +53,15 @@ export class InfoProxy {
   readonly #feed: Feed;
   /** `metaAndAssetCtxs` per dex / `spotMetaAndAssetCtxs`: rebuilt only when the node's meta or a ctx changed. */
   readonly #built = new Map<string, CtxCache>();
+  readonly #ctxAnswers: Counter;
 
-  constructor(forwarder: InfoForwarder, feed: Feed) {
+  constructor(forwarder: InfoForwarder, feed: Feed, metrics: Metrics) {
     this.#forwarder = forwarder;
     this.#feed = feed;
+    this.#ctxAnswers = metrics.counter(
+      "hlbook_info_asset_ctxs_total",
+      "metaAndAssetCtxs and spotMetaAndAssetCtxs requests answered (built, or the same answer again)",
+    );
   }
 
   /** `POST /info` with a type the feed does not answer; `body` is what the client sent. Never throws. */
@@ -120,6 +126,7 @@ export class InfoProxy {
     if (!result.ok) return result;
     const metaText = decoder.decode(result.body);
     if (result.status !== 200) return { ok: false, status: result.status, error: metaText };
+    this.#ctxAnswers.inc();
     const key = `${type}\u0000${dex}`;
     const version = this.#feed.ctxVersion();
     const cached = this.#built.get(key);

@@ -7,12 +7,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { L4Order, Level, NodeOrder, SnapshotFile, Trade } from "../../src/book/types.ts";
-import { formatUnits, parseUnits, type SimBlock, type Simulator, startSimNode } from "../../src/sim/mod.ts";
+import { type SimBlock, type Simulator, startSimNode } from "../../src/sim/mod.ts";
 import { RefBooks } from "../sim/_replay.ts";
 import { L4_ORDER_KEYS } from "../feed/_helpers.ts";
 import { startDemo, Subprocess } from "../_support/process.ts";
 import { waitFor } from "../_support/wait.ts";
 import { WsClient } from "../_support/ws_client.ts";
+import { l2Of, tradesOf } from "../_support/sim_truth.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 
@@ -34,61 +35,6 @@ async function healthy(port: number): Promise<boolean> {
 function l4(order: L4Order | (NodeOrder & { user: string })): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of L4_ORDER_KEYS) out[key] = (order as unknown as Record<string, unknown>)[key];
-  return out;
-}
-
-/** Full-precision L2 of L4 sides (what `l2Book` without nSigFigs must show). */
-function l2Of(
-  sim: Simulator,
-  coin: string,
-  sides: readonly [readonly L4Order[], readonly L4Order[]],
-  n: number,
-) {
-  const dec = sim.spec(coin)?.szDecimals ?? 8;
-  return sides.map((orders) => {
-    const levels: Level[] = [];
-    let px = "";
-    let sz = 0n;
-    let count = 0;
-    const flush = () => {
-      if (count > 0) levels.push({ px, sz: formatUnits(sz, dec), n: count });
-    };
-    for (const o of orders) {
-      if (o.limitPx !== px) {
-        flush();
-        px = o.limitPx;
-        sz = 0n;
-        count = 0;
-      }
-      const s = parseUnits(o.sz, dec);
-      if (s > 0n) {
-        sz += s;
-        count++;
-      }
-    }
-    flush();
-    return levels.slice(0, n);
-  });
-}
-
-/** The trades of a block as the `trades` channel shows them (buyer and seller fills share a tid). */
-function tradesOf(block: SimBlock): Trade[] {
-  const out: Trade[] = [];
-  for (let i = 0; i < block.fills.length; i += 2) {
-    const [buyer, b] = block.fills[i];
-    const [seller, s] = block.fills[i + 1];
-    out.push({
-      coin: b.coin,
-      side: b.crossed ? "B" : "A",
-      px: b.px,
-      sz: b.sz,
-      hash: b.hash,
-      time: b.time,
-      tid: b.tid,
-      users: [buyer, seller],
-    });
-    assert.equal(s.tid, b.tid);
-  }
   return out;
 }
 

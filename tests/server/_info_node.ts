@@ -117,6 +117,7 @@ export async function withProxyServer(
       metrics,
     }),
     feed,
+    metrics,
   );
   feed.setInfoFallback((payload) => proxy.post(payload));
   const server = startServer({
