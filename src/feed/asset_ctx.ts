@@ -6,8 +6,9 @@
  *   from the top reaches the impact notional (20,000 USDC for BTC and ETH, 6,000 for the rest, as Hyperliquid's
  *   funding rules define it); null when a side is thinner than that.
  * - `dayNtlVlm`, `dayBaseVlm`, `prevDayPx`: a rolling 24 h window of trades per coin in one-minute buckets
- *   (the window's edge moves by whole minutes). It starts when hlbook starts: volumes cover only what hlbook
- *   saw, and `prevDayPx` (the last price at least 24 h old) stays null until hlbook has seen 24 h.
+ *   (the window's edge moves by whole minutes), fed by the live trades and, at start-up, by the backfill of
+ *   the node's hourly fills files (`--history-hours`). Volumes cover only what that history and hlbook saw;
+ *   `prevDayPx` (the last price at least 24 h old) is null until the window reaches back 24 h.
  * - `markPx`, `oraclePx`, `funding`, `openInterest`, `premium` (perps) and `circulatingSupply`,
  *   `totalSupply` (spot) come from the validators' state, which neither the node's files nor hlbook's books
  *   carry: they are null, in the official position, so parsers that read fields by name keep working.
@@ -87,6 +88,36 @@ export class DayStats {
       day.base += sz;
     }
     if (trades.length > 0) this.#version++;
+  }
+
+  /**
+   * Puts the figures of trades older than every trade seen here (the start-up backfill of the node's fills
+   * files) in front of this window; a minute both have is summed, its last price stays the newer one.
+   */
+  absorbOlder(older: DayStats): void {
+    for (const [coin, old] of older.#coins) {
+      const day = this.#coins.get(coin);
+      if (day === undefined) {
+        this.#coins.set(coin, old);
+        continue;
+      }
+      const live = day.buckets.slice(day.head);
+      const first = live.length > 0 ? live[0].minute : Infinity;
+      const kept: Minute[] = [];
+      for (const bucket of old.buckets.slice(old.head)) {
+        if (bucket.minute < first) kept.push(bucket);
+        else if (bucket.minute === first) {
+          live[0].ntl += bucket.ntl;
+          live[0].base += bucket.base;
+        } else continue;
+        day.ntl += bucket.ntl;
+        day.base += bucket.base;
+      }
+      day.buckets = [...kept, ...live];
+      day.head = 0;
+      day.before ??= old.before;
+    }
+    this.#version++;
   }
 
   /** The figures of `coin` for the 24 h ending at `now` (ms). */

@@ -481,7 +481,20 @@ export class Feed {
 
   /** Where the start-up backfill of fills goes; its `done()` merges it in front of the live history. */
   backfill(): BackfillSink {
-    return this.#streams.backfill();
+    const sink = this.#streams.backfill();
+    // The asset contexts' 24 h window gets the backfilled trades too, in front of the live ones.
+    const day = new DayStats();
+    return {
+      ...sink,
+      trades: (trades) => {
+        sink.trades(trades);
+        day.add(trades);
+      },
+      done: () => {
+        sink.done();
+        this.#day.absorbOlder(day);
+      },
+    };
   }
 
   /** Ingest state: `starting`/`resyncing` stop serving the book until the next reset; changes are told to clients. */

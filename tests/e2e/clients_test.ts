@@ -85,12 +85,13 @@ Deno.test({
       const perps = node.sim.specs.filter((s) => !s.spot).map((s) => s.name);
 
       await t.step("ccxt (pro): markets, books, trades and tickers", async (t) => {
-        // docs/clients.md, ccxt: the three URLs (Deno needs nothing else for ws://).
+        // docs/clients.md, ccxt: the three URLs, and the proxy agent Node.js needs for ws:// (harmless here).
         const exchange = new ccxt.pro.hyperliquid();
         exchange.urls.api.public = http;
         exchange.urls.api.private = http;
         exchange.urls.api.ws.public = ws;
         try {
+          await exchange.loadHttpProxyAgent();
           await t.step("loadMarkets lists every simulated perp and both spot pairs", async () => {
             const markets = await exchange.loadMarkets();
             for (const coin of perps) {
@@ -195,6 +196,7 @@ Deno.test({
             const before = books;
             await waitFor("the book loop still running after the tickers", () => books >= before + 5, 10_000);
             stop = true;
+            await loop; // ends at its next book
             assert.equal(failure, null);
           });
         } finally {

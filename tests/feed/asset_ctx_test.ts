@@ -60,6 +60,35 @@ Deno.test("DayStats keeps a rolling 24 h window of each coin's trades, in whole 
     }
   });
 
+  await t.step("a backfill of older trades absorbed in front equals having seen them all in order", () => {
+    const rng = seeded(5);
+    const t0 = Date.UTC(2026, 0, 2);
+    const trades: Trade[] = [];
+    let time = t0;
+    for (let i = 0; i < 2000; i++) {
+      time += Math.floor(rng() * 90_000);
+      const coin = ["BTC", "ETH", "@107"][Math.floor(rng() * 3)];
+      trades.push(at(coin, time, (100 + Math.floor(rng() * 900) / 10).toFixed(1), "0.25", i));
+    }
+    // The live stream starts in the middle of a minute the backfill also has trades of.
+    let split = 1000;
+    while (Math.floor(trades[split - 1].time / MINUTE) !== Math.floor(trades[split].time / MINUTE)) split++;
+    const all = new DayStats();
+    all.add(trades);
+    const live = new DayStats();
+    live.add(trades.slice(split));
+    const older = new DayStats();
+    older.add(trades.slice(0, split));
+    const v = live.version;
+    live.absorbOlder(older);
+    assert.notEqual(live.version, v);
+    for (const now of [time, time + 3_600_000, time + DAY - 1, time + DAY + MINUTE]) {
+      for (const coin of ["BTC", "ETH", "@107", "SOL"]) {
+        assert.deepEqual(live.figures(coin, now), all.figures(coin, now), `${coin} at ${now}`);
+      }
+    }
+  });
+
   await t.step("a coin never traded has zero volumes and no prevDayPx; version moves with trades", () => {
     const stats = new DayStats();
     assert.deepEqual(stats.figures("SOL", Date.now()), {

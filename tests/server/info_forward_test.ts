@@ -95,6 +95,20 @@ Deno.test("POST /info forwards the types hlbook does not answer to the node, ver
         const before = node.received.length;
         const got = await postInfo(http, '{"type":"allMids"}');
         assertEquals([got.status, JSON.parse(got.text)], [200, { BTC: "100.5", ETH: "10.5" }]);
+        // Types the feed answers from the node's files win over forwarding, errors included.
+        const user = "0x00000000000000000000000000000000000000b1";
+        for (
+          const body of [
+            { type: "openOrders", user },
+            { type: "frontendOpenOrders", user },
+            { type: "userFills", user },
+            { type: "recentTrades", coin: "BTC" },
+            { type: "openOrders", user: "not an address" },
+          ]
+        ) {
+          const answer = await postInfo(http, JSON.stringify(body));
+          assert(answer.status === 200 || answer.status === 400, `${body.type}: ${answer.status}`);
+        }
         assertEquals(node.received.length, before);
       });
 
