@@ -34,6 +34,8 @@ Deno.test(fixtureTest("ingestion of real node output, written live"), async (t) 
         await waitFor("the tailers to read the 10 blocks", () => metrics.value("hlbook_cached_blocks") >= 10);
         assert.equal(observer.resets, 0, "nothing is served before the snapshot answers");
         released.resolve();
+        await waitFor("the book to go live", () => observer.resets > 0);
+        assert.equal(observer.height, first + 9, "the snapshot was brought forward by the cached blocks");
         await observer.reaches(first + 9);
         assert.equal(observer.resets, 1);
         assert.equal(node.requests, 1, "one snapshot, brought forward by the cached blocks");
@@ -74,7 +76,8 @@ Deno.test(fixtureTest("ingestion of real node output, written live"), async (t) 
       await node.writeBlocks(first, first + 9);
       await waitFor("the tailers to read the 10 blocks", () => metrics.value("hlbook_cached_blocks") >= 5);
       released.resolve();
-      await observer.reaches(first + 9);
+      await waitFor("the book to go live", () => observer.resets > 0);
+      assert.equal(observer.height, first + 9, "served from the second snapshot, at the head");
       assert.equal(node.requests, 2, "the too-old snapshot was not served");
       assert.equal(observer.resets, 1);
       await node.writeBlocks(first + 10, first + 20);
