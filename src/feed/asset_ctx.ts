@@ -143,6 +143,40 @@ export class DayStats {
   }
 }
 
+/**
+ * Built contexts per coin, rebuilt only after the coin's book or trades changed (`touch`), a new minute moved
+ * the 24 h window, or the books were replaced (`clear`): `metaAndAssetCtxs` over hundreds of markets then costs
+ * what the last blocks changed, not a walk of every book.
+ */
+export class CtxMemo {
+  #epoch = 0;
+  readonly #changes = new Map<Coin, number>();
+  readonly #built = new Map<Coin, { readonly stamp: string; readonly json: string }>();
+
+  /** The coin's book or trades changed. */
+  touch(coin: Coin): void {
+    this.#changes.set(coin, (this.#changes.get(coin) ?? 0) + 1);
+  }
+
+  /** Every book changed (reset, re-sync, the backfill merged): forget everything. */
+  clear(): void {
+    this.#epoch++;
+    this.#built.clear();
+  }
+
+  /** The memo of `coin` for this state (`live`, minute of `now`), or `build()`'s result, kept. */
+  get(coin: Coin, live: boolean, now: number, build: () => string): string {
+    const stamp = `${this.#epoch}:${live ? 1 : 0}:${this.#changes.get(coin) ?? 0}:${
+      Math.floor(now / 60_000)
+    }`;
+    const built = this.#built.get(coin);
+    if (built !== undefined && built.stamp === stamp) return built.json;
+    const json = build();
+    this.#built.set(coin, { stamp, json });
+    return json;
+  }
+}
+
 /** Whether a coin is a spot pair (`@107`, `PURR/USDC`) rather than a perp (`BTC`, `xyz:TSLA`). */
 export function isSpotCoin(coin: Coin): boolean {
   return coin.startsWith("@") || coin.includes("/");
@@ -170,7 +204,8 @@ function impactSide(levels: readonly Level[], target: bigint): string | null {
 export function impactPxs(books: Books, coin: Coin): readonly [string, string] | null {
   if (!books.has(coin)) return null;
   const target = impactNotional(coin) * 10n ** BigInt(2 * DEC);
-  for (const nLevels of [64, 4096]) {
+  // Most books reach the impact notional within a few levels: ask for few first (levels are built as strings).
+  for (const nLevels of [8, 64, 4096]) {
     const [bids, asks] = books.l2(coin, { nSigFigs: null, mantissa: null, nLevels });
     const bid = impactSide(bids, target);
     const ask = impactSide(asks, target);

@@ -38,7 +38,7 @@ import {
   subscriptionResponse,
   tradesMessage,
 } from "./messages.ts";
-import { assetCtxJson, assetCtxMessage, DayStats } from "./asset_ctx.ts";
+import { assetCtxJson, assetCtxMessage, CtxMemo, DayStats } from "./asset_ctx.ts";
 import {
   type CoinCheck,
   type InfoRequest,
@@ -225,6 +225,7 @@ export class Feed {
   #infoTime = -1;
   /** Rolling 24 h trade figures per coin (asset contexts). */
   readonly #day = new DayStats();
+  readonly #ctxMemo = new CtxMemo();
   #infoFallback: InfoFallback | null = null;
   readonly #streams: UserStreams<Client>;
 
@@ -309,6 +310,7 @@ export class Feed {
     if (!this.#live) return;
     let midsChanged = false;
     for (const [coin, coinDiff] of diff.coins) {
+      this.#ctxMemo.touch(coin);
       if (this.#mids !== null) {
         const mid = books.mid(coin);
         if (mid !== (this.#mids.get(coin) ?? null)) {
@@ -398,6 +400,7 @@ export class Feed {
   trades(trades: readonly Trade[]): void {
     try {
       this.#day.add(trades);
+      for (const trade of trades) this.#ctxMemo.touch(trade.coin);
       this.#trades(trades);
     } catch (error) {
       this.#fault("trades fan-out", error);
@@ -441,7 +444,13 @@ export class Feed {
   }
 
   #ctxJson(books: Books | null, coin: Coin): string {
-    return assetCtxJson(books, coin, this.#day.figures(coin, this.#time > 0 ? this.#time : Date.now()));
+    const now = this.#time > 0 ? this.#time : Date.now();
+    return this.#ctxMemo.get(
+      coin,
+      books !== null,
+      now,
+      () => assetCtxJson(books, coin, this.#day.figures(coin, now)),
+    );
   }
 
   /**
@@ -493,6 +502,7 @@ export class Feed {
       done: () => {
         sink.done();
         this.#day.absorbOlder(day);
+        this.#ctxMemo.clear();
       },
     };
   }
@@ -945,6 +955,7 @@ export class Feed {
     const books = this.#books;
     if (books === null) return;
     this.#live = true;
+    this.#ctxMemo.clear();
     this.#l4Cache = null;
     this.#l4Jobs.clear();
     this.#mids = this.#midsViews.size > 0 ? this.#computeMids(books) : null;

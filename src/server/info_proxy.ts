@@ -27,7 +27,16 @@ interface CtxCache {
   readonly meta: Uint8Array;
   readonly version: string;
   readonly json: string;
+  /** When it was built (ms). */
+  readonly at: number;
 }
+
+/**
+ * How long a built `…AndAssetCtxs` answer is reused although blocks changed it (ms). On mainnet nearly every
+ * market changes in every block, so without it each request rebuilds hundreds of contexts (~20 ms, see
+ * bench section 6); with it, at most one build per dex per second whatever the number of clients.
+ */
+export const CTX_MAX_AGE_MS = 1000;
 
 const CTX_TYPES: Readonly<Record<string, "meta" | "spotMeta">> = {
   metaAndAssetCtxs: "meta",
@@ -54,10 +63,18 @@ export class InfoProxy {
   /** `metaAndAssetCtxs` per dex / `spotMetaAndAssetCtxs`: rebuilt only when the node's meta or a ctx changed. */
   readonly #built = new Map<string, CtxCache>();
   readonly #ctxAnswers: Counter;
+  readonly #maxAgeMs: number;
 
-  constructor(forwarder: InfoForwarder, feed: Feed, metrics: Metrics) {
+  /** `ctxMaxAgeMs`: see {@link CTX_MAX_AGE_MS} (tests use 0: every answer reflects the latest block). */
+  constructor(
+    forwarder: InfoForwarder,
+    feed: Feed,
+    metrics: Metrics,
+    options: { ctxMaxAgeMs?: number } = {},
+  ) {
     this.#forwarder = forwarder;
     this.#feed = feed;
+    this.#maxAgeMs = options.ctxMaxAgeMs ?? CTX_MAX_AGE_MS;
     this.#ctxAnswers = metrics.counter(
       "hlbook_info_asset_ctxs_total",
       "metaAndAssetCtxs and spotMetaAndAssetCtxs requests answered (built, or the same answer again)",
@@ -130,7 +147,10 @@ export class InfoProxy {
     const key = `${type}\u0000${dex}`;
     const version = this.#feed.ctxVersion();
     const cached = this.#built.get(key);
-    if (cached !== undefined && cached.meta === result.body && cached.version === version) {
+    if (
+      cached !== undefined && cached.meta === result.body &&
+      (cached.version === version || Date.now() - cached.at < this.#maxAgeMs)
+    ) {
       return { ok: true, json: cached.json };
     }
     const names = universeNames(metaText);
@@ -144,7 +164,7 @@ export class InfoProxy {
     const ctxs = names.map((name) => this.#feed.assetCtx(name));
     const json = `[${metaText.trim()},[${ctxs.join(",")}]]`;
     if (this.#built.size >= 64) this.#built.clear();
-    this.#built.set(key, { meta: result.body, version, json });
+    this.#built.set(key, { meta: result.body, version, json, at: Date.now() });
     return { ok: true, json };
   }
 }

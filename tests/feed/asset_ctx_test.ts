@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Books } from "../../src/book/mod.ts";
 import type { Trade } from "../../src/book/mod.ts";
-import { assetCtxJson, DayStats, impactPxs } from "../../src/feed/mod.ts";
+import { assetCtxJson, DayStats, Feed, impactPxs } from "../../src/feed/mod.ts";
+import { Metrics } from "../../src/metrics.ts";
 import { BlockMaker, sampleBooks, trade, withServer } from "./_helpers.ts";
 import { WsClient } from "../_support/ws_client.ts";
 import { rng as seeded } from "../_support/rng.ts";
@@ -208,4 +209,29 @@ Deno.test("activeAssetCtx: a snapshot on subscribe, then a message whenever the 
       await c.close();
     }
   });
+});
+
+Deno.test("Feed.assetCtx follows books, trades and the passing of time while unchanged coins are not rebuilt", () => {
+  const feed = new Feed({ metrics: new Metrics() });
+  const { books, maker } = sampleBooks();
+  feed.reset(books);
+  feed.state({ phase: "ready", height: books.height, time: books.time });
+  const ctx = (coin: string) => JSON.parse(feed.assetCtx(coin));
+  assert.equal(ctx("BTC").midPx, "100.5");
+  assert.equal(feed.assetCtx("BTC"), feed.assetCtx("BTC"), "the same string while nothing changed");
+
+  feed.trades([{ ...trade("BTC", 1, "100.0"), time: books.time }]);
+  assert.equal(ctx("BTC").dayNtlVlm, "150.0", "trades are seen at once");
+
+  maker.place("BTC", "B", "100.25", "1.0");
+  feed.block(books, maker.apply());
+  assert.equal(ctx("BTC").midPx, "100.625", "a block that changed the book is seen at once");
+
+  // 25 h later a block touches only ETH: BTC's trade left the window, its price is now 24 h old.
+  maker.place("ETH", "B", "10.25", "1.0");
+  feed.block(books, { ...maker.apply(), time: books.time + 25 * 3_600_000 });
+  assert.deepEqual([ctx("BTC").dayNtlVlm, ctx("BTC").prevDayPx], ["0.0", "100.0"]);
+
+  feed.state({ phase: "resyncing", height: books.height, time: books.time });
+  assert.equal(ctx("BTC").midPx, null, "no book served while re-syncing");
 });

@@ -103,7 +103,13 @@ export interface ProxyHarness {
 export async function withProxyServer(
   infoUrl: string,
   fn: (h: ProxyHarness) => Promise<void>,
-  limits: { timeoutMs?: number; maxConcurrent?: number; maxResponseBytes?: number; cacheMs?: number } = {},
+  limits: {
+    timeoutMs?: number;
+    maxConcurrent?: number;
+    maxResponseBytes?: number;
+    cacheMs?: number;
+    ctxMaxAgeMs?: number;
+  } = {},
 ): Promise<void> {
   const metrics = new Metrics();
   const feed = new Feed({ metrics });
@@ -118,6 +124,7 @@ export async function withProxyServer(
     }),
     feed,
     metrics,
+    { ctxMaxAgeMs: limits.ctxMaxAgeMs ?? 0 },
   );
   feed.setInfoFallback((payload) => proxy.post(payload));
   const server = startServer({

@@ -329,3 +329,22 @@ Deno.test("metaAndAssetCtxs and spotMetaAndAssetCtxs: the node's meta verbatim p
     await node.stop();
   }
 });
+
+Deno.test("a built metaAndAssetCtxs answer is reused within its maximum age although blocks changed it", async () => {
+  const node = startFakeInfoNode();
+  node.answers.set("meta", { body: '{"universe":[{"szDecimals":5,"name":"BTC"}],"collateralToken":0}' });
+  try {
+    await withProxyServer(node.url, async ({ http, feed }) => {
+      const { books, maker } = sampleBooks();
+      feed.reset(books);
+      feed.state({ phase: "ready", height: books.height, time: books.time });
+      const first = await postInfo(http, '{"type":"metaAndAssetCtxs"}');
+      assertEquals(JSON.parse(first.text)[1][0].midPx, "100.5");
+      maker.place("BTC", "A", "100.75", "1.0");
+      feed.block(books, maker.apply());
+      assertEquals((await postInfo(http, '{"type":"metaAndAssetCtxs"}')).text, first.text);
+    }, { ctxMaxAgeMs: 60_000 });
+  } finally {
+    await node.stop();
+  }
+});
