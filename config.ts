@@ -51,7 +51,7 @@ export interface Config {
   readonly maxConnectionsPerIp: number;
   readonly maxSubscriptionsPerIp: number;
   readonly maxSubscriptionsTotal: number;
-  readonly maxSnapshotBytesPerIp: number;
+  readonly maxBufferedPerIp: number;
   /** Header the client address is taken from (set by a reverse proxy); "" = the TCP peer. */
   readonly trustProxy: string;
   /** Token required on `/ws` and `POST /info`; "" = none. Never log it. */
@@ -335,11 +335,12 @@ const FLAGS: readonly FlagSpec[] = [
     default: () => "200000",
   },
   {
-    name: "max-snapshot-bytes-per-ip",
-    key: "maxSnapshotBytesPerIp",
+    name: "max-buffered-per-ip",
+    key: "maxBufferedPerIp",
     kind: "bytes",
     min: 1024,
-    help: "unsent bytes (l4Book snapshots) one client address may have before its next l4Book is refused",
+    help:
+      "unsent bytes all connections of one client address share (each at most --max-buffered; an l4Book is refused while they are used)",
     default: () => "64MiB",
   },
   {

@@ -92,7 +92,7 @@ async function main(): Promise<number> {
         maxConnectionsPerIp: config.maxConnectionsPerIp,
         maxSubscriptionsPerIp: config.maxSubscriptionsPerIp,
         maxSubscriptionsTotal: config.maxSubscriptionsTotal,
-        maxSnapshotBytesPerIp: config.maxSnapshotBytesPerIp,
+        maxBufferedPerIp: config.maxBufferedPerIp,
         trustProxy: config.trustProxy,
         authToken: auth.token,
       },

@@ -3,7 +3,7 @@
  * mix), prints one markdown table (figure, target, measured, pass/fail) and writes it to `bench/results.json`.
  * Method and the latest numbers: bench/README.md.
  *
- *   deno task bench [--only ingest,latency10,latency1,booksize,memory,fanout,assetctx]
+ *   deno task bench [--only ingest,latency10,latency1,booksize,memory,fanout,assetctx,abuse]
  *
  * @module
  */
@@ -38,6 +38,7 @@ const SECTIONS: Section[] = [
   },
   { name: "fanout", title: "5 fan-out", args: ["-A", `${here}fanout.ts`], timeout: 180 },
   { name: "assetctx", title: "6 asset ctxs", args: ["-A", `${here}asset_ctx.ts`], timeout: 120 },
+  { name: "abuse", title: "7 abuse", args: ["-A", `${here}abuse.ts`], timeout: 420 },
 ];
 
 const { values } = parseArgs({ args: Deno.args, options: { only: { type: "string" } } });

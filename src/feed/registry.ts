@@ -68,7 +68,7 @@ export interface ClientSink {
 export interface ClientLimits {
   /** Subscriptions one connection may hold. */
   readonly maxSubscriptions: number;
-  /** Unsent bytes above which the client is closed with 1008. */
+  /** Unsent bytes above which the client is closed with 1008 (may change over time, e.g. a per-address share). */
   readonly maxBuffered: number;
   /** Budgets shared with other connections (per address, global); see {@link SubscriptionGate}. */
   readonly gate?: SubscriptionGate;
@@ -124,12 +124,14 @@ export class Client {
   allowance = 0;
   /** l4Book view key → the snapshot being built for this client; its Updates wait in the job meanwhile. */
   l4Waiting: Map<string, L4Job> | null = null;
-  readonly softBuffered: number;
-  constructor(readonly sink: ClientSink, readonly limits: ClientLimits) {
-    this.softBuffered = Math.min(
-      Math.floor(limits.maxBuffered / 2),
-      Math.max(16 * 1024, Math.floor(limits.maxBuffered / 8)),
-    );
+  constructor(readonly sink: ClientSink, readonly limits: ClientLimits) {}
+  /**
+   * Unsent bytes above which l2Book/bbo/allMids are conflated: an eighth of `maxBuffered` (at least 16 KiB, at
+   * most half). Read each time: `limits.maxBuffered` may shrink while the client's address opens connections.
+   */
+  get softBuffered(): number {
+    const max = this.limits.maxBuffered;
+    return Math.min(Math.floor(max / 2), Math.max(16 * 1024, Math.floor(max / 8)));
   }
   /** Number of subscriptions held. */
   get subscriptionCount(): number {

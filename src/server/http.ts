@@ -65,7 +65,7 @@ const NO_GUARD: GuardOptions = {
   maxConnectionsPerIp: 0,
   maxSubscriptionsPerIp: 0,
   maxSubscriptionsTotal: 0,
-  maxSnapshotBytesPerIp: 0,
+  maxBufferedPerIp: 0,
   trustProxy: "",
   authToken: "",
 };
@@ -233,7 +233,7 @@ export function startServer(options: ServerOptions, feed: Feed): Server {
       sockets.add(socket);
       serveSocket(socket, feed, {
         limits,
-        gate: lease.gate,
+        clientLimits: lease.limits(options.maxSubscriptions, options.maxBuffered),
         onClosed: () => {
           sockets.delete(socket);
           lease.release();

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { Client, Feed, Subscription, SubscriptionGate } from "../feed/mod.ts";
+import type { Client, ClientLimits, Feed, Subscription, SubscriptionGate } from "../feed/mod.ts";
 import { logger } from "../log.ts";
 import type { Counter, Gauge, Metrics } from "../metrics.ts";
 
@@ -28,15 +28,19 @@ export interface GuardOptions {
   /** Subscriptions all clients may hold together. */
   readonly maxSubscriptionsTotal: number;
   /**
-   * Unsent bytes (l4Book snapshots, mostly) all connections of one address may have before a further l4Book
-   * subscription of that address is refused; the first one always fits.
+   * Unsent bytes all connections of one address may have together: each connection's `maxBuffered` is at most
+   * an equal share of it (never below {@link MIN_SHARE}), and an l4Book subscription is refused while the
+   * address's unsent bytes and pending snapshots would pass it (the first one always fits).
    */
-  readonly maxSnapshotBytesPerIp: number;
+  readonly maxBufferedPerIp: number;
   /** Header naming the client address (set by a reverse proxy), e.g. `X-Forwarded-For`; "" = the peer. */
   readonly trustProxy: string;
   /** Required on `/ws` and `POST /info` (query `token=` or `Authorization: Bearer`); "" = none. */
   readonly authToken: string;
 }
+
+/** The smallest per-connection share of `maxBufferedPerIp`: a few l2Book messages. */
+export const MIN_SHARE = 64 * 1024;
 
 /** How long one address stays quiet in the log after a line about it. */
 const LOG_EVERY_MS = 60_000;
@@ -56,10 +60,15 @@ class Usage {
   }
 }
 
-/** A WebSocket connection admitted by {@link Guard.connect}: pass `gate` to the feed, `release()` once on close. */
+/** A WebSocket connection admitted by {@link Guard.connect}: give the feed `limits(…)`, `release()` once on close. */
 export interface Lease {
   readonly address: string;
   readonly gate: SubscriptionGate;
+  /**
+   * The connection's limits for the feed: `maxBuffered` is the address's current share (it shrinks as the
+   * address opens connections, so 200 slow connections of one address hold `maxBufferedPerIp`, not 200 × 4 MiB).
+   */
+  limits(maxSubscriptions: number, maxBuffered: number): ClientLimits;
   release(): void;
 }
 
@@ -101,8 +110,8 @@ export class Guard {
         "subscriptions_total",
         "subscriptions refused because all clients held --max-subscriptions-total",
       ),
-      snapshot_bytes_per_ip: counter(
-        "snapshot_bytes_per_ip",
+      buffered_per_ip: counter(
+        "buffered_per_ip",
         "l4Book subscriptions refused because the address had --max-snapshot-bytes-per-ip unsent",
       ),
       auth: counter("auth", "requests refused (401) for a missing or wrong --auth-token"),
@@ -184,9 +193,18 @@ export class Guard {
         this.#forgetIfIdle(address, own);
       },
     };
+    const perIp = this.#options.maxBufferedPerIp;
     return {
       address,
       gate,
+      limits: (maxSubscriptions, maxBuffered) => ({
+        maxSubscriptions,
+        gate,
+        get maxBuffered() {
+          if (!own.limited || perIp <= 0 || own.connections <= 1) return maxBuffered;
+          return Math.min(maxBuffered, Math.max(MIN_SHARE, Math.floor(perIp / own.connections)));
+        },
+      }),
       release: () => {
         if (released) return;
         released = true;
@@ -231,14 +249,14 @@ export class Guard {
       this.#refuse("subscriptions_total", address, `a subscription over the server's ${total}`);
       return `the server holds its maximum of ${total} subscriptions: retry later`;
     }
-    const budget = usage.limited ? this.#options.maxSnapshotBytesPerIp : 0;
+    const budget = usage.limited ? this.#options.maxBufferedPerIp : 0;
     if (subscription.type === "l4Book" && budget > 0) {
       let unsent = 0;
       for (const other of usage.clients.keys()) unsent += this.#feed.unsentEstimate(other);
       if (!usage.clients.has(client)) unsent += this.#feed.unsentEstimate(client);
       const next = this.#feed.l4SnapshotSize(subscription.coin);
       if (unsent > 0 && unsent + next > budget) {
-        this.#refuse("snapshot_bytes_per_ip", address, `${unsent} bytes unsent, budget ${budget}`);
+        this.#refuse("buffered_per_ip", address, `${unsent} bytes unsent, budget ${budget}`);
         return `your address has ${unsent} bytes of snapshots unsent (at most ${budget}): retry when they are read`;
       }
     }
@@ -274,7 +292,7 @@ type RefusalKind =
   | "connections_per_ip"
   | "subscriptions_per_ip"
   | "subscriptions_total"
-  | "snapshot_bytes_per_ip"
+  | "buffered_per_ip"
   | "auth"
   | "slow_request";
 

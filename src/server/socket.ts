@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Client, Feed, SubscriptionGate } from "../feed/mod.ts";
+import type { Client, ClientLimits, Feed } from "../feed/mod.ts";
 import { logger } from "../log.ts";
 
 const log = logger("server");
@@ -40,7 +40,8 @@ function byteLength(text: string): number {
 export function serveSocket(
   socket: WebSocket,
   feed: Feed,
-  options: { limits: SocketLimits; onClosed: () => void; gate?: SubscriptionGate },
+  /** `clientLimits`: what the feed enforces (a per-address share and budgets); default from `limits`. */
+  options: { limits: SocketLimits; onClosed: () => void; clientLimits?: ClientLimits },
 ): void {
   const limits = options.limits;
   let client: Client | null = null;
@@ -111,11 +112,10 @@ export function serveSocket(
   const sendError = (c: Client, text: string) => enqueue(() => feed.sendError(c, text));
 
   socket.addEventListener("open", () => {
-    client = feed.attach(socket, {
-      maxSubscriptions: limits.maxSubscriptions,
-      maxBuffered: limits.maxBuffered,
-      gate: options.gate,
-    });
+    client = feed.attach(
+      socket,
+      options.clientLimits ?? { maxSubscriptions: limits.maxSubscriptions, maxBuffered: limits.maxBuffered },
+    );
   });
   socket.addEventListener("close", finish);
   socket.addEventListener("error", finish);

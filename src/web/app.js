@@ -221,6 +221,9 @@ class Feed {
 
 const wsUrl = new URL("ws", location.href);
 wsUrl.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+// With --auth-token the page is opened as `/?token=…`: the WebSocket needs the same token.
+const pageToken = new URLSearchParams(location.search).get("token");
+if (pageToken !== null) wsUrl.searchParams.set("token", pageToken);
 const feed = new Feed(wsUrl.href);
 
 function currentL2() {
@@ -850,7 +853,10 @@ async function loadSpotNames() {
   try {
     const response = await fetch("info", {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: {
+        "content-type": "application/json",
+        ...(pageToken === null ? {} : { authorization: `Bearer ${pageToken}` }),
+      },
       body: '{"type":"spotMeta"}',
       signal: AbortSignal.timeout(5000),
     });

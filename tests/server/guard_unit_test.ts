@@ -59,7 +59,7 @@ Deno.test("l4Book snapshots are budgeted per address: a second one waits until t
       maxConnectionsPerIp: 10,
       maxSubscriptionsPerIp: 100,
       maxSubscriptionsTotal: 1000,
-      maxSnapshotBytesPerIp: 1024,
+      maxBufferedPerIp: 1024,
       trustProxy: "",
       authToken: "",
     },
@@ -89,7 +89,7 @@ Deno.test("l4Book snapshots are budgeted per address: a second one waits until t
   );
   feed.handle(other.client, l4("BTC"));
   assert.match(other.sink.sent.at(-1) ?? "", /"Snapshot"/);
-  assert.equal(metrics.value("hlbook_refused_snapshot_bytes_per_ip_total"), 1);
+  assert.equal(metrics.value("hlbook_refused_buffered_per_ip_total"), 1);
   // Once the client read it, the address may subscribe again.
   a.sink.bufferedAmount = 0;
   b.sink.bufferedAmount = 0;
@@ -113,7 +113,7 @@ Deno.test("loopback peers are not limited per address; every other address is", 
       maxConnectionsPerIp: 2,
       maxSubscriptionsPerIp: 2,
       maxSubscriptionsTotal: 1000,
-      maxSnapshotBytesPerIp: 1024,
+      maxBufferedPerIp: 1024,
       trustProxy: "x-forwarded-for",
       authToken: "",
     },
@@ -140,7 +140,7 @@ Deno.test("loopback peers are not limited per address; every other address is", 
       maxConnectionsPerIp: 2,
       maxSubscriptionsPerIp: 2,
       maxSubscriptionsTotal: 1000,
-      maxSnapshotBytesPerIp: 1024,
+      maxBufferedPerIp: 1024,
       trustProxy: "",
       authToken: "",
     },
@@ -168,4 +168,49 @@ Deno.test("--auth-token-file: the first line is the token; a short one is refuse
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("one address's connections share --max-buffered-per-ip: many slow ones are closed sooner", () => {
+  const metrics = new Metrics();
+  const feed = new Feed({ metrics });
+  const { books } = sampleBooks();
+  feed.reset(books);
+  feed.state({ phase: "ready", height: books.height, time: books.time });
+  const guard = new Guard(
+    {
+      maxConnectionsPerIp: 100,
+      maxSubscriptionsPerIp: 1000,
+      maxSubscriptionsTotal: 1000,
+      maxBufferedPerIp: 4 << 20,
+      trustProxy: "",
+      authToken: "",
+    },
+    feed,
+    metrics,
+  );
+  const lone = (guard.connect("10.0.0.9") as Lease).limits(10, 4 << 20);
+  assert.equal(lone.maxBuffered, 4 << 20, "one connection has all of --max-buffered");
+  const leases = Array.from({ length: 64 }, () => guard.connect("10.0.0.1") as Lease);
+  const limits = leases.map((lease) => lease.limits(10, 4 << 20));
+  assert.equal(limits[0].maxBuffered, 64 * 1024, "64 connections: 4 MiB / 64 each");
+  // A client of that address with 100 KiB unsent is over its share and closed as too slow at the next message;
+  // the lone client of another address with as much unsent is not.
+  const slow = new Sink();
+  const slowClient = feed.attach(slow, limits[0]);
+  const fine = new Sink();
+  const fineClient = feed.attach(fine, lone);
+  for (const client of [slowClient, fineClient]) {
+    feed.handle(
+      client,
+      JSON.stringify({ method: "subscribe", subscription: { type: "trades", coin: "BTC" } }),
+    );
+  }
+  slow.bufferedAmount = fine.bufferedAmount = 100 * 1024;
+  for (const client of [slowClient, fineClient]) feed.handle(client, '{"method":"ping"}');
+  assert.equal(slowClient.closed, true);
+  assert.equal(fineClient.closed, false);
+  assert.equal(metrics.value("hlbook_closed_slow_total"), 1);
+  // As the address's connections close, the others' shares grow back.
+  for (const lease of leases.slice(1)) lease.release();
+  assert.equal(limits[0].maxBuffered, 4 << 20);
 });
