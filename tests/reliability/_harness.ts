@@ -295,19 +295,25 @@ export async function assertBooksEqual(
 }
 
 /**
- * Writes `node`'s blocks until one has a `new` diff, and writes that one with its first `new` diff resting
+ * Writes `node`'s blocks until one has a suitable `new` diff, and writes that one with that diff resting
  * `size(sz)` instead of the node's size: the block applies, but hlbook's book drifts from the node's.
  */
 export function writeDriftingBlock(node: FaultyNode, size: (sz: string) => string): void {
+  // The drifted order must not be touched again in its own block, or the block would not apply: the drift
+  // must be one that only a validation snapshot can see.
+  const drifting = (block: SimBlock) =>
+    block.diffs.findIndex((d) =>
+      typeof d.raw_book_diff === "object" && "new" in d.raw_book_diff &&
+      block.diffs.filter((other) => other.oid === d.oid).length === 1
+    );
   let block = node.step();
-  while (!block.diffs.some((d) => typeof d.raw_book_diff === "object" && "new" in d.raw_book_diff)) {
+  while (drifting(block) < 0) {
     node.write(block);
     block = node.step();
   }
-  let changed = false;
-  const diffs = block.diffs.map((d) => {
-    if (changed || typeof d.raw_book_diff !== "object" || !("new" in d.raw_book_diff)) return d;
-    changed = true;
+  const index = drifting(block);
+  const diffs = block.diffs.map((d, i) => {
+    if (i !== index || typeof d.raw_book_diff !== "object" || !("new" in d.raw_book_diff)) return d;
     return { ...d, raw_book_diff: { new: { ...d.raw_book_diff.new, sz: size(d.raw_book_diff.new.sz) } } };
   });
   node.write({ ...block, diffs });

@@ -104,8 +104,10 @@ Deno.test("a book that drifted from the node is caught by the validation snapsho
     await waitFor(
       "the drift to be detected",
       async () => (await hlbook.metric("hlbook_resyncs_total")) > resyncs,
-      10_000,
-    );
+      30_000,
+    ).catch((error) => {
+      throw new Error(`${error.message}\n${hlbook.lines.slice(from).join("\n")}`);
+    });
     await node.advance(3);
     await assertBooksEqual(hlbook, node);
     const inconsistencies = (await hlbook.metric("hlbook_inconsistencies_total")) - before;
