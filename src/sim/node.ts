@@ -202,7 +202,7 @@ export async function startSimNode(options: SimNodeOptions): Promise<SimNode> {
 /**
  * The node's info endpoint, as far as hlbook uses it: `POST /info` with a `fileSnapshot` request for
  * `l4Snapshots` writes the book at the last fully written block to `outPath` and answers 200; with `meta`
- * given, `meta`, `spotMeta` and `perpDexs` are answered too (see `meta.ts`).
+ * given, `meta`, `spotMeta`, `perpDexs` (see `meta.ts`) and `exchangeStatus` are answered too.
  */
 export async function handleInfo(
   request: Request,
@@ -237,7 +237,7 @@ export async function handleInfo(
   return json(200, null);
 }
 
-/** The answer to a `meta` (main dex only), `spotMeta` or `perpDexs` request, or null for other types. */
+/** The answer to a `meta` (main dex only), `spotMeta`, `perpDexs` or `exchangeStatus` request, else null. */
 function metaAnswer(body: unknown, meta: SimMeta): Response | null {
   if (typeof body !== "object" || body === null) return null;
   const b = body as Record<string, unknown>;
@@ -255,6 +255,8 @@ function metaAnswer(body: unknown, meta: SimMeta): Response | null {
       return text(meta.spotMeta);
     case "perpDexs":
       return text(meta.perpDexs);
+    case "exchangeStatus":
+      return text(`{"specialStatuses":null,"time":${Date.now()}}`);
     default:
       return null;
   }

@@ -110,6 +110,17 @@ Deno.test({
             );
           });
 
+          await t.step(
+            "fetchStatus, fetchTickers and fetchCurrencies parse what hlbook and the node answer",
+            async () => {
+              assert.equal((await exchange.fetchStatus()).status, "ok", "exchangeStatus, forwarded");
+              const tickers = await exchange.fetchTickers(["BTC/USDC:USDC", "HYPE/USDC"]);
+              assert.ok((tickers["BTC/USDC:USDC"]?.close ?? 0) > 0 && (tickers["HYPE/USDC"]?.close ?? 0) > 0);
+              const currencies = await exchange.fetchCurrencies();
+              assert.ok(currencies.USDC && currencies.PURR && currencies.HYPE, "spotMeta's tokens");
+            },
+          );
+
           await t.step("fetchOrderBook equals the simulator's book at the block it names", async () => {
             await repeat("fetchOrderBook matches", 4, 20_000, async () => {
               for (

@@ -75,6 +75,11 @@ Deno.test("the simulated node's meta, spotMeta and perpDexs are shaped like main
       }
       const dexs = await fetch(node.infoUrl ?? "", { method: "POST", body: '{"type":"perpDexs"}' });
       assert.equal(await dexs.text(), "[null]");
+      const before = Date.now();
+      const status = await fetch(node.infoUrl ?? "", { method: "POST", body: '{"type":"exchangeStatus"}' });
+      const { specialStatuses, time } = await status.json();
+      assert.equal(specialStatuses, null);
+      assert.ok(Number.isInteger(time) && time >= before && time <= Date.now(), "the node's clock");
       const other = await fetch(node.infoUrl ?? "", { method: "POST", body: '{"type":"meta","dex":"xyz"}' });
       assert.equal(other.status, 422);
       await other.body?.cancel();
