@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { pruneHourlyFiles } from "./src/sim/mod.ts";
 
 const HELP = `deno task demo [flags]: hlbook on a simulated node, one command
 
@@ -19,11 +20,15 @@ const HELP = `deno task demo [flags]: hlbook on a simulated node, one command
   --load X     multiplier of mainnet-like event rates (1 ≈ mainnet BTC flow, ~800 order statuses per
                block, ~6 MB/s of node files in the temp dir; 10 = ten times that). Default 0.2.
   --seed N     simulator seed (default: random)
+  --keep-hours N  hourly node files kept per stream in the temp dir; older ones are deleted, as the
+               node's own pruning does (default 2, at least 2)
   -h, --help   this text`;
 
 const SIM = fileURLToPath(new URL("./src/sim/cli.ts", import.meta.url));
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
+/** How often the temp dir is pruned to the last `--keep-hours` hourly files. */
+const PRUNE_EVERY_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
 
 /** A free loopback port (the kernel picks it; closed again right away). */
@@ -109,6 +114,7 @@ async function main(): Promise<number> {
         rate: { type: "string" },
         load: { type: "string" },
         seed: { type: "string" },
+        "keep-hours": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -122,6 +128,7 @@ async function main(): Promise<number> {
       rate: flag("rate", values.rate, (n) => n > 0 && n <= 1000) ?? 15,
       load: flag("load", values.load, (n) => n >= 0) ?? 0.2,
       seed: flag("seed", values.seed, Number.isInteger) ?? Math.floor(Math.random() * 2 ** 31),
+      keepHours: flag("keep-hours", values["keep-hours"], (n) => Number.isInteger(n) && n >= 2) ?? 2,
     };
   } catch (error) {
     console.error(`demo: ${(error as Error).message}\n\n${HELP}`);
@@ -144,6 +151,7 @@ interface DemoOptions {
   readonly rate: number;
   readonly load: number;
   readonly seed: number;
+  readonly keepHours: number;
 }
 
 async function run(dir: string, options: DemoOptions): Promise<number> {
@@ -217,6 +225,12 @@ async function run(dir: string, options: DemoOptions): Promise<number> {
       });
     }
 
+    const pruner = setInterval(() => {
+      pruneHourlyFiles(dataDir, options.keepHours).catch((error) => {
+        console.error(`demo: could not prune ${dataDir}: ${error.message}`);
+      });
+    }, PRUNE_EVERY_MS);
+    stopped.promise.then(() => clearInterval(pruner));
     const ready = await Promise.race([waitReady(port, server, sim), stopped.promise.then(() => false)]);
     if (ready) {
       console.log(
@@ -224,7 +238,7 @@ async function run(dir: string, options: DemoOptions): Promise<number> {
           `load ${options.load}, seed ${options.seed})\n` +
           `  page:      http://127.0.0.1:${port}/\n` +
           `  websocket: ws://127.0.0.1:${port}/ws\n` +
-          `  data dir:  ${dataDir} (removed on exit)\n` +
+          `  data dir:  ${dataDir} (the last ${options.keepHours} hourly files kept; removed on exit)\n` +
           `Press Ctrl-C to stop.\n`,
       );
     } else if (!stopping && exitCode === 0) {

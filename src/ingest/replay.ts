@@ -1,6 +1,8 @@
 /**
  * Replays recorded node files through the same parse → align → apply path as live ingestion, as fast as
- * possible (backtests, benchmarks).
+ * possible (backtests, benchmarks). A data dir holds each stream either as the node lays it out
+ * (`node_order_statuses_by_block/hourly/YYYYMMDD/H`) or as one recording (`node_order_statuses_by_block.jsonl`
+ * or `.jsonl.gz`, the lines concatenated).
  *
  * @module
  */
@@ -22,7 +24,7 @@ import { listStreamFiles } from "./tail.ts";
 
 /** What to replay. */
 export interface ReplayOptions {
-  /** Data dir holding `node_*_by_block/hourly/…` (or `node_*_streaming/…`). */
+  /** Data dir holding `node_*_by_block/hourly/…` (or `node_*_streaming/…`), or `node_*.jsonl[.gz]` recordings. */
   readonly dataDir: string;
   /** The starting book's snapshot (its height decides which blocks apply). */
   readonly snapshot: SnapshotFile;
@@ -51,9 +53,26 @@ export class ReplayError extends Error {
   }
 }
 
-async function* streamLines(dir: string): AsyncGenerator<{ file: string; line: number; text: string }> {
-  for (const file of await listStreamFiles(dir)) {
+/** The files of one stream: a recording (`<dir>.jsonl.gz` / `<dir>.jsonl`) or the node's hourly files. */
+async function streamFiles(dir: string): Promise<string[]> {
+  for (const recording of [`${dir}.jsonl.gz`, `${dir}.jsonl`]) {
+    try {
+      if ((await Deno.stat(recording)).isFile) return [recording];
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  return await listStreamFiles(dir);
+}
+
+async function* streamLines(
+  files: readonly string[],
+): AsyncGenerator<{ file: string; line: number; text: string }> {
+  for (const file of files) {
     const handle = await Deno.open(file);
+    const readable = file.endsWith(".gz")
+      ? handle.readable.pipeThrough(new DecompressionStream("gzip"))
+      : handle.readable;
     // Newlines are looked for only in each new chunk, and a line's pieces are joined once: lines of several
     // MB span many chunks, and rescanning a growing buffer would be quadratic.
     let pieces: Uint8Array[] = [];
@@ -64,7 +83,7 @@ async function* streamLines(dir: string): AsyncGenerator<{ file: string; line: n
       if (decoded === null) throw new ReplayError(`${file} line ${line}: not valid UTF-8`);
       return decoded;
     };
-    for await (const chunk of handle.readable) {
+    for await (const chunk of readable) {
       let start = 0;
       for (let index = chunk.indexOf(10); index >= 0; index = chunk.indexOf(10, start)) {
         line++;
@@ -102,10 +121,10 @@ function join(pieces: readonly Uint8Array[], size: number, last: Uint8Array): Ui
 }
 
 async function* batches<E>(
-  dir: string,
+  files: readonly string[],
   parse: (text: string) => ParseResult<E>,
 ): AsyncGenerator<Batch<E>> {
-  for await (const { file, line, text } of streamLines(dir)) {
+  for await (const { file, line, text } of streamLines(files)) {
     const result = parse(text);
     if (!result.ok) throw new ReplayError(`${file} line ${line}: ${result.error}`);
     yield result.batch;
@@ -129,10 +148,42 @@ export async function readSnapshotFile(path: string): Promise<SnapshotFile> {
   return result.snapshot;
 }
 
+/**
+ * The files of the three streams of `mode` in `dataDir`; a `ReplayError` naming what was expected when the
+ * statuses or diffs are not there (fills are optional: without them there are no trades).
+ */
+async function nodeFiles(
+  dataDir: string,
+  mode: "by-block" | "streaming",
+): Promise<{ statuses: string[]; diffs: string[]; fills: string[] }> {
+  const dirs = streamDirs(mode);
+  let found;
+  try {
+    found = {
+      statuses: await streamFiles(`${dataDir}/${dirs.statuses}`),
+      diffs: await streamFiles(`${dataDir}/${dirs.diffs}`),
+      fills: await streamFiles(`${dataDir}/${dirs.fills}`),
+    };
+  } catch (error) {
+    throw new ReplayError(`cannot read ${dataDir}: ${error instanceof Error ? error.message : error}`);
+  }
+  if (found.statuses.length > 0 && found.diffs.length > 0) return found;
+  const missing = [dirs.statuses, dirs.diffs].filter((_, i) => [found.statuses, found.diffs][i].length === 0);
+  const other = mode === "by-block" ? "streaming" : "by-block";
+  const otherDirs = streamDirs(other);
+  const hint = (await streamFiles(`${dataDir}/${otherDirs.statuses}`)).length > 0
+    ? `; it holds ${other} files: use --ingest ${other}`
+    : "";
+  throw new ReplayError(
+    `${dataDir} holds no ${missing.join(" or ")} files for --ingest ${mode}: expected the node's layout ` +
+      `(${dirs.statuses}/hourly/YYYYMMDD/H, ${dirs.diffs}/hourly/…, ${dirs.fills}/hourly/…) or recordings ` +
+      `(${dirs.statuses}.jsonl[.gz], ${dirs.diffs}.jsonl[.gz], ${dirs.fills}.jsonl[.gz])${hint}`,
+  );
+}
+
 /** Replays `dataDir` onto the snapshot; blocks at or below its height are skipped. */
 export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   const mode = options.mode ?? "by-block";
-  const dirs = streamDirs(mode);
   const books = Books.fromSnapshot(options.snapshot);
   const started = performance.now();
   let blocks = 0;
@@ -162,23 +213,35 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
       failure ??= new ReplayError(`${fault.stream}: ${fault.message}`);
     },
   });
-  const statuses = batches<StatusEvent>(`${options.dataDir}/${dirs.statuses}`, parseStatusLine);
-  const diffs = batches<BookDiffEvent>(`${options.dataDir}/${dirs.diffs}`, parseDiffLine);
+  const files = await nodeFiles(options.dataDir, mode);
+  const statuses = batches<StatusEvent>(files.statuses, parseStatusLine);
+  const diffs = batches<BookDiffEvent>(files.diffs, parseDiffLine);
   let s = await statuses.next();
   let d = await diffs.next();
+  let last = 0;
   // Feed the stream that is behind, as live tailing would.
   while ((!s.done || !d.done) && !failure) {
     if (d.done || (!s.done && s.value.blockNumber <= d.value.blockNumber)) {
-      aligner.pushStatuses((s as IteratorYieldResult<Batch<StatusEvent>>).value);
+      const batch = (s as IteratorYieldResult<Batch<StatusEvent>>).value;
+      last = Math.max(last, batch.blockNumber);
+      aligner.pushStatuses(batch);
       s = await statuses.next();
     } else {
+      last = Math.max(last, d.value.blockNumber);
       aligner.pushDiffs(d.value);
       d = await diffs.next();
     }
   }
+  if (mode === "streaming" && last > 0 && !failure) {
+    // A streaming block is complete when a later block number appears, which the recording's last block never
+    // sees: the end of the recording completes it (and every block before it) in both streams.
+    const end = { blockNumber: last + 1, blockTime: 0, localTime: "", events: [] };
+    aligner.pushStatuses(end);
+    aligner.pushDiffs(end);
+  }
   if (failure) throw failure;
   const assembler = new TradeAssembler(mode);
-  for await (const batch of batches<FillEvent>(`${options.dataDir}/${dirs.fills}`, parseFillLine)) {
+  for await (const batch of batches<FillEvent>(files.fills, parseFillLine)) {
     const { trades } = assembler.push(batch);
     tradeCount += trades.length;
     if (trades.length > 0) options.onTrades?.(trades);

@@ -12,3 +12,4 @@ export { formatNodeTime, formatUnits, hourlyPath, parseUnits } from "./decimal.t
 export { batchLine, NodeFileWriter, type NodeFileWriterOptions, type Stream, STREAMS } from "./writer.ts";
 export { handleInfo, type SimNode, type SimNodeOptions, startSimNode } from "./node.ts";
 export { type SimMeta, simMeta } from "./meta.ts";
+export { pruneHourlyFiles } from "./prune.ts";

@@ -30,16 +30,48 @@ Deno.test(fixtureTest("replay pushes recorded files through parse, align and app
     }
   });
 
-  await t.step("streaming files replay to the same book, one block short", async () => {
+  await t.step("streaming files replay to the same book, last block included", async () => {
     const node = new FakeNode(fixture, "streaming");
     try {
       await node.writeStreaming(fixture.first, last);
       const result = await replay({ dataDir: node.dataDir, snapshot: fixture.snapshot, mode: "streaming" });
-      assert.equal(result.books.height, last - 1);
+      assert.equal(result.books.height, last);
+      assert.equal(result.blocks, 51);
       assert.equal(result.trades, 11);
-      assert.equal(compareBooks(new Reference(fixture).at(last - 1), result.books), null);
+      assert.equal(compareBooks(new Reference(fixture).at(last), result.books), null);
     } finally {
       await node.close();
+    }
+  });
+
+  await t.step(
+    "the fixture's .jsonl.gz recordings replay in both modes to the same last block and book",
+    async () => {
+      const byBlock = await replay({ dataDir: FIXTURE_DIR, snapshot: fixture.snapshot, mode: "by-block" });
+      const streaming = await replay({ dataDir: FIXTURE_DIR, snapshot: fixture.snapshot, mode: "streaming" });
+      assert.equal(byBlock.books.height, 985148232);
+      assert.equal(streaming.books.height, 985148232);
+      assert.equal(streaming.books.orderCount(), byBlock.books.orderCount());
+      assert.equal([streaming.blocks, streaming.events, streaming.trades].join(), [51, 42_924, 11].join());
+      assert.equal([byBlock.blocks, byBlock.events, byBlock.trades].join(), [51, 42_924, 11].join());
+      assert.equal(compareBooks(byBlock.books, streaming.books), null);
+      assert.equal(compareBooks(new Reference(fixture).at(last), streaming.books), null);
+    },
+  );
+
+  await t.step("plain .jsonl recordings are read too", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "hlbook-replay-" });
+    try {
+      for (const stream of ["order_statuses", "raw_book_diffs", "fills"]) {
+        const name = `node_${stream}_by_block.jsonl`;
+        const file = await Deno.open(`${FIXTURE_DIR}${name}.gz`);
+        const text = await new Response(file.readable.pipeThrough(new DecompressionStream("gzip"))).text();
+        await Deno.writeTextFile(`${dir}/${name}`, text);
+      }
+      const result = await replay({ dataDir: dir, snapshot: fixture.snapshot });
+      assert.equal(result.books.height, last);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   });
 
@@ -69,6 +101,48 @@ Deno.test(fixtureTest("replay pushes recorded files through parse, align and app
       );
     } finally {
       await node.close();
+    }
+  });
+
+  await t.step("a directory without node files is an error naming what was expected", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "hlbook-replay-" });
+    try {
+      await assert.rejects(
+        replay({ dataDir: dir, snapshot: fixture.snapshot }),
+        (error: Error) => {
+          assert.equal(error.name, "ReplayError");
+          assert.match(error.message, new RegExp(`^${dir} holds no node_order_statuses_by_block or `));
+          assert.match(error.message, /node_order_statuses_by_block\/hourly\/YYYYMMDD\/H/);
+          assert.match(error.message, /node_order_statuses_by_block\.jsonl\[\.gz\]/);
+          return true;
+        },
+      );
+      await assert.rejects(
+        replay({ dataDir: `${dir}/nope`, snapshot: fixture.snapshot, mode: "streaming" }),
+        /holds no node_order_statuses_streaming or node_raw_book_diffs_streaming files for --ingest streaming/,
+      );
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-read",
+          "--allow-env",
+          new URL("../../src/ingest/replay_cli.ts", import.meta.url).pathname,
+          "--data-dir",
+          dir,
+          "--snapshot",
+          `${FIXTURE_DIR}snapshot.json.gz`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(output.code, 1);
+      assert.match(
+        new TextDecoder().decode(output.stderr),
+        /^replay: .* holds no node_order_statuses_by_block/,
+      );
+      assert.equal(new TextDecoder().decode(output.stdout), "");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   });
 
