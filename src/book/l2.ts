@@ -1,5 +1,5 @@
 /**
- * Aggregated L2 views with Hyperliquid's bucketing (formats.md §4): with `nSigFigs = s` and mantissa `m`
+ * Aggregated L2 views with Hyperliquid's bucketing (docs/protocol.md): with `nSigFigs = s` and mantissa `m`
  * (default 1), a price of `d` digits at 1e-8 resolution falls in buckets of `m·10^max(0, d−s)` units; bids
  * round down, asks round up. Walks from the top of the book and stops once `nLevels` buckets are complete.
  *

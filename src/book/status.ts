@@ -16,7 +16,7 @@ export function mayInsert(status: string): boolean {
 
 /**
  * Whether a status inserts its order when a `new` diff names it in the same block: `open` for a non-trigger
- * order whose `tif` is not `Ioc`, or `triggered` (formats.md §1). Raw statuses never do.
+ * order whose `tif` is not `Ioc`, or `triggered` (docs/node-files.md). Raw statuses never do.
  */
 export function insertsOrder(status: StatusEvent): status is OrderStatusEvent {
   if ("raw" in status || !mayInsert(status.status)) return false;

@@ -1,7 +1,7 @@
 /**
  * Domain types shared across hlbook. The book module is pure: these are plain data shapes.
  *
- * Node event shapes mirror the node's JSON exactly (see ../shared/docs/formats.md §1), so parsed events can be
+ * Node event shapes mirror the node's JSON exactly (see docs/node-files.md), so parsed events can be
  * forwarded to `l4Book` subscribers without copying.
  *
  * @module
@@ -120,7 +120,7 @@ export interface Level {
   readonly n: number;
 }
 
-/** L2 view parameters, already validated (see `formats.md` §4). */
+/** L2 view parameters, already validated (see docs/protocol.md). */
 export interface L2Params {
   /** 2..5, or null for full precision. */
   readonly nSigFigs: number | null;

@@ -1,5 +1,5 @@
 /**
- * Server → client wire shapes (formats.md §4) and their serialisation. Hot messages are built as strings
+ * Server → client wire shapes (docs/protocol.md) and their serialisation. Hot messages are built as strings
  * directly: decimals coming from the book are already JSON-safe, everything else goes through `JSON.stringify`.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * The WebSocket API's subscription registry and messages (formats.md §4).
+ * The WebSocket API's subscription registry and messages (docs/protocol.md).
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Client → server messages: parsed and validated once into precise types (formats.md §4).
+ * Client → server messages: parsed and validated once into precise types (docs/protocol.md).
  *
  * Structural problems (not JSON, unknown method or subscription type) answer
  * `Error parsing JSON into valid websocket request: <text>`; a known subscription type with bad fields (unknown

@@ -1,6 +1,6 @@
 /**
  * The independent reference for L2 views: orders grouped by price and bucketed with BigInt arithmetic, straight
- * from Hyperliquid's rule (formats.md §4), sharing no code with `src/book`'s maintained levels and buckets.
+ * from Hyperliquid's rule (docs/protocol.md), sharing no code with `src/book`'s maintained levels and buckets.
  * Every test that checks l2Book content compares against this, never against `Books.l2` (the code under test).
  *
  * @module

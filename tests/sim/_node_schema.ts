@@ -1,5 +1,5 @@
 /**
- * A strict checker of node output lines (formats.md §1), used on both the simulator's files and the real
+ * A strict checker of node output lines (docs/node-files.md), used on both the simulator's files and the real
  * mainnet fixture: the simulated node must look exactly like a real one.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * A deliberately simple reference L4 book that applies node blocks by the rules of formats.md §1 (order
+ * A deliberately simple reference L4 book that applies node blocks by the rules of docs/node-files.md (order
  * entry from the same block's inserting status, HIP-2 orders from their diff, `insertBefore`, trigger
  * conversion, `update`, `remove`). Tests use it to check that the simulator's files replay to the
  * simulator's own book, and check it first on the real mainnet fixture.
