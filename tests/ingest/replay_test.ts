@@ -4,6 +4,24 @@ import { replay } from "../../src/ingest/mod.ts";
 import { FIXTURE_DIR, fixtureTest } from "../_support/fixtures.ts";
 import { FakeNode, loadFixture, Reference } from "./_fake_node.ts";
 
+/** `deno task replay --data-dir DIR --snapshot <the fixture's>` as a subprocess. */
+function replayCli(dataDir: string): Promise<Deno.CommandOutput> {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-env",
+      new URL("../../src/ingest/replay_cli.ts", import.meta.url).pathname,
+      "--data-dir",
+      dataDir,
+      "--snapshot",
+      `${FIXTURE_DIR}snapshot.json.gz`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+}
+
 Deno.test(fixtureTest("replay pushes recorded files through parse, align and apply"), async (t) => {
   const fixture = await loadFixture();
   const last = fixture.first + fixture.blocks.length - 1;
@@ -79,20 +97,7 @@ Deno.test(fixtureTest("replay pushes recorded files through parse, align and app
     const node = new FakeNode(fixture);
     try {
       await node.writeBlocks(fixture.first, last, { pauseMs: 0 });
-      const output = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-read",
-          "--allow-env",
-          new URL("../../src/ingest/replay_cli.ts", import.meta.url).pathname,
-          "--data-dir",
-          node.dataDir,
-          "--snapshot",
-          `${FIXTURE_DIR}snapshot.json.gz`,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
+      const output = await replayCli(node.dataDir);
       const stdout = new TextDecoder().decode(output.stdout);
       assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
       assert.match(
@@ -121,20 +126,7 @@ Deno.test(fixtureTest("replay pushes recorded files through parse, align and app
         replay({ dataDir: `${dir}/nope`, snapshot: fixture.snapshot, mode: "streaming" }),
         /holds no node_order_statuses_streaming or node_raw_book_diffs_streaming files for --ingest streaming/,
       );
-      const output = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-read",
-          "--allow-env",
-          new URL("../../src/ingest/replay_cli.ts", import.meta.url).pathname,
-          "--data-dir",
-          dir,
-          "--snapshot",
-          `${FIXTURE_DIR}snapshot.json.gz`,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
+      const output = await replayCli(dir);
       assert.equal(output.code, 1);
       assert.match(
         new TextDecoder().decode(output.stderr),
