@@ -26,3 +26,21 @@ Deno.test("the README flag table lists every flag with its real default", async 
     assert.equal(shown, expected, `--${flag}`);
   }
 });
+
+Deno.test("the README and docs/ link only inside the repository, and every link resolves", async () => {
+  const root = new URL("../", import.meta.url);
+  const files = ["README.md"];
+  for await (const entry of Deno.readDir(new URL("docs/", root))) {
+    if (entry.name.endsWith(".md")) files.push(`docs/${entry.name}`);
+  }
+  for (const file of files) {
+    const text = await Deno.readTextFile(new URL(file, root));
+    assert.doesNotMatch(text, /\.\.\/shared/, `${file} names ../shared`);
+    for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+      if (/^[a-z]+:/.test(target)) continue; // an absolute URL
+      const resolved = new URL(target, new URL(file, root));
+      assert.ok(resolved.href.startsWith(root.href), `${file} links outside the repository: ${target}`);
+      await Deno.stat(resolved).catch(() => assert.fail(`${file} links to a missing ${target}`));
+    }
+  }
+});
