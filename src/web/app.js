@@ -10,6 +10,7 @@ import {
   buildLadder,
   coinLabel,
   DEFAULT_LEVELS,
+  depthAt,
   depthOutline,
   formatAge,
   formatClockMs,
@@ -749,10 +750,14 @@ function chartColours() {
     askFill: read("--ask-fill"),
     grid: read("--border"),
     text: read("--muted"),
+    textStrong: read("--text"),
+    panel: read("--panel"),
   };
 }
 
 let chartDraws = 0;
+/** The pointer's x over the depth chart in CSS pixels, or null when it is elsewhere. */
+let chartHover = /** @type {number | null} */ (null);
 
 /** Draws the depth chart of the current view (cumulative size per side, x centred on the mid). */
 function renderChart() {
@@ -844,6 +849,38 @@ function renderChart() {
     ctx.stroke();
     ctx.setLineDash([]);
   }
+  if (chartHover !== null && chartHover <= plot.width) {
+    const px = depth.lo + (chartHover / plot.width) * (depth.hi - depth.lo);
+    const at = depthAt(depth, px);
+    if (at !== null) {
+      const x = Math.round(chartHover) + 0.5;
+      ctx.strokeStyle = colours.text;
+      ctx.beginPath();
+      ctx.moveTo(x, plot.top);
+      ctx.lineTo(x, plot.height);
+      ctx.stroke();
+      /** @type {{ px: string, sz: string }[]} */
+      const shown = l2.levels.flat();
+      const decimals = priceDecimals(shown.map((level) => level.px));
+      const szDecimals = priceDecimals(shown.map((level) => level.sz));
+      const lines = [
+        `${at.side === "B" ? "Bids" : "Asks"} to ${formatPrice(px.toFixed(decimals), decimals)}`,
+        `${formatSize(at.cum.toFixed(szDecimals))} in ${at.levels} level${at.levels === 1 ? "" : "s"}`,
+      ];
+      const boxWidth = Math.max(...lines.map((line) => ctx.measureText(line).width)) + 14;
+      const left = x + boxWidth + 8 > plot.width ? x - boxWidth - 8 : x + 8;
+      ctx.fillStyle = colours.panel;
+      ctx.strokeStyle = at.side === "B" ? colours.bid : colours.ask;
+      ctx.beginPath();
+      ctx.rect(left, plot.top + 4, boxWidth, 38);
+      ctx.fill();
+      ctx.stroke();
+      ctx.fillStyle = colours.textStrong;
+      ctx.textAlign = "left";
+      ctx.textBaseline = "top";
+      lines.forEach((line, i) => ctx.fillText(line, left + 7, plot.top + 9 + i * 15));
+    }
+  }
   canvas.dataset.time = String(l2.time);
   canvas.dataset.draws = String(++chartDraws);
 }
@@ -892,6 +929,14 @@ dom.coin.addEventListener("change", () => select(dom.coin.value, state.precision
 dom.precision.addEventListener("change", () => select(state.coin, dom.precision.value));
 dom.levels.addEventListener("change", () => select(state.coin, state.precision, Number(dom.levels.value)));
 new ResizeObserver(() => touch("chart")).observe(/** @type {HTMLElement} */ (dom.depth.parentElement));
+dom.depth.addEventListener("pointermove", (event) => {
+  chartHover = event.offsetX;
+  touch("chart");
+});
+dom.depth.addEventListener("pointerleave", () => {
+  chartHover = null;
+  touch("chart");
+});
 matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => touch("chart"));
 dom.l4Close.addEventListener("click", () => closeL4());
 addEventListener("hashchange", () => {

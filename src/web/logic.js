@@ -789,6 +789,27 @@ export function depthOutline(side, depth, box) {
 }
 
 /**
+ * What the depth chart shows under the pointer at price `px`: the side on that side of the mid and the size
+ * one would trade sweeping the book from the best level to `px` (the cumulative size of the levels passed).
+ * @param {Depth} depth
+ * @param {number} px
+ * @returns {{ side: "B" | "A", cum: number, levels: number } | null} null outside the book or without a mid
+ */
+export function depthAt(depth, px) {
+  if (depth.mid === null) return null;
+  const side = px < depth.mid ? "B" : "A";
+  const points = side === "B" ? depth.bids : depth.asks;
+  let cum = 0;
+  let levels = 0;
+  for (const point of points) {
+    if (side === "B" ? point.px < px : point.px > px) break;
+    cum = point.cum;
+    levels++;
+  }
+  return { side, cum, levels };
+}
+
+/**
  * Round axis ticks between `lo` and `hi`: about `count` of them, on 1, 2 or 5 times a power of ten, each with
  * its value and a plain decimal text (never `1e-7`) with as many decimals as the step needs.
  * @param {number} lo

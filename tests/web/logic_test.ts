@@ -5,6 +5,7 @@ import {
   buildLadder,
   coinLabel,
   decimalsOf,
+  depthAt,
   depthOutline,
   formatAge,
   formatClock,
@@ -510,6 +511,14 @@ Deno.test("the depth chart cumulates each side outwards from the mid", async (t)
     const asks = depthOutline(depth.asks, depth, box);
     assert.deepEqual(asks.at(-1), [200, 100]);
     assert.deepEqual(depthOutline([], depth, box), []);
+  });
+  await t.step("under the pointer: the side and the size swept from the best level to that price", () => {
+    assert.deepEqual(depthAt(depth, 98.5), { side: "B", cum: 1, levels: 1 });
+    assert.deepEqual(depthAt(depth, 98), { side: "B", cum: 3, levels: 2 });
+    assert.deepEqual(depthAt(depth, 99.5), { side: "B", cum: 0, levels: 0 });
+    assert.deepEqual(depthAt(depth, 101.5), { side: "A", cum: 0.5, levels: 1 });
+    assert.deepEqual(depthAt(depth, 150), { side: "A", cum: 1, levels: 2 });
+    assert.equal(depthAt(buildDepth(buildLadder([[{ px: "1.0", sz: "1.0", n: 1 }], []])), 1), null);
   });
   await t.step("an empty book still has an axis", () => {
     const empty = buildDepth(buildLadder([[], []]));
