@@ -3,7 +3,8 @@
  * same lines in the same process:
  * - `replay()` from src/ingest as shipped (its file reader, parse → align → apply, fills → trades);
  * - the same parse → align → apply (`parseStatusLine`/`parseDiffLine` → `BlockAligner` → `Books.applyBlock`,
- *   plus `parseFillLine` → `TradeAssembler`) fed from whole-file reads, to separate the reader's cost.
+ *   plus `parseFillLine` → `TradeAssembler`) fed with each line's bytes (as the tailer hands them over) from
+ *   whole-file reads, to separate the reader's cost.
  *
  * @module
  */
@@ -84,19 +85,19 @@ async function pipelineOnly(): Promise<{ seconds: number; events: number }> {
   for (let i = 0; i < Math.max(statusLines.length, diffLines.length); i++) {
     // the node writes diffs before statuses
     if (i < diffLines.length) {
-      const r = parseDiffLine(decodeLine(diffLines[i]) as string);
+      const r = parseDiffLine(diffLines[i]);
       if (!r.ok) throw new Error(r.error);
       aligner.pushDiffs(r.batch);
     }
     if (i < statusLines.length) {
-      const r = parseStatusLine(decodeLine(statusLines[i]) as string);
+      const r = parseStatusLine(statusLines[i]);
       if (!r.ok) throw new Error(r.error);
       aligner.pushStatuses(r.batch);
     }
   }
   const trades = new TradeAssembler("by-block");
   for (const line of fillLines) {
-    const r = parseFillLine(decodeLine(line) as string);
+    const r = parseFillLine(line);
     if (!r.ok) throw new Error(r.error);
     trades.push(r.batch);
   }
@@ -144,12 +145,12 @@ const rowRate = (figure: string, rate: number) => ({
   pass: rate >= needed,
   value: rate,
 });
-const rowRatio = (figure: string, ratio: number, note: string) => ({
+const rowRatio = (figure: string, ratio: number, target: number, note: string) => ({
   section: "1 ingest",
   figure,
-  target: "≥ 0.7",
+  target: `≥ ${target}`,
   measured: `${ratio.toFixed(2)}${note}`,
-  pass: ratio >= 0.7,
+  pass: ratio >= target,
   value: ratio,
 });
 emit([
@@ -160,11 +161,13 @@ emit([
   rowRatio(
     "replay() ÷ bare JSON.parse of the same lines",
     median(replayRatios),
+    1.2,
     ` (JSON.parse alone ${fmt(median(parseRates) / 1000, 0)} k events/s)`,
   ),
   rowRatio(
     "parse → align → apply (whole-file reads) ÷ JSON.parse",
     median(pipeRatios),
+    1.5,
     ` (${fmt(median(pipeRates) / 1000, 0)} k events/s)`,
   ),
 ], { replayRates, pipeRates, parseRates, replayRatios, pipeRatios, blocks: BLOCKS, statusRate, diffRate });

@@ -287,9 +287,7 @@ class Pipeline implements Ingest {
         this.#firstLine.statuses = false;
         if (line.offset === 0) this.#aligner.keepFirstBlock("statuses");
       }
-      const result = line.text === null
-        ? { ok: false as const, error: "invalid UTF-8" }
-        : parseStatusLine(line.text);
+      const result = parseStatusLine(line.bytes);
       if (!result.ok) {
         this.#malformed(line, result.error);
         this.#outOfSync(`malformed statuses line at ${line.file}:${line.offset}`);
@@ -307,9 +305,7 @@ class Pipeline implements Ingest {
         this.#firstLine.diffs = false;
         if (line.offset === 0) this.#aligner.keepFirstBlock("diffs");
       }
-      const result = line.text === null
-        ? { ok: false as const, error: "invalid UTF-8" }
-        : parseDiffLine(line.text);
+      const result = parseDiffLine(line.bytes);
       if (!result.ok) {
         this.#malformed(line, result.error);
         this.#outOfSync(`malformed diffs line at ${line.file}:${line.offset}`);
@@ -323,9 +319,7 @@ class Pipeline implements Ingest {
     this.#seen();
     for (const line of lines) {
       if (this.#stopped) return;
-      const result = line.text === null
-        ? { ok: false as const, error: "invalid UTF-8" }
-        : parseFillLine(line.text);
+      const result = parseFillLine(line.bytes);
       if (!result.ok) {
         // Fills never touch the book: a bad line loses its trades, nothing else.
         this.#malformed(line, result.error);

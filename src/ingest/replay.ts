@@ -10,7 +10,6 @@ import { Books, type SnapshotFile, type Trade } from "../book/mod.ts";
 import type { BlockInput, BookDiffEvent, StatusEvent } from "../book/types.ts";
 import {
   type Batch,
-  decodeLine,
   type FillEvent,
   parseDiffLine,
   parseFillLine,
@@ -67,7 +66,7 @@ async function streamFiles(dir: string): Promise<string[]> {
 
 async function* streamLines(
   files: readonly string[],
-): AsyncGenerator<{ file: string; line: number; text: string }> {
+): AsyncGenerator<{ file: string; line: number; bytes: Uint8Array }> {
   for (const file of files) {
     const handle = await Deno.open(file);
     const readable = file.endsWith(".gz")
@@ -78,22 +77,18 @@ async function* streamLines(
     let pieces: Uint8Array[] = [];
     let pending = 0;
     let line = 0;
-    const text = (bytes: Uint8Array): string => {
-      const decoded = decodeLine(bytes);
-      if (decoded === null) throw new ReplayError(`${file} line ${line}: not valid UTF-8`);
-      return decoded;
-    };
     for await (const chunk of readable) {
       let start = 0;
       for (let index = chunk.indexOf(10); index >= 0; index = chunk.indexOf(10, start)) {
         line++;
-        let bytes: Uint8Array = chunk.subarray(start, index);
+        // The line's own copy: parsed events keep views of it (the reader may reuse its buffer).
+        let bytes: Uint8Array = chunk.slice(start, index);
         if (pieces.length > 0) {
           bytes = join(pieces, pending, bytes);
           pieces = [];
           pending = 0;
         }
-        if (bytes.length > 0) yield { file, line, text: text(bytes) };
+        if (bytes.length > 0) yield { file, line, bytes };
         start = index + 1;
       }
       if (start < chunk.length) {
@@ -103,7 +98,7 @@ async function* streamLines(
     }
     if (pending > 0) {
       line++;
-      yield { file, line, text: text(join(pieces, pending, new Uint8Array(0))) };
+      yield { file, line, bytes: join(pieces, pending, new Uint8Array(0)) };
     }
   }
 }
@@ -122,10 +117,10 @@ function join(pieces: readonly Uint8Array[], size: number, last: Uint8Array): Ui
 
 async function* batches<E>(
   files: readonly string[],
-  parse: (text: string) => ParseResult<E>,
+  parse: (line: Uint8Array) => ParseResult<E>,
 ): AsyncGenerator<Batch<E>> {
-  for await (const { file, line, text } of streamLines(files)) {
-    const result = parse(text);
+  for await (const { file, line, bytes } of streamLines(files)) {
+    const result = parse(bytes);
     if (!result.ok) throw new ReplayError(`${file} line ${line}: ${result.error}`);
     yield result.batch;
   }

@@ -11,7 +11,6 @@
  * @module
  */
 import { logger } from "../log.ts";
-import { decodeLine } from "../node/mod.ts";
 
 const log = logger("ingest");
 
@@ -21,8 +20,11 @@ export interface TailLine {
   readonly file: string;
   /** Byte offset of the line's first byte in that file. */
   readonly offset: number;
-  /** The line without its newline, or null when its bytes are not valid UTF-8. */
-  readonly text: string | null;
+  /**
+   * The line's bytes without its newline, undecoded (the parsers check UTF-8). They are the line's own: the
+   * tailer never writes to them again, so parsed events may keep views of them.
+   */
+  readonly bytes: Uint8Array;
 }
 
 /** Something that means lines may have been lost: the consumer should re-sync. */
@@ -139,7 +141,7 @@ export class Tailer {
   #ino: number | null = null;
   /** The followed file, open at `#offset` (null until opened, or while it is missing). */
   #file: Deno.FsFile | null = null;
-  /** Reused read buffer: lines are decoded and unfinished pieces copied before the next read. */
+  /** Reused read buffer: what a read got is copied out before the next read. */
   readonly #buffer = new Uint8Array(READ_CHUNK);
   #lastFull = 0;
   /** Bytes of an unfinished line, as read (joined once its newline arrives: no quadratic copying). */
@@ -281,7 +283,7 @@ export class Tailer {
       if (this.#partial.length > 0) {
         const offset = this.#offset - this.#partial.length;
         this.#fault("unfinished", file, offset, "file ended without a newline");
-        this.#emit([{ file, offset, text: decodeLine(this.#partial.take(new Uint8Array(0))) }]);
+        this.#emit([{ file, offset, bytes: this.#partial.take(new Uint8Array(0)) }]);
       }
       log.debug("{file} rotated to {next}", { file, next: fileName(this.#dir, next) });
       this.#switch(next, 0);
@@ -429,7 +431,7 @@ export class Tailer {
     while (!this.#stopped && this.#file === file) {
       const read = await file.read(buffer);
       if (read === null || read === 0 || this.#file !== file) break;
-      this.#consume(path, buffer.subarray(0, read));
+      this.#consume(path, buffer.slice(0, read)); // a copy the lines own: the read buffer is reused
       this.#offset += read;
       if (read < buffer.length) break;
     }
@@ -444,12 +446,12 @@ export class Tailer {
     while (index >= 0) {
       let line = bytes.subarray(start, index);
       if (this.#partial.length > 0) line = this.#partial.take(line);
-      if (line.length > 0) lines.push({ file: path, offset: lineOffset, text: decodeLine(line) });
+      if (line.length > 0) lines.push({ file: path, offset: lineOffset, bytes: line });
       lineOffset += line.length + 1;
       start = index + 1;
       index = bytes.indexOf(NEWLINE, start);
     }
-    if (start < bytes.length) this.#partial.add(bytes.slice(start)); // a copy: the read buffer is reused
+    if (start < bytes.length) this.#partial.add(bytes.subarray(start));
     if (lines.length > 0) this.#emit(lines);
   }
 

@@ -25,6 +25,7 @@ export function show(value: unknown): string {
   return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
+/** Strict UTF-8 (a malformed byte throws; a leading BOM is dropped, as `decodeLine` always did). */
 export const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Decodes one line's bytes as strict UTF-8; null when they are not valid UTF-8. */

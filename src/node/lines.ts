@@ -9,7 +9,7 @@
 import type { BookDiffEvent } from "../book/types.ts";
 import { parseNodeTime } from "../book/time.ts";
 import { mayInsert } from "../book/status.ts";
-import { isDecimal, isId, isObject, isSide, type Json, show } from "./_json.ts";
+import { decodeLine, isDecimal, isId, isObject, isSide, type Json, show } from "./_json.ts";
 
 export interface Batch<E> {
   readonly blockNumber: number;
@@ -183,11 +183,13 @@ function checkFill(event: unknown): string | null {
  * checked `OrderStatusEvent`s, every other one as a `RawStatusEvent` holding the event's exact text.
  */
 
-export function parseDiffLine(line: string): ParseResult<BookDiffEvent> {
-  return parseBatch(line, checkDiff);
+export function parseDiffLine(line: string | Uint8Array): ParseResult<BookDiffEvent> {
+  const text = typeof line === "string" ? line : decodeLine(line);
+  return text === null ? { ok: false, error: "invalid UTF-8" } : parseBatch(text, checkDiff);
 }
 
-/** Parses a `node_fills_*` line. */
-export function parseFillLine(line: string): ParseResult<FillEvent> {
-  return parseBatch(line, checkFill);
+/** Parses a `node_fills_*` line (its bytes, or its text). */
+export function parseFillLine(line: string | Uint8Array): ParseResult<FillEvent> {
+  const text = typeof line === "string" ? line : decodeLine(line);
+  return text === null ? { ok: false, error: "invalid UTF-8" } : parseBatch(text, checkFill);
 }

@@ -1,17 +1,22 @@
 /**
- * `node_order_statuses_*` lines (by-block or streaming). Order statuses that cannot insert an order (everything
- * but `open` and `triggered`: ~95 % of the bytes) are never materialised: a structural scanner checks the
- * line's JSON, reads each event's `status` and `order.coin` and keeps the event as the exact text the node
- * wrote (`RawStatusEvent`); only inserting statuses are `JSON.parse`d and checked in full. Anything the
- * scanner does not take goes through the full parse (`lines.ts`), which names the fault.
+ * `node_order_statuses_*` lines (by-block or streaming), read from their bytes. Order statuses that cannot
+ * insert an order (everything but `open` and `triggered`: ~95 % of the bytes) are never decoded: a scanner
+ * walks the line's bytes once, checks them against the JSON grammar (strings, escapes, UTF-8, numbers,
+ * literals, nesting), reads each event's `status` and `order.coin` and keeps the event as a byte range of the
+ * line (`RawStatusEvent`, its text decoded only if someone reads `raw`: an `l4Book` subscriber of its coin).
+ * Only inserting statuses are decoded, `JSON.parse`d and checked in full.
+ *
+ * The scanner accepts a line only when `JSON.parse` + `checkStatus` would accept it with the same result;
+ * anything else (a fault, or something merely unusual) goes through that full parse (`lines.ts`), which names
+ * the fault, so errors are exactly the full parser's.
  *
  * @module
  */
-import type { OrderStatusEvent, StatusEvent } from "../book/types.ts";
+import type { OrderStatusEvent, RawStatusEvent, StatusEvent } from "../book/types.ts";
 import { mayInsert } from "../book/status.ts";
 import { parseNodeTime } from "../book/time.ts";
 import { type Batch, checkStatus, parseBatch, type ParseResult } from "./lines.ts";
-import { isId } from "./_json.ts";
+import { isId, UTF8 } from "./_json.ts";
 
 const QUOTE = 34;
 const BACKSLASH = 92;
@@ -20,387 +25,611 @@ const CLOSE_SQUARE = 93;
 const OPEN_CURLY = 123;
 const CLOSE_CURLY = 125;
 const COMMA = 44;
+const COLON = 58;
 
-const KEY_OTHER = 0;
-const KEY_LOCAL_TIME = 1;
-const KEY_BLOCK_TIME = 2;
-const KEY_BLOCK_NUMBER = 3;
-const KEY_EVENTS = 4;
-const KEY_STATUS = 5;
-const KEY_ORDER = 6;
+/** 0 for a byte that may stand for itself inside a JSON string (printable ASCII but `"` and `\`), else 1. */
+const SPECIAL = new Uint8Array(256).map((_, c) =>
+  c < 32 || c === QUOTE || c === BACKSLASH || c >= 128 ? 1 : 0
+);
+/** 1 for the bytes allowed after a backslash, `u` excluded. */
+const SIMPLE_ESCAPE = new Uint8Array(256).map((_, c) => '"\\/bfnrt'.includes(String.fromCharCode(c)) ? 1 : 0);
+/** 1 for hexadecimal digits. */
+const HEX = new Uint8Array(256).map((_, c) => /[0-9a-fA-F]/.test(String.fromCharCode(c)) ? 1 : 0);
 
-/** Raw control characters are never valid inside JSON strings (serde escapes them); their presence means care. */
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\u0000-\u001f]/;
+const LATIN1 = new TextDecoder("latin1");
 
-function stringEnd(line: string, start: number, escapes: boolean): number {
-  let end = line.indexOf('"', start + 1);
-  if (!escapes) return end;
-  for (;;) {
-    if (end < 0) return -1;
-    let slashes = 0;
-    while (line.charCodeAt(end - 1 - slashes) === BACKSLASH) slashes++;
-    if ((slashes & 1) === 0) return end;
-    end = line.indexOf('"', end + 1);
-  }
+function bytesOf(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+const KEY_STATUS = bytesOf("status");
+const KEY_ORDER = bytesOf("order");
+const KEY_COIN = bytesOf("coin");
+const KEY_EVENTS = bytesOf("events");
+const KEY_LOCAL_TIME = bytesOf("local_time");
+const KEY_BLOCK_TIME = bytesOf("block_time");
+const KEY_BLOCK_NUMBER = bytesOf("block_number");
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 10 || c === 13 || c === 9;
 }
 
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
-/** End of the JSON number starting at `i`, or -1 when it is not one. */
-function numberEnd(line: string, i: number): number {
-  if (line.charCodeAt(i) === 45) i++;
-  let c = line.charCodeAt(i);
-  if (c === 48) c = line.charCodeAt(++i);
-  else if (isDigit(c)) {
-    while (isDigit(c)) c = line.charCodeAt(++i);
-  } else return -1;
-  if (c === 46) {
-    c = line.charCodeAt(++i);
-    if (!isDigit(c)) return -1;
-    while (isDigit(c)) c = line.charCodeAt(++i);
+/**
+ * A status the book never inserts, kept as a byte range of its line: `raw` decodes it on first use. The line's
+ * bytes must not change afterwards (the tailer hands out bytes it never reuses).
+ */
+class RawStatus implements RawStatusEvent {
+  readonly status: string;
+  readonly order: { readonly coin: string };
+  #bytes: Uint8Array | null;
+  #start: number;
+  #end: number;
+  #raw = "";
+
+  constructor(
+    status: string,
+    order: { readonly coin: string },
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+  ) {
+    this.status = status;
+    this.order = order;
+    this.#bytes = bytes;
+    this.#start = start;
+    this.#end = end;
   }
-  if (c === 101 || c === 69) {
-    c = line.charCodeAt(++i);
-    if (c === 43 || c === 45) c = line.charCodeAt(++i);
-    if (!isDigit(c)) return -1;
-    while (isDigit(c)) c = line.charCodeAt(++i);
+
+  /** The event exactly as the node wrote it. */
+  get raw(): string {
+    const bytes = this.#bytes;
+    if (bytes !== null) {
+      this.#raw = UTF8.decode(bytes.subarray(this.#start, this.#end));
+      this.#bytes = null;
+    }
+    return this.#raw;
+  }
+
+  toJSON(): unknown {
+    return JSON.parse(this.raw);
+  }
+}
+
+/** One slot of the scanner's string cache: a status or coin name as bytes, its string and `{coin}` object. */
+interface Interned {
+  readonly bytes: Uint8Array;
+  readonly text: string;
+  order: { readonly coin: string } | null;
+}
+
+/** Slots of the direct-mapped string cache (statuses and coins: a few hundred distinct names). */
+const CACHE_SLOTS = 2048;
+
+// The grammar walkers below are plain functions over (bytes, index, length): no property loads in the loops.
+// Each returns the index just past what it walked, or -1 when the bytes are not that JSON production.
+
+/** A string's end as `stringEnd` reports it for a string holding an escape or a non-ASCII byte. */
+function oddEnd(end: number): number {
+  return -2 - end;
+}
+
+/**
+ * The end of the string opening at `i` (a quote): the index past its closing quote, `oddEnd(index)` when it
+ * holds an escape or a non-ASCII byte (its text is not its bytes), or -1 when it is not a valid JSON string.
+ */
+function stringEnd(b: Uint8Array, i: number, n: number): number {
+  let odd = false;
+  i++;
+  for (;;) {
+    while (i + 3 < n && (SPECIAL[b[i]] | SPECIAL[b[i + 1]] | SPECIAL[b[i + 2]] | SPECIAL[b[i + 3]]) === 0) {
+      i += 4;
+    }
+    while (i < n && SPECIAL[b[i]] === 0) i++;
+    if (i >= n) return -1;
+    const c = b[i];
+    if (c === QUOTE) return odd ? oddEnd(i + 1) : i + 1;
+    odd = true;
+    if (c === BACKSLASH) {
+      const e = b[i + 1];
+      if (e === 117) {
+        if (i + 5 >= n || !HEX[b[i + 2]] || !HEX[b[i + 3]] || !HEX[b[i + 4]] || !HEX[b[i + 5]]) return -1;
+        i += 6;
+      } else if (i + 1 < n && SIMPLE_ESCAPE[e] === 1) i += 2;
+      else return -1;
+    } else if (c < 32) return -1;
+    else {
+      const size = utf8Size(b, i, n);
+      if (size < 0) return -1;
+      i += size;
+    }
+  }
+}
+
+/** `stringEnd` when only the end matters. */
+function skipString(b: Uint8Array, i: number, n: number): number {
+  const end = stringEnd(b, i, n);
+  return end < -1 ? -2 - end : end;
+}
+
+function numberEnd(b: Uint8Array, i: number, n: number): number {
+  if (b[i] === 45) i++;
+  if (i >= n) return -1;
+  if (b[i] === 48) i++;
+  else if (isDigit(b[i])) {
+    while (i < n && isDigit(b[i])) i++;
+  } else return -1;
+  if (i < n && b[i] === 46) {
+    i++;
+    if (i >= n || !isDigit(b[i])) return -1;
+    while (i < n && isDigit(b[i])) i++;
+  }
+  if (i < n && (b[i] === 101 || b[i] === 69)) {
+    i++;
+    if (i < n && (b[i] === 43 || b[i] === 45)) i++;
+    if (i >= n || !isDigit(b[i])) return -1;
+    while (i < n && isDigit(b[i])) i++;
   }
   return i;
 }
 
+function skipSpace(b: Uint8Array, i: number, n: number): number {
+  while (i < n && isSpace(b[i])) i++;
+  return i;
+}
+
+/** Index past the JSON value starting at `i`, or -1. */
+function valueEnd(b: Uint8Array, i: number, n: number): number {
+  const c = b[i];
+  if (c === QUOTE) return skipString(b, i, n);
+  if (c === 110) return i + 3 < n && b[i + 1] === 117 && b[i + 2] === 108 && b[i + 3] === 108 ? i + 4 : -1;
+  if (c === 116) return i + 3 < n && b[i + 1] === 114 && b[i + 2] === 117 && b[i + 3] === 101 ? i + 4 : -1;
+  if (c === 102) {
+    return i + 4 < n && b[i + 1] === 97 && b[i + 2] === 108 && b[i + 3] === 115 && b[i + 4] === 101
+      ? i + 5
+      : -1;
+  }
+  if (c === 45 || isDigit(c)) return numberEnd(b, i, n);
+  if (c === OPEN_CURLY) return objectEnd(b, i, n);
+  if (c === OPEN_SQUARE) return arrayEnd(b, i, n);
+  return -1;
+}
+
+/** Index just past the colon after a key ending before `i` (spaces skipped both sides), or -1. */
+function afterColon(b: Uint8Array, i: number, n: number): number {
+  if (b[i] !== COLON) {
+    i = skipSpace(b, i, n);
+    if (b[i] !== COLON) return -1;
+  }
+  i++;
+  return isSpace(b[i]) ? skipSpace(b, i, n) : i;
+}
+
 /**
- * The fast path of `parseStatusLine`: a structural scanner over one line at a time. Its state (the line, where
- * the next backslash is, the event's `status` and `order.coin`) lives in the object, not in module globals;
- * the context (header, event, order) is in which method runs, so the common path is an indexOf per string and
- * a few compares.
+ * After a member or element ending at `i`: the index of the next one (past the comma, spaces skipped), or
+ * `-2 - index` of the closing bracket `close`, or -1 when neither follows.
+ */
+function nextItem(b: Uint8Array, i: number, n: number, close: number): number {
+  let c = b[i];
+  if (c !== COMMA && c !== close) {
+    i = skipSpace(b, i, n);
+    c = b[i];
+  }
+  if (c === COMMA) {
+    i++;
+    return isSpace(b[i]) ? skipSpace(b, i, n) : i;
+  }
+  return c === close && i < n ? -2 - i : -1;
+}
+
+function objectEnd(b: Uint8Array, i: number, n: number): number {
+  i = skipSpace(b, i + 1, n);
+  if (b[i] === CLOSE_CURLY) return i + 1;
+  for (;;) {
+    if (b[i] !== QUOTE) return -1;
+    i = skipString(b, i, n);
+    if (i < 0) return -1;
+    i = afterColon(b, i, n);
+    if (i < 0) return -1;
+    i = valueEnd(b, i, n);
+    if (i < 0) return -1;
+    i = nextItem(b, i, n, CLOSE_CURLY);
+    if (i < -1) return -1 - i;
+    if (i < 0) return -1;
+  }
+}
+
+function arrayEnd(b: Uint8Array, i: number, n: number): number {
+  i = skipSpace(b, i + 1, n);
+  if (b[i] === CLOSE_SQUARE) return i + 1;
+  for (;;) {
+    i = valueEnd(b, i, n);
+    if (i < 0) return -1;
+    i = nextItem(b, i, n, CLOSE_SQUARE);
+    if (i < -1) return -1 - i;
+    if (i < 0) return -1;
+  }
+}
+
+/** Whether the plain key string `start..end` (quotes included) is `key`. */
+function keyIs(b: Uint8Array, start: number, end: number, key: Uint8Array): boolean {
+  const size = key.length;
+  if (end - start - 2 !== size) return false;
+  for (let k = 0; k < size; k++) if (b[start + 1 + k] !== key[k]) return false;
+  return true;
+}
+
+/** The text of the JSON string `start..end` (quotes included) that holds an escape or a non-ASCII byte. */
+function oddText(b: Uint8Array, start: number, end: number): string {
+  return JSON.parse(UTF8.decode(b.subarray(start, end)));
+}
+
+/** Whether the key string `start..end` (quotes included) is `key`; `odd` as `stringEnd` reported it. */
+function keyMatches(b: Uint8Array, start: number, end: number, key: Uint8Array, odd: boolean): boolean {
+  return odd ? oddText(b, start, end) === LATIN1.decode(key) : keyIs(b, start, end, key);
+}
+
+/**
+ * The fast path of `parseStatusLine`: a recursive-descent scanner over one line's bytes at a time. Its state
+ * (the line, the current event's `status` and `order.coin` ranges, the name cache) lives in the object; the
+ * context (header, event, order) is in which method runs.
  */
 export class StatusScanner {
-  #text = "";
-  #escapes = false;
-  /** Position of the next backslash at or after the scanner's position (-1: none left); advanced lazily. */
-  #nextSlash = -1;
-  /** The `status` and `order.coin` of the event being scanned (null: not seen, or not a string). */
-  #status: string | null = null;
-  #coin: string | null = null;
+  #b: Uint8Array = new Uint8Array(0);
+  /** Ranges (quotes included) of the current event's `status` and `order.coin` strings; start -1: none. */
+  #statusStart = -1;
+  #statusEnd = 0;
+  #statusOdd = false;
+  #coinStart = -1;
+  #coinEnd = 0;
+  #coinOdd = false;
+  readonly #cache: (Interned | undefined)[] = new Array(CACHE_SLOTS);
+  /**
+   * The layout of the last event the full walk took: the exact bytes between its member values (keys,
+   * punctuation, spaces; `order` descended into), and which values are `status` and `order.coin`. Events of
+   * the same layout are then matched run by run with only their values walked (see `#match`).
+   */
+  #runs: Uint8Array[] = [];
+  #statusSlot = -1;
+  #coinSlot = -1;
+  /** Value ranges the full walk of the current event saw, in order (the layout's slots). */
+  #slotStart: number[] = [];
+  #slotEnd: number[] = [];
+  #slots = 0;
+  /** The line as text once needed (see `#text`); "" when it is not ASCII. */
+  #line: string | null = null;
 
-  /** Whether the string token `start..end` (quotes included) holds an escape; calls must go left to right. */
-  #escaped(line: string, start: number, end: number): boolean {
-    if (this.#nextSlash >= 0 && this.#nextSlash < start) this.#nextSlash = line.indexOf("\\", start);
-    return this.#nextSlash >= 0 && this.#nextSlash < end;
-  }
-
-  #stringValue(line: string, start: number, end: number, escapes: boolean): string {
-    return escapes && this.#escaped(line, start, end)
-      ? JSON.parse(line.slice(start, end + 1))
-      : line.slice(start + 1, end);
-  }
-
-  #skipTextSpace(i: number): number {
-    let c = this.#text.charCodeAt(i);
-    while (c === 32 || c === 9 || c === 10 || c === 13) c = this.#text.charCodeAt(++i);
-    return i;
-  }
-
-  /** Index of the quote closing the string that opens at `i`, or -1. */
-  #closeQuote(i: number): number {
-    return this.#escapes ? stringEnd(this.#text, i, true) : this.#text.indexOf('"', i + 1);
-  }
-
-  /** The key string opening at `i` (quotes excluded), decoded only when it holds an escape. */
-  #keyText(i: number, end: number): string {
-    return this.#escapes && this.#escaped(this.#text, i, end)
-      ? JSON.parse(this.#text.slice(i, end + 1))
-      : this.#text.slice(i + 1, end);
-  }
-
-  /** Index just past the colon after a key that closes at `end`, spaces skipped; -1 when there is none. */
-  #afterColon(end: number): number {
-    let i = end + 1;
-    if (this.#text.charCodeAt(i) !== 58) {
-      i = this.#skipTextSpace(i);
-      if (this.#text.charCodeAt(i) !== 58) return -1;
+  /** The line's batch, or null when the line is not exactly what the fast path takes (see the module doc). */
+  scan(bytes: Uint8Array): Batch<StatusEvent> | null {
+    this.#b = bytes;
+    this.#line = null;
+    try {
+      return this.#batch(bytes, bytes.length);
+    } finally {
+      this.#b = new Uint8Array(0);
+      this.#line = null;
     }
-    i++;
-    const c = this.#text.charCodeAt(i);
-    return c === 32 || c === 9 || c === 10 || c === 13 ? this.#skipTextSpace(i) : i;
   }
 
   /**
-   * After a member or element ending at `i`: the index of the next one (past the comma, spaces skipped), or
-   * `-2 - index` of the closing bracket `close`, or -1 when neither follows.
+   * The text of bytes `start..end` of the line: a slice of the whole line decoded once (on the first inserting
+   * status of the line) when the line is ASCII, so that byte and character indices agree; decoded alone
+   * otherwise.
    */
-  #next(i: number, close: number): number {
-    let c = this.#text.charCodeAt(i);
-    if (c !== COMMA && c !== close) {
-      i = this.#skipTextSpace(i);
-      c = this.#text.charCodeAt(i);
+  #text(b: Uint8Array, start: number, end: number): string {
+    if (this.#line === null) {
+      const line = UTF8.decode(b);
+      this.#line = line.length === b.length ? line : "";
     }
-    if (c === COMMA) {
-      i++;
-      c = this.#text.charCodeAt(i);
-      return c === 32 || c === 9 || c === 10 || c === 13 ? this.#skipTextSpace(i) : i;
-    }
-    return c === close ? -2 - i : -1;
+    return this.#line === "" ? UTF8.decode(b.subarray(start, end)) : this.#line.slice(start, end);
   }
 
-  /** Index just past the JSON value starting at `i`, or -1 when it is not one. */
-  #skipValue(i: number): number {
-    const c = this.#text.charCodeAt(i);
-    if (c === QUOTE) {
-      const end = this.#closeQuote(i);
-      return end < 0 ? -1 : end + 1;
-    }
-    if (c === OPEN_CURLY) return this.#skipObject(i);
-    if (c === OPEN_SQUARE) return this.#skipArray(i);
-    if (c === 45 || isDigit(c)) return numberEnd(this.#text, i);
-    if (c === 116) return this.#text.startsWith("true", i) ? i + 4 : -1;
-    if (c === 102) return this.#text.startsWith("false", i) ? i + 5 : -1;
-    if (c === 110) return this.#text.startsWith("null", i) ? i + 4 : -1;
-    return -1;
+  #slot(start: number, end: number): void {
+    const k = this.#slots++;
+    this.#slotStart[k] = start;
+    this.#slotEnd[k] = end;
   }
 
-  #skipObject(i: number): number {
-    i = this.#skipTextSpace(i + 1);
-    if (this.#text.charCodeAt(i) === CLOSE_CURLY) return i + 1;
-    for (;;) {
-      if (this.#text.charCodeAt(i) !== QUOTE) return -1;
-      const end = this.#closeQuote(i);
-      if (end < 0) return -1;
-      i = this.#afterColon(end);
-      if (i < 0) return -1;
-      i = this.#skipValue(i);
-      if (i < 0) return -1;
-      i = this.#next(i, CLOSE_CURLY);
-      if (i < -1) return -1 - i;
-      if (i < 0) return -1;
+  /** Makes the event `start..end` just walked in full the layout `#match` tries first. */
+  #learn(b: Uint8Array, start: number, end: number): void {
+    const slots = this.#slots;
+    const runs: Uint8Array[] = [];
+    let at = start;
+    for (let k = 0; k < slots; k++) {
+      runs.push(b.slice(at, this.#slotStart[k]));
+      at = this.#slotEnd[k];
     }
+    runs.push(b.slice(at, end));
+    this.#runs = runs;
   }
 
-  #skipArray(i: number): number {
-    i = this.#skipTextSpace(i + 1);
-    if (this.#text.charCodeAt(i) === CLOSE_SQUARE) return i + 1;
-    for (;;) {
-      i = this.#skipValue(i);
-      if (i < 0) return -1;
-      i = this.#next(i, CLOSE_SQUARE);
-      if (i < -1) return -1 - i;
-      if (i < 0) return -1;
+  /**
+   * Matches the event opening at `i` against the learned layout: each run of bytes between values must be
+   * exactly the layout's, each value a valid JSON value. Replacing values of valid JSON by other valid values
+   * keeps it valid with the same keys, so a match means what the full walk would find. Index past the event
+   * (its `status` and `order.coin` ranges set), or -1 when it does not match (the full walk decides).
+   */
+  #match(b: Uint8Array, i: number, n: number): number {
+    const runs = this.#runs;
+    const last = runs.length - 1;
+    if (last < 0) return -1;
+    const statusSlot = this.#statusSlot;
+    const coinSlot = this.#coinSlot;
+    for (let k = 0;; k++) {
+      const run = runs[k];
+      const size = run.length;
+      if (i + size > n) return -1;
+      for (let j = 0; j < size; j++) if (b[i + j] !== run[j]) return -1;
+      i += size;
+      if (k === last) return i;
+      const start = i;
+      const c = b[i];
+      if (c === QUOTE) {
+        i = stringEnd(b, i, n);
+        if (i === -1) return -1;
+        const odd = i < -1;
+        if (odd) i = -2 - i;
+        if (k === statusSlot) {
+          this.#statusStart = start;
+          this.#statusEnd = i;
+          this.#statusOdd = odd;
+        } else if (k === coinSlot) {
+          this.#coinStart = start;
+          this.#coinEnd = i;
+          this.#coinOdd = odd;
+        }
+      } else {
+        if (k === statusSlot || k === coinSlot) return -1;
+        i = c === 110
+          ? (b[i + 1] === 117 && b[i + 2] === 108 && b[i + 3] === 108 ? i + 4 : -1)
+          : valueEnd(b, i, n);
+        if (i < 0) return -1;
+      }
     }
   }
 
   /** Scans an event's `order` object opening at `i`, noting its `coin`; index past it, or -1. */
-  #scanOrder(i: number): number {
-    this.#coin = null;
-    i = this.#skipTextSpace(i + 1);
-    if (this.#text.charCodeAt(i) === CLOSE_CURLY) return i + 1;
+  #order(b: Uint8Array, i: number, n: number): number {
+    this.#coinStart = -1;
+    i = skipSpace(b, i + 1, n);
+    if (b[i] === CLOSE_CURLY) return i + 1;
     for (;;) {
-      if (this.#text.charCodeAt(i) !== QUOTE) return -1;
-      const end = this.#closeQuote(i);
-      if (end < 0) return -1;
-      const coin = end - i === 5 && this.#text.startsWith("coin", i + 1) ||
-        this.#escapes && this.#escaped(this.#text, i, end) && this.#keyText(i, end) === "coin";
-      i = this.#afterColon(end);
+      if (b[i] !== QUOTE) return -1;
+      const keyStart = i;
+      i = stringEnd(b, i, n);
+      if (i === -1) return -1;
+      const odd = i < -1;
+      if (odd) i = -2 - i;
+      const coin = (i - keyStart === 6 || odd) && keyMatches(b, keyStart, i, KEY_COIN, odd);
+      i = afterColon(b, i, n);
       if (i < 0) return -1;
+      const start = i;
       if (coin) {
-        this.#coin = null;
-        if (this.#text.charCodeAt(i) === QUOTE) {
-          const close = this.#closeQuote(i);
-          if (close < 0) return -1;
-          this.#coin = this.#stringValue(this.#text, i, close, this.#escapes);
-          i = close + 1;
-        } else i = this.#skipValue(i);
-      } else i = this.#skipValue(i);
+        this.#coinStart = -1;
+        if (b[i] === QUOTE) {
+          i = stringEnd(b, i, n);
+          if (i === -1) return -1;
+          this.#coinOdd = i < -1;
+          if (i < -1) i = -2 - i;
+          this.#coinStart = start;
+          this.#coinEnd = i;
+          this.#coinSlot = this.#slots;
+        } else i = valueEnd(b, i, n);
+      } else i = valueEnd(b, i, n);
       if (i < 0) return -1;
-      i = this.#next(i, CLOSE_CURLY);
+      this.#slot(start, i);
+      i = nextItem(b, i, n, CLOSE_CURLY);
       if (i < -1) return -1 - i;
       if (i < 0) return -1;
     }
   }
 
   /** Scans one event object opening at `i`, noting its `status` and `order.coin`; index past it, or -1. */
-  #scanEvent(i: number): number {
-    this.#status = null;
-    this.#coin = null;
-    i = this.#skipTextSpace(i + 1);
-    if (this.#text.charCodeAt(i) === CLOSE_CURLY) return i + 1;
+  #event(b: Uint8Array, i: number, n: number): number {
+    this.#statusStart = -1;
+    this.#coinStart = -1;
+    i = skipSpace(b, i + 1, n);
+    if (b[i] === CLOSE_CURLY) return i + 1;
     for (;;) {
-      if (this.#text.charCodeAt(i) !== QUOTE) return -1;
-      const end = this.#closeQuote(i);
-      if (end < 0) return -1;
-      let key = KEY_OTHER;
-      const size = end - i - 1;
-      if (size === 6 || size === 5 || (this.#escapes && this.#escaped(this.#text, i, end))) {
-        const name = size === 6 && this.#text.startsWith("status", i + 1)
-          ? "status"
-          : size === 5 && this.#text.startsWith("order", i + 1)
-          ? "order"
-          : this.#escapes
-          ? this.#keyText(i, end)
-          : "";
-        key = name === "status" ? KEY_STATUS : name === "order" ? KEY_ORDER : KEY_OTHER;
+      if (b[i] !== QUOTE) return -1;
+      const keyStart = i;
+      i = stringEnd(b, i, n);
+      if (i === -1) return -1;
+      const odd = i < -1;
+      if (odd) i = -2 - i;
+      const size = i - keyStart - 2;
+      const status = (size === 6 || odd) && keyMatches(b, keyStart, i, KEY_STATUS, odd);
+      const order = !status && (size === 5 || odd) && keyMatches(b, keyStart, i, KEY_ORDER, odd);
+      i = afterColon(b, i, n);
+      if (i < 0) return -1;
+      const start = i;
+      if (status) {
+        this.#statusStart = -1;
+        if (b[i] === QUOTE) {
+          i = stringEnd(b, i, n);
+          if (i === -1) return -1;
+          this.#statusOdd = i < -1;
+          if (i < -1) i = -2 - i;
+          this.#statusStart = start;
+          this.#statusEnd = i;
+          this.#statusSlot = this.#slots;
+        } else i = valueEnd(b, i, n);
+        if (i < 0) return -1;
+        this.#slot(start, i);
+      } else if (order && b[i] === OPEN_CURLY) {
+        i = this.#order(b, i, n);
+      } else {
+        if (order) this.#coinStart = -1;
+        i = valueEnd(b, i, n);
+        if (i < 0) return -1;
+        this.#slot(start, i);
       }
-      i = this.#afterColon(end);
       if (i < 0) return -1;
-      const c = this.#text.charCodeAt(i);
-      if (key === KEY_STATUS) {
-        this.#status = null;
-        if (c === QUOTE) {
-          const close = this.#closeQuote(i);
-          if (close < 0) return -1;
-          this.#status = this.#stringValue(this.#text, i, close, this.#escapes);
-          i = close + 1;
-        } else i = this.#skipValue(i);
-      } else if (key === KEY_ORDER) {
-        if (c === OPEN_CURLY) i = this.#scanOrder(i);
-        else {
-          this.#coin = null;
-          i = this.#skipValue(i);
-        }
-      } else i = this.#skipValue(i);
-      if (i < 0) return -1;
-      i = this.#next(i, CLOSE_CURLY);
+      i = nextItem(b, i, n, CLOSE_CURLY);
       if (i < -1) return -1 - i;
       if (i < 0) return -1;
     }
+  }
+
+  /** The string `start..end` (quotes included): from the cache when it is plain ASCII. */
+  #name(start: number, end: number, odd: boolean): Interned {
+    const b = this.#b;
+    if (odd) return { bytes: b.slice(start, end), text: oddText(b, start, end), order: null };
+    let hash = end - start;
+    for (let k = start + 1; k < end - 1; k++) hash = (hash * 31 + b[k]) | 0;
+    const slot = hash & (CACHE_SLOTS - 1);
+    const hit = this.#cache[slot];
+    if (hit !== undefined && hit.bytes.length === end - start) {
+      const bytes = hit.bytes;
+      let k = 1;
+      while (k < bytes.length && bytes[k] === b[start + k]) k++;
+      if (k === bytes.length) return hit;
+    }
+    const entry: Interned = {
+      bytes: b.slice(start, end),
+      text: LATIN1.decode(b.subarray(start + 1, end - 1)),
+      order: null,
+    };
+    this.#cache[slot] = entry;
+    return entry;
   }
 
   /** Scans the `events` array opening at `i` into `events`; index past it, or -1. */
-  #scanEvents(i: number, events: StatusEvent[], careful: boolean): number {
-    i = this.#skipTextSpace(i + 1);
-    if (this.#text.charCodeAt(i) === CLOSE_SQUARE) return i + 1;
+  #events(b: Uint8Array, i: number, n: number, events: StatusEvent[]): number {
+    i = skipSpace(b, i + 1, n);
+    if (b[i] === CLOSE_SQUARE) return i + 1;
     for (;;) {
-      if (this.#text.charCodeAt(i) !== OPEN_CURLY) return -1;
+      if (b[i] !== OPEN_CURLY) return -1;
       const start = i;
-      i = this.#scanEvent(i);
-      if (i < 0) return -1;
-      const status = this.#status;
-      const coin = this.#coin;
-      if (status === null || coin === null) return -1;
+      const end = this.#match(b, i, n);
+      if (end >= 0) i = end;
+      else {
+        this.#slots = 0;
+        this.#statusSlot = -1;
+        this.#coinSlot = -1;
+        i = this.#event(b, i, n);
+        if (i < 0 || this.#statusStart < 0 || this.#coinStart < 0) {
+          this.#runs = [];
+          return -1;
+        }
+        this.#learn(b, start, i);
+      }
+      const status = this.#name(this.#statusStart, this.#statusEnd, this.#statusOdd).text;
       if (mayInsert(status)) {
-        const event = JSON.parse(this.#text.slice(start, i));
+        const event = JSON.parse(this.#text(b, start, i));
         if (checkStatus(event) !== null) return -1;
         events.push(event as OrderStatusEvent);
       } else {
-        const raw = this.#text.slice(start, i);
-        if (careful) JSON.parse(raw); // throws, as the slow path would, on a raw control character
-        events.push({ status, order: { coin }, raw });
+        const coin = this.#name(this.#coinStart, this.#coinEnd, this.#coinOdd);
+        const order = coin.order ??= Object.freeze({ coin: coin.text });
+        events.push(new RawStatus(status, order, b, start, i));
       }
-      i = this.#next(i, CLOSE_SQUARE);
+      i = nextItem(b, i, n, CLOSE_SQUARE);
       if (i < -1) return -1 - i;
       if (i < 0) return -1;
     }
   }
 
-  /**
-   * The fast path of `parseStatusLine`: one pass over the line that checks its JSON structure (strings skipped
-   * natively), reads the header fields and, for every event, its `status` and `order.coin`, whatever the key
-   * order. Only events with an inserting status are `JSON.parse`d. Null when anything is wrong or unusual: the
-   * caller then parses the line the slow way, which names the fault.
-   */
-  scan(line: string): Batch<StatusEvent> | null {
-    this.#text = line;
-    this.#nextSlash = line.indexOf("\\");
-    this.#escapes = this.#nextSlash >= 0;
-    const careful = this.#escapes || CONTROL.test(line);
-    try {
-      return this.#scanBatch(careful);
-    } finally {
-      this.#text = "";
-    }
-  }
-
-  #scanBatch(careful: boolean): Batch<StatusEvent> | null {
+  #batch(b: Uint8Array, n: number): Batch<StatusEvent> | null {
     let localTime: string | null = null;
-    let blockTimeText: string | null = null;
-    let blockNumberText: string | null = null;
+    let blockTime = NaN;
+    let blockNumber = NaN;
     let events: StatusEvent[] | null = null;
-    let i = this.#skipTextSpace(0);
-    if (this.#text.charCodeAt(i) !== OPEN_CURLY) return null;
-    i = this.#skipTextSpace(i + 1);
-    if (this.#text.charCodeAt(i) !== CLOSE_CURLY) {
-      for (;;) {
-        if (this.#text.charCodeAt(i) !== QUOTE) return null;
-        const end = this.#closeQuote(i);
-        if (end < 0) return null;
-        const key = topKeyOf(this.#keyText(i, end));
-        i = this.#afterColon(end);
+    let i = skipSpace(b, 0, n);
+    if (b[i] !== OPEN_CURLY) return null;
+    i = skipSpace(b, i + 1, n);
+    if (b[i] === CLOSE_CURLY) return null; // no fields: the full parse names what is missing
+    for (;;) {
+      if (b[i] !== QUOTE) return null;
+      const keyStart = i;
+      i = stringEnd(b, i, n);
+      if (i === -1) return null;
+      const odd = i < -1;
+      if (odd) i = -2 - i;
+      const keyEnd = i;
+      i = afterColon(b, i, n);
+      if (i < 0) return null;
+      const start = i;
+      if (keyMatches(b, keyStart, keyEnd, KEY_EVENTS, odd)) {
+        if (b[i] !== OPEN_SQUARE) return null;
+        events = [];
+        i = this.#events(b, i, n, events);
+      } else {
+        i = valueEnd(b, i, n);
         if (i < 0) return null;
-        const start = i;
-        if (key === KEY_EVENTS) {
-          if (this.#text.charCodeAt(i) !== OPEN_SQUARE) return null;
-          events = [];
-          i = this.#scanEvents(i, events, careful);
-        } else {
-          i = this.#skipValue(i);
-          if (i < 0) return null;
-          const value = this.#text.slice(start, i);
-          if (key === KEY_LOCAL_TIME) {
-            if (this.#text.charCodeAt(start) !== QUOTE) return null;
-            localTime = JSON.parse(value);
-          } else if (key === KEY_BLOCK_TIME) {
-            if (this.#text.charCodeAt(start) !== QUOTE) return null;
-            blockTimeText = value;
-          } else if (key === KEY_BLOCK_NUMBER) {
-            const c = this.#text.charCodeAt(start);
-            if (c !== 45 && !isDigit(c)) return null;
-            blockNumberText = value;
-          }
+        if (keyMatches(b, keyStart, keyEnd, KEY_LOCAL_TIME, odd)) {
+          localTime = b[start] === QUOTE ? JSON.parse(UTF8.decode(b.subarray(start, i))) : null;
+        } else if (keyMatches(b, keyStart, keyEnd, KEY_BLOCK_TIME, odd)) {
+          if (b[start] !== QUOTE) return null;
+          blockTime = parseNodeTime(JSON.parse(UTF8.decode(b.subarray(start, i))));
+        } else if (keyMatches(b, keyStart, keyEnd, KEY_BLOCK_NUMBER, odd)) {
+          const c = b[start];
+          blockNumber = c === 45 || isDigit(c) ? Number(LATIN1.decode(b.subarray(start, i))) : NaN;
         }
-        if (i < 0) return null;
-        i = this.#next(i, CLOSE_CURLY);
-        if (i < -1) {
-          i = -1 - i;
-          break;
-        }
-        if (i < 0) return null;
       }
-    } else i++;
-    if (this.#skipTextSpace(i) !== this.#text.length) return null;
-    if (events === null || localTime === null || blockTimeText === null || blockNumberText === null) {
-      return null;
+      if (i < 0) return null;
+      i = nextItem(b, i, n, CLOSE_CURLY);
+      if (i < -1) {
+        i = -1 - i;
+        break;
+      }
+      if (i < 0) return null;
     }
-    const blockNumber = Number(blockNumberText);
-    if (!isId(blockNumber)) return null;
-    const blockTime = parseNodeTime(JSON.parse(blockTimeText));
-    if (Number.isNaN(blockTime)) return null;
+    if (skipSpace(b, i, n) !== n) return null;
+    if (events === null || localTime === null || !isId(blockNumber) || Number.isNaN(blockTime)) return null;
     return { blockNumber, blockTime, localTime, events };
   }
 }
 
-function topKeyOf(key: string): number {
-  switch (key) {
-    case "local_time":
-      return KEY_LOCAL_TIME;
-    case "block_time":
-      return KEY_BLOCK_TIME;
-    case "block_number":
-      return KEY_BLOCK_NUMBER;
-    case "events":
-      return KEY_EVENTS;
-    default:
-      return KEY_OTHER;
+/** Size of the well-formed UTF-8 sequence starting at `i` (a byte ≥ 0x80), or -1 (as a fatal decoder rules). */
+function utf8Size(b: Uint8Array, i: number, n: number): number {
+  const c = b[i];
+  const cont = (k: number, lo = 0x80, hi = 0xbf) => i + k < n && b[i + k] >= lo && b[i + k] <= hi;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : -1;
+  if (c >= 0xe0 && c <= 0xef) {
+    const lo = c === 0xe0 ? 0xa0 : 0x80;
+    const hi = c === 0xed ? 0x9f : 0xbf;
+    return cont(1, lo, hi) && cont(2) ? 3 : -1;
   }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const lo = c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xf4 ? 0x8f : 0xbf;
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : -1;
+  }
+  return -1;
 }
 
 const scanner = new StatusScanner();
+const ENCODER = new TextEncoder();
 
 /**
- * Parses a `node_order_statuses_*` line (by-block or streaming). `open` and `triggered` statuses come back as
- * checked `OrderStatusEvent`s, every other one as a `RawStatusEvent` holding the event's exact text.
+ * Parses a `node_order_statuses_*` line (by-block or streaming; its bytes, or its text). `open` and `triggered`
+ * statuses come back as checked `OrderStatusEvent`s, every other one as a `RawStatusEvent` whose `raw` is the
+ * event's exact text.
  */
-export function parseStatusLine(line: string): ParseResult<StatusEvent> {
+export function parseStatusLine(line: string | Uint8Array): ParseResult<StatusEvent> {
+  const bytes = typeof line === "string" ? ENCODER.encode(line) : line;
   let batch: Batch<StatusEvent> | null;
   try {
-    batch = scanner.scan(line);
+    batch = scanner.scan(bytes);
   } catch {
     batch = null;
   }
   if (batch !== null) return { ok: true, batch };
   // Something is wrong or unusual: the full parse names the fault.
-  const slow = parseBatch<OrderStatusEvent>(line, checkStatus);
+  let text: string;
+  if (typeof line === "string") text = line;
+  else {
+    try {
+      text = UTF8.decode(line);
+    } catch {
+      return { ok: false, error: "invalid UTF-8" };
+    }
+  }
+  const slow = parseBatch<OrderStatusEvent>(text, checkStatus);
   if (!slow.ok) return slow;
   // Valid JSON the scanner does not take (never seen in node output): keep the events, re-serialised.
   const events = slow.batch.events.map((event): StatusEvent =>

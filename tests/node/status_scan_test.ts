@@ -1,0 +1,220 @@
+/**
+ * Property and fuzz test of the status-line fast path: on real mainnet lines, simulated lines and thousands of
+ * mutated lines, `StatusScanner` (bytes → batch) and `parseStatusLine` must give exactly what `JSON.parse` +
+ * the line validator (`checkStatus`) give: the same header, the same events (parsed ones equal, raw ones the
+ * exact text of the node's event), and the same error for every line the validator rejects.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { parseStatusLine, StatusScanner } from "../../src/node/mod.ts";
+import { type Batch, checkStatus, parseBatch } from "../../src/node/lines.ts";
+import { decodeLine } from "../../src/node/_json.ts";
+import { mayInsert } from "../../src/book/mod.ts";
+import type { OrderStatusEvent, StatusEvent } from "../../src/book/types.ts";
+import { blockLines, Simulator } from "../../src/sim/mod.ts";
+import { fixtureIgnore, readFixtureLines } from "../_fixtures.ts";
+import { rng } from "../book/_gen.ts";
+
+const encoder = new TextEncoder();
+
+type Reference =
+  | { readonly ok: true; readonly batch: Batch<OrderStatusEvent> }
+  | { readonly ok: false; readonly error: string };
+
+/** The reference: strict UTF-8, `JSON.parse`, the validator; nothing of the fast path. */
+function reference(bytes: Uint8Array): Reference {
+  const text = decodeLine(bytes);
+  if (text === null) return { ok: false, error: "invalid UTF-8" };
+  return parseBatch<OrderStatusEvent>(text, checkStatus);
+}
+
+/** Asserts that a fast-path batch is the reference's, raw events being the node's text of the event. */
+function assertSameBatch(got: Batch<StatusEvent>, want: Batch<OrderStatusEvent>, text: string, what: string) {
+  assert.equal(got.blockNumber, want.blockNumber, what);
+  assert.equal(got.blockTime, want.blockTime, what);
+  assert.equal(got.localTime, want.localTime, what);
+  assert.equal(got.events.length, want.events.length, what);
+  let cursor = 0; // raw events appear in the line in order
+  for (let i = 0; i < want.events.length; i++) {
+    const event = got.events[i];
+    const original = want.events[i];
+    assert.equal(event.status, original.status, `${what} event ${i}`);
+    assert.equal(event.order.coin, original.order.coin, `${what} event ${i}`);
+    if ("raw" in event) {
+      assert.ok(!mayInsert(original.status), `${what} event ${i} is raw but inserts`);
+      const at = text.indexOf(event.raw, cursor);
+      assert.ok(at >= 0, `${what} event ${i}: raw is not the node's text`);
+      cursor = at + event.raw.length;
+      assert.deepEqual(JSON.parse(event.raw), original, `${what} event ${i}`);
+    } else {
+      assert.ok(mayInsert(original.status), `${what} event ${i} parsed but cannot insert`);
+      assert.deepEqual(event, original, `${what} event ${i}`);
+    }
+  }
+}
+
+/**
+ * Checks one line both ways: the scanner takes it only when the reference accepts it (and then gives the same
+ * batch); `parseStatusLine` gives the reference's batch or the reference's error. Returns whether the scanner
+ * took it.
+ */
+function check(scanner: StatusScanner, bytes: Uint8Array, what: string): boolean {
+  const want = reference(bytes);
+  let scanned: Batch<StatusEvent> | null;
+  try {
+    scanned = scanner.scan(bytes);
+  } catch {
+    scanned = null;
+  }
+  const text = decodeLine(bytes) ?? "";
+  if (!want.ok) assert.equal(scanned, null, `${what}: the scanner took a line the validator rejects`);
+  else if (scanned !== null) assertSameBatch(scanned, want.batch, text, what);
+  const got = parseStatusLine(bytes);
+  if (!want.ok) {
+    assert.ok(!got.ok, `${what}: accepted, the validator says ${want.error}`);
+    assert.equal(got.error, want.error, what);
+  } else {
+    assert.ok(got.ok, `${what}: ${!got.ok && got.error}`);
+    assertSameBatch(got.batch, want.batch, text, what);
+  }
+  return scanned !== null;
+}
+
+/** Bytes a mutation inserts or writes: structure, quotes and escapes, digits, controls, broken UTF-8. */
+const NASTY = [
+  ...'"\\{}[],: 0123456789-+.eEtrufalsn/bu',
+  "\t",
+  "\n",
+].map((c) => c.charCodeAt(0)).concat([
+  0x00,
+  0x1f,
+  0x7f,
+  0x80,
+  0xbf,
+  0xc3,
+  0xa9,
+  0xe2,
+  0x82,
+  0xac,
+  0xed,
+  0xf0,
+  0xff,
+]);
+
+function mutate(bytes: Uint8Array, random: () => number): Uint8Array {
+  const at = Math.floor(random() * bytes.length);
+  const pick = () => NASTY[Math.floor(random() * NASTY.length)];
+  const out = [...bytes];
+  switch (Math.floor(random() * 6)) {
+    case 0:
+      out.splice(at, 1);
+      break;
+    case 1:
+      out.splice(at, 0, pick());
+      break;
+    case 2:
+      out[at] = pick();
+      break;
+    case 3: {
+      const size = 1 + Math.floor(random() * 40);
+      out.splice(at, 0, ...out.slice(at, at + size));
+      break;
+    }
+    case 4:
+      out.length = at;
+      break;
+    default: {
+      // swap two bytes far apart
+      const other = Math.floor(random() * bytes.length);
+      [out[at], out[other]] = [out[other], out[at]];
+    }
+  }
+  return new Uint8Array(out);
+}
+
+/** A line of a few of the given events, so that thousands of mutations stay cheap. */
+function smallLine(header: string, events: readonly unknown[]): string {
+  return `${header}${events.map((event) => JSON.stringify(event)).join(",")}]}`;
+}
+
+const HEADER =
+  '{"local_time":"2026-05-05T17:39:13.394723455","block_time":"2026-05-05T17:39:13.024084407","block_number":985148182,"events":[';
+
+Deno.test({
+  name:
+    "the status fast path agrees with JSON.parse and the validator on real mainnet lines and their mutations",
+  ignore: fixtureIgnore(),
+  async fn(t) {
+    const scanner = new StatusScanner();
+    const texts = [
+      ...await readFixtureLines("node_order_statuses_by_block.jsonl.gz"),
+      ...await readFixtureLines("node_order_statuses_streaming.jsonl.gz"),
+    ];
+    await t.step("every real line is taken by the scanner and gives the reference batch", () => {
+      for (const [i, text] of texts.entries()) {
+        assert.ok(check(scanner, encoder.encode(text), `line ${i}`), `line ${i} left the fast path`);
+      }
+    });
+    await t.step("mutated real lines: same events or the same error", () => {
+      const random = rng(14);
+      const events = texts.slice(0, 51).flatMap((text) => JSON.parse(text).events as unknown[]);
+      let rejected = 0;
+      for (let round = 0; round < 4000; round++) {
+        const pick = Array.from(
+          { length: 1 + Math.floor(random() * 4) },
+          () => events[Math.floor(random() * events.length)],
+        );
+        let bytes: Uint8Array = encoder.encode(smallLine(HEADER, pick));
+        for (let k = Math.floor(random() * 3); k >= 0; k--) bytes = mutate(bytes, random);
+        if (!reference(bytes).ok) rejected++;
+        check(scanner, bytes, `round ${round}`);
+      }
+      // Most mutations break a line, some keep it valid: both sides were exercised.
+      assert.ok(rejected > 1000 && rejected < 3900, `${rejected} of 4000 mutated lines rejected`);
+    });
+  },
+});
+
+Deno.test("the status fast path agrees with JSON.parse and the validator on simulated lines", async (t) => {
+  const scanner = new StatusScanner();
+  const sim = new Simulator({ seed: 21, load: 0.3, coins: 12 });
+  const lines: string[] = [];
+  for (let i = 0; i < 40; i++) lines.push(blockLines(sim.step()).statuses.trimEnd());
+  await t.step("every simulated line is taken by the scanner and gives the reference batch", () => {
+    for (const [i, text] of lines.entries()) {
+      assert.ok(check(scanner, encoder.encode(text), `block ${i}`), `block ${i} left the fast path`);
+    }
+  });
+  await t.step("mutated simulated lines: same events or the same error", () => {
+    const random = rng(41);
+    const events = lines.flatMap((text) => JSON.parse(text).events as unknown[]);
+    for (let round = 0; round < 3000; round++) {
+      const pick = Array.from(
+        { length: 1 + Math.floor(random() * 3) },
+        () => events[Math.floor(random() * events.length)],
+      );
+      check(scanner, mutate(encoder.encode(smallLine(HEADER, pick)), random), `round ${round}`);
+    }
+  });
+  await t.step(
+    "odd but valid layouts: key order, spaces, escapes, UTF-8, duplicate keys, extra fields",
+    () => {
+      const odd = [
+        ` { "events" : [ {"order" : {"coin":"k\\"BTC\\u0041", "x":[1,{"coin":2}]}, "status":"canc\\u0065led"} ] ,` +
+        ` "block_number":7, "local_time":"L", "block_time":"2026-05-05T17:39:13.024" } `,
+        `{"local_time":"é","block_time":"2026-05-05T17:39:13","block_number":1,"events":[` +
+        `{"status":"rejected","status":"canceled","order":{"coin":"€","coin":"ETH"},"note":"😀"}]}`,
+        `{"local_time":"x","block_time":"2026-05-05T17:39:13","block_number":1e2,"events":[],"events":[` +
+        `{"status":"filled","order":{"coin":"@1"},"n":[-0.5e-3,true,false,null,{},[]]}]}`,
+        `{"\\u0065vents":[{"status":"filled","order":{"coin":"A"}}],"local_time":"x",` +
+        `"block_time":"2026-05-05T17:39:13","block_number":2}`,
+        `{"local_time":"x","block_time":"2026-05-05T17:39:13","block_number":2,"events":[` +
+        `{"status":"filled","order":{"coin":"A"}},{"status":"filled","order":"A"}]}`,
+        `{"local_time":"x","block_time":"2026-05-05T17:39:13","block_number":2,"events":[` +
+        `{"status":"filled","order":{"coin":"A"}},{"status":"filled","order":{"coin":"A"},"extra":{"deep":[[[]]]}}]}`,
+      ];
+      for (const [i, text] of odd.entries()) check(scanner, encoder.encode(text), `odd line ${i}`);
+    },
+  );
+});
