@@ -13,8 +13,8 @@ import { decodeLine } from "../../src/node/_json.ts";
 import { mayInsert } from "../../src/book/mod.ts";
 import type { OrderStatusEvent, StatusEvent } from "../../src/book/types.ts";
 import { blockLines, Simulator } from "../../src/sim/mod.ts";
-import { fixtureIgnore, readFixtureLines } from "../_fixtures.ts";
-import { rng } from "../book/_gen.ts";
+import { fixtureTest, readFixtureLines } from "../_support/fixtures.ts";
+import { rng } from "../_support/rng.ts";
 
 const encoder = new TextEncoder();
 
@@ -142,9 +142,9 @@ const HEADER =
   '{"local_time":"2026-05-05T17:39:13.394723455","block_time":"2026-05-05T17:39:13.024084407","block_number":985148182,"events":[';
 
 Deno.test({
-  name:
+  ...fixtureTest(
     "the status fast path agrees with JSON.parse and the validator on real mainnet lines and their mutations",
-  ignore: fixtureIgnore(),
+  ),
   async fn(t) {
     const scanner = new StatusScanner();
     const texts = [
