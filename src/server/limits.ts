@@ -42,6 +42,12 @@ export interface GuardOptions {
 /** The smallest per-connection share of `maxBufferedPerIp`: a few l2Book messages. */
 export const MIN_SHARE = 64 * 1024;
 
+/**
+ * An address may start `maxBufferedPerIp` bytes of l4Book snapshots per this window: their cost is mostly the
+ * copy each connection makes, which the kernel's socket buffers hide from `bufferedAmount` on a fast link.
+ */
+const SNAPSHOT_WINDOW_MS = 10_000;
+
 /** How long one address stays quiet in the log after a line about it. */
 const LOG_EVERY_MS = 60_000;
 /** Addresses remembered for log throttling; past this, stale entries are dropped. */
@@ -53,6 +59,9 @@ class Usage {
   constructor(readonly limited: boolean) {}
   connections = 0;
   subscriptions = 0;
+  /** l4Book snapshot bytes started recently, draining at {@link SNAPSHOT_WINDOW_MS} per budget (a leaky bucket). */
+  snapshotBytes = 0;
+  snapshotAt = 0;
   /** Feed clients of this address holding subscriptions → how many (for the snapshot budget). */
   readonly clients = new Map<Client, number>();
   get idle(): boolean {
@@ -259,6 +268,23 @@ export class Guard {
         this.#refuse("buffered_per_ip", address, `${unsent} bytes unsent, budget ${budget}`);
         return `your address has ${unsent} bytes of snapshots unsent (at most ${budget}): retry when they are read`;
       }
+      const now = Date.now();
+      usage.snapshotBytes = Math.max(
+        0,
+        usage.snapshotBytes - ((now - usage.snapshotAt) * budget) / SNAPSHOT_WINDOW_MS,
+      );
+      usage.snapshotAt = now;
+      if (usage.snapshotBytes > 0 && usage.snapshotBytes + next > budget) {
+        this.#refuse(
+          "buffered_per_ip",
+          address,
+          `${Math.round(usage.snapshotBytes)} bytes of snapshots in 10 s`,
+        );
+        return `your address started ${budget} bytes of l4Book snapshots in the last ${
+          SNAPSHOT_WINDOW_MS / 1000
+        } s: retry shortly`;
+      }
+      usage.snapshotBytes += next;
     }
     usage.subscriptions++;
     usage.clients.set(client, (usage.clients.get(client) ?? 0) + 1);

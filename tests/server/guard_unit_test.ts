@@ -214,3 +214,46 @@ Deno.test("one address's connections share --max-buffered-per-ip: many slow ones
   for (const lease of leases.slice(1)) lease.release();
   assert.equal(limits[0].maxBuffered, 4 << 20);
 });
+
+Deno.test("l4Book snapshots an address starts are budgeted over time too, even when the kernel took them all", () => {
+  const metrics = new Metrics();
+  const feed = new Feed({ metrics });
+  const { books } = sampleBooks();
+  feed.reset(books);
+  feed.state({ phase: "ready", height: books.height, time: books.time });
+  const guard = new Guard(
+    {
+      maxConnectionsPerIp: 10,
+      maxSubscriptionsPerIp: 100,
+      maxSubscriptionsTotal: 1000,
+      maxBufferedPerIp: 2000,
+      trustProxy: "",
+      authToken: "",
+    },
+    feed,
+    metrics,
+  );
+  const open = (address: string) => {
+    const lease = guard.connect(address) as Lease;
+    const sink = new Sink();
+    const client = feed.attach(sink, lease.limits(10, 1 << 20));
+    return { sink, client };
+  };
+  const l4 = JSON.stringify({ method: "subscribe", subscription: { type: "l4Book", coin: "BTC" } });
+  const answers: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const { sink, client } = open("10.0.0.1");
+    feed.handle(client, l4);
+    answers.push(sink.sent.at(-1) ?? "");
+    sink.bufferedAmount = 0; // read at once (or taken by the kernel): nothing unsent
+  }
+  const size = feed.l4SnapshotSize("BTC");
+  assert.ok(size > 1000 && size <= 2000, `sample snapshot size ${size}`);
+  // The first (size not known yet) and the second fit; the third would pass 2,000 bytes within the window.
+  assert.match(answers[0], /"Snapshot"/);
+  assert.match(answers[1], /"Snapshot"/);
+  assert.match(answers[2], /l4Book snapshots in the last 10 s: retry shortly/);
+  const other = open("10.0.0.2");
+  feed.handle(other.client, l4);
+  assert.match(other.sink.sent.at(-1) ?? "", /"Snapshot"/);
+});
