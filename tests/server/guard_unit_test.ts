@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { type ClientSink, Feed } from "../../src/feed/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
 import { addressKey, isLoopback } from "../../src/server/mod.ts";
-import { Guard, type Lease, resolveAuthToken } from "../../src/server/limits.ts";
+import { Guard, type GuardOptions, type Lease, resolveAuthToken } from "../../src/server/limits.ts";
 import { sampleBooks } from "../feed/_helpers.ts";
 
 Deno.test("client addresses are grouped as one attacker holds them", () => {
@@ -48,7 +48,8 @@ class Sink implements ClientSink {
   close(): void {}
 }
 
-Deno.test("l4Book snapshots are budgeted per address: a second one waits until the first is read", () => {
+/** A live feed over the sample books and a guard over it (limits as given, the rest generous). */
+function liveGuard(options: Partial<GuardOptions>) {
   const metrics = new Metrics();
   const feed = new Feed({ metrics });
   const { books } = sampleBooks();
@@ -59,19 +60,26 @@ Deno.test("l4Book snapshots are budgeted per address: a second one waits until t
       maxConnectionsPerIp: 10,
       maxSubscriptionsPerIp: 100,
       maxSubscriptionsTotal: 1000,
-      maxBufferedPerIp: 1024,
+      maxBufferedPerIp: 1 << 20,
       trustProxy: "",
       authToken: "",
+      ...options,
     },
     feed,
     metrics,
   );
+  /** A connection of `address` whose sink counts what it is sent as unsent. */
   const open = (address: string) => {
     const lease = guard.connect(address) as Lease;
     const sink = new Sink();
-    const client = feed.attach(sink, { maxSubscriptions: 10, maxBuffered: 1 << 20, gate: lease.gate });
+    const client = feed.attach(sink, lease.limits(10, 1 << 20));
     return { sink, client, lease };
   };
+  return { metrics, feed, guard, open };
+}
+
+Deno.test("l4Book snapshots are budgeted per address: a second one waits until the first is read", () => {
+  const { metrics, feed, guard, open } = liveGuard({ maxBufferedPerIp: 1024 });
   const l4 = (coin: string) =>
     JSON.stringify({ method: "subscribe", subscription: { type: "l4Book", coin } });
   const a = open("10.0.0.1");
@@ -216,29 +224,7 @@ Deno.test("one address's connections share --max-buffered-per-ip: many slow ones
 });
 
 Deno.test("l4Book snapshots an address starts are budgeted over time too, even when the kernel took them all", () => {
-  const metrics = new Metrics();
-  const feed = new Feed({ metrics });
-  const { books } = sampleBooks();
-  feed.reset(books);
-  feed.state({ phase: "ready", height: books.height, time: books.time });
-  const guard = new Guard(
-    {
-      maxConnectionsPerIp: 10,
-      maxSubscriptionsPerIp: 100,
-      maxSubscriptionsTotal: 1000,
-      maxBufferedPerIp: 2000,
-      trustProxy: "",
-      authToken: "",
-    },
-    feed,
-    metrics,
-  );
-  const open = (address: string) => {
-    const lease = guard.connect(address) as Lease;
-    const sink = new Sink();
-    const client = feed.attach(sink, lease.limits(10, 1 << 20));
-    return { sink, client };
-  };
+  const { feed, open } = liveGuard({ maxBufferedPerIp: 2000 });
   const l4 = JSON.stringify({ method: "subscribe", subscription: { type: "l4Book", coin: "BTC" } });
   const answers: string[] = [];
   for (let i = 0; i < 3; i++) {
