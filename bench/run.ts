@@ -100,41 +100,52 @@ for (const section of SECTIONS) {
   say(`   ${result.seconds.toFixed(0)} s`);
 }
 
-const verdict = (pass: boolean | null) => (pass === null ? "info" : pass ? "pass" : "FAIL");
-const table = [
-  "| section | figure | target | measured | result |",
-  "|---|---|---|---|---|",
-  ...rows.map((r) => `| ${r.section} | ${r.figure} | ${r.target} | ${r.measured} | ${verdict(r.pass)} |`),
-].join("\n");
 const machine = {
   cpus: navigator.hardwareConcurrency,
   loadavgBefore: load0,
   loadavgAfter: Deno.loadavg(),
   deno: Deno.version.deno,
 };
-// With --only, the sections not run keep their rows from the previous results.json (in section order), so
-// one section can be re-measured without losing the others' figures.
+// With --only, the sections not run keep what the previous results.json says of them (rows in section order,
+// and each section's own start, machine load, seconds and raw figures), so one section can be re-measured
+// without losing the others' figures or the conditions they were measured in.
+interface SectionRun {
+  readonly started: string;
+  readonly machine: typeof machine;
+  readonly seconds: number;
+  readonly extra: unknown;
+}
 const resultsUrl = new URL("results.json", import.meta.url);
 const ran = new Set(SECTIONS.filter((s) => !only || only.includes(s.name)).map((s) => s.title));
 let kept: Row[] = [];
+let keptRuns: Record<string, SectionRun> = {};
 if (only) {
   try {
-    const previous = JSON.parse(await Deno.readTextFile(resultsUrl)) as { rows?: Row[] };
+    const previous = JSON.parse(await Deno.readTextFile(resultsUrl)) as {
+      rows?: Row[];
+      sections?: Record<string, SectionRun>;
+    };
     kept = (previous.rows ?? []).filter((r) => !ran.has(r.section));
+    keptRuns = previous.sections ?? {};
   } catch {
     kept = [];
   }
 }
+const sections: Record<string, SectionRun> = { ...keptRuns };
+for (const name of Object.keys(timings)) {
+  sections[name] = { started: started.toISOString(), machine, seconds: timings[name], extra: extras[name] };
+}
 const order = (r: Row) => SECTIONS.findIndex((s) => s.title === r.section);
 const allRows = [...kept, ...rows].sort((a, b) => order(a) - order(b));
+const verdict = (pass: boolean | null) => (pass === null ? "info" : pass ? "pass" : "FAIL");
+const table = [
+  "| section | figure | target | measured | result |",
+  "|---|---|---|---|---|",
+  ...allRows.map((r) => `| ${r.section} | ${r.figure} | ${r.target} | ${r.measured} | ${verdict(r.pass)} |`),
+].join("\n");
 await Deno.writeTextFile(
   resultsUrl,
-  JSON.stringify(
-    { started: started.toISOString(), machine, timings, rows: allRows, table, extras },
-    null,
-    2,
-  ) +
-    "\n",
+  JSON.stringify({ started: started.toISOString(), machine, rows: allRows, table, sections }, null, 2) + "\n",
 );
 // deno-lint-ignore no-console
 console.log(table);
