@@ -14,6 +14,7 @@
 import type { Books } from "../book/mod.ts";
 import { parseNodeTime } from "../book/mod.ts";
 import type { BookDiff, Coin, NodeOrder, StatusEvent, Trade } from "../book/types.ts";
+import { Deque } from "./_deque.ts";
 import { formatUnits, toUnits } from "./_units.ts";
 import { type Candle, candleJson, Candles } from "./candles.ts";
 import { type Fill, type FillEntry, type FillEvent, FillHistory, type HistoryLimits } from "./history.ts";
@@ -85,8 +86,10 @@ export class UserStreams<C> {
   readonly #fillViews = new Map<string, StreamView<C>[]>();
   readonly #eventViews = new Map<string, StreamView<C>>();
   readonly #candleViews = new Map<Coin, StreamView<C>[]>();
-  /** oid → the last final status (as `orderStatus` answers it) of a watched user's order. */
-  readonly #statuses = new Map<number, { user: string; cloid: string | null; json: string }>();
+  /** oid → the last status (not open, not a rejection) of a watched user's order, for `orderStatus`. */
+  readonly #statuses = new Map<number, { user: string; event: ParsedStatus }>();
+  /** The oids of `#statuses` oldest first (a ring, so forgetting the oldest is O(1)). */
+  readonly #statusOrder = new Deque<number>();
   #pending: PendingFills | null = null;
   #liveFirstBlock = -1;
   /** Block of the last fills line (its trades follow it). */
@@ -268,13 +271,24 @@ export class UserStreams<C> {
       for (const st of coinDiff.statuses) {
         const user = statusUser(st);
         if (user === null || !this.#orderViews.has(user)) continue;
-        const event: ParsedStatus = "raw" in st ? JSON.parse(st.raw) : st;
+        // Most statuses are rejections: their WsOrder is cut out of the node's text without parsing it.
+        const raw = "raw" in st ? st.raw : null;
+        const fast = raw !== null ? wsOrderFromRaw(raw) : null;
+        let json: string;
+        if (raw !== null && fast !== null) {
+          json = fast.json;
+          if (fast.status !== "open" && !fast.status.endsWith("Rejected")) {
+            this.#remember(user, JSON.parse(raw));
+          }
+        } else {
+          const event: ParsedStatus = "raw" in st ? JSON.parse(st.raw) : st;
+          json = wsOrderJson(event);
+          this.#remember(user, event);
+        }
         byUser ??= new Map();
         const list = byUser.get(user);
-        const json = wsOrderJson(event);
         if (list === undefined) byUser.set(user, [json]);
         else list.push(json);
-        this.#remember(user, event);
       }
     }
     if (byUser === null) return;
@@ -286,18 +300,19 @@ export class UserStreams<C> {
     }
   }
 
-  /** Remembers a watched user's final status for `orderStatus` (bounded; the oldest is forgotten first). */
+  /**
+   * Remembers a watched user's status for `orderStatus` when the order left the book or was triggered (not
+   * `open`, which the book answers, and not a `…Rejected` status, 95 % of all, of an order that never rested).
+   * Bounded: the oldest is forgotten first.
+   */
   #remember(user: string, event: ParsedStatus): void {
-    if (event.status === "open") return;
+    const status = event.status;
+    if (status === "open" || status.endsWith("Rejected")) return;
     const oid = event.order.oid;
-    this.#statuses.delete(oid);
-    this.#statuses.set(oid, {
-      user,
-      cloid: event.order.cloid?.toLowerCase() ?? null,
-      json: orderStatusJson(frontendOrderJson(event.order, event.order.origSz ?? event.order.sz), event),
-    });
-    if (this.#statuses.size > RECENT_STATUSES) {
-      const oldest = this.#statuses.keys().next().value;
+    if (!this.#statuses.has(oid)) this.#statusOrder.push(oid);
+    this.#statuses.set(oid, { user, event });
+    while (this.#statusOrder.length > RECENT_STATUSES) {
+      const oldest = this.#statusOrder.shift();
       if (oldest !== undefined) this.#statuses.delete(oldest);
     }
   }
@@ -370,8 +385,12 @@ export class UserStreams<C> {
         }
         for (const [oid, known] of this.#statuses) {
           if (known.user !== request.user) continue;
-          if (request.oid !== null ? oid === request.oid : known.cloid === request.cloid) {
-            return { ok: true, json: known.json };
+          const order = known.event.order;
+          if (request.oid !== null ? oid === request.oid : order.cloid?.toLowerCase() === request.cloid) {
+            return {
+              ok: true,
+              json: orderStatusJson(frontendOrderJson(order, order.origSz ?? order.sz), known.event),
+            };
           }
         }
         return { ok: true, json: '{"status":"unknownOid"}' };
@@ -411,6 +430,32 @@ export function wsOrderJson(event: ParsedStatus): string {
     `"oid":${o.oid},"timestamp":${o.timestamp},"origSz":"${o.origSz ?? o.sz}"` +
     (o.cloid ? `,"cloid":${JSON.stringify(o.cloid)}` : "") + (o.reduceOnly ? `,"reduceOnly":true` : "") +
     `},"status":${JSON.stringify(event.status)},"statusTimestamp":${statusTime(event)}}`;
+}
+
+/**
+ * The node's status layout (as written since 2025): `time`, `user`, optional simple fields, `status`, then the
+ * order's fields in a fixed order with no children. Anything else (children, new fields inside the order) does
+ * not match and is parsed in full instead.
+ */
+const STATUS_LAYOUT = new RegExp(
+  '^\\{"time":"([0-9T:.-]{19,29})","user":"0x[0-9a-f]{40}",(?:"[A-Za-z]+":(?:null|"[^"\\\\]*"|\\{[^{}"]*(?:"[^"\\\\]*"[^{}"]*)*\\}),)*?' +
+    '"status":"([A-Za-z]+)","order":\\{"coin":"([^"\\\\]+)","side":"([AB])","limitPx":"([0-9.]+)","sz":"([0-9.]+)",' +
+    '"oid":(\\d+),"timestamp":(\\d+),"triggerCondition":"[^"\\\\]*","isTrigger":(?:true|false),"triggerPx":"[0-9.]+",' +
+    '"children":\\[\\],"isPositionTpsl":(?:true|false),"reduceOnly":(true|false),"orderType":"[^"\\\\]*",' +
+    '"origSz":"([0-9.]+)","tif":(?:null|"[A-Za-z]+"),"cloid":(null|"0x[0-9a-fA-F]+")\\}',
+);
+
+/** The WsOrder of a raw status cut out of its text, or null when the text is not in the usual layout. */
+export function wsOrderFromRaw(raw: string): { json: string; status: string } | null {
+  const m = STATUS_LAYOUT.exec(raw);
+  if (m === null) return null;
+  const ms = parseNodeTime(m[1]);
+  if (Number.isNaN(ms)) return null;
+  const json =
+    `{"order":{"coin":"${m[3]}","side":"${m[4]}","limitPx":"${m[5]}","sz":"${m[6]}","oid":${m[7]},` +
+    `"timestamp":${m[8]},"origSz":"${m[10]}"` + (m[11] !== "null" ? `,"cloid":${m[11]}` : "") +
+    (m[9] === "true" ? `,"reduceOnly":true` : "") + `},"status":"${m[2]}","statusTimestamp":${ms}}`;
+  return { json, status: m[2] };
 }
 
 function statusTime(event: ParsedStatus): number {
