@@ -31,6 +31,7 @@ import {
   subscriptionKey,
   withQueue,
 } from "./logic.js";
+import { createUserPanel } from "./user_panel.js";
 
 const TAPE_MAX = 100;
 const L4_MAX_ROWS = 200;
@@ -268,6 +269,8 @@ function select(coin, precision, levels = state.levels) {
   if (coin !== null) params.set("coin", coin);
   params.set("prec", precision);
   if (levels !== DEFAULT_LEVELS) params.set("lv", String(levels));
+  const user = new URLSearchParams(location.hash.slice(1)).get("user");
+  if (user !== null) params.set("user", user);
   history.replaceState(null, "", `#${params}`);
   renderCoinOptions();
   dom.precision.value = precision;
@@ -359,6 +362,7 @@ function notify(text, sticky = false) {
 /** @param {any} message */
 function onMessage(message) {
   if (message === null || typeof message !== "object") return;
+  if (userPanel.onMessage(message)) return;
   const data = message.data;
   switch (message.channel) {
     case "l2Book":
@@ -954,6 +958,11 @@ document.addEventListener("keydown", (event) => {
   if (event.key === "Escape" && state.selected !== null) closeL4();
 });
 
+const userPanel = createUserPanel({
+  subscribe: (subscription) => feed.subscribe(subscription),
+  unsubscribe: (subscription) => feed.unsubscribe(subscription),
+  spotNames: () => state.spotNames,
+});
 feed.subscribe({ type: "allMids" });
 if (state.coin !== null) {
   const initial = state.coin;

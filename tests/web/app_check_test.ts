@@ -8,7 +8,14 @@ import assert from "node:assert/strict";
 Deno.test("the page script type-checks against the browser DOM", async () => {
   const root = new URL("../../", import.meta.url);
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["check", "--quiet", "--config", "tests/web/dom_check.json", "src/web/app.js"],
+    args: [
+      "check",
+      "--quiet",
+      "--config",
+      "tests/web/dom_check.json",
+      "src/web/app.js",
+      "src/web/user_panel.js",
+    ],
     cwd: root.pathname,
     env: { NO_COLOR: "1" },
     stdout: "null",

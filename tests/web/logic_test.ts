@@ -550,7 +550,7 @@ Deno.test("the L4 panel gives each order its place in the queue at its price", (
 });
 
 Deno.test("the page writes wire data as text only, never as HTML", async () => {
-  for (const file of ["app.js", "logic.js", "index.html"]) {
+  for (const file of ["app.js", "logic.js", "index.html", "user_logic.js", "user_panel.js"]) {
     const text = await Deno.readTextFile(new URL(`../../src/web/${file}`, import.meta.url));
     assert.doesNotMatch(
       text,
