@@ -449,7 +449,7 @@ const STATUS_LAYOUT = new RegExp(
 export function wsOrderFromRaw(raw: string): { json: string; status: string } | null {
   const m = STATUS_LAYOUT.exec(raw);
   if (m === null) return null;
-  const ms = parseNodeTime(m[1]);
+  const ms = timeMs(m[1]);
   if (Number.isNaN(ms)) return null;
   const json =
     `{"order":{"coin":"${m[3]}","side":"${m[4]}","limitPx":"${m[5]}","sz":"${m[6]}","oid":${m[7]},` +
@@ -458,8 +458,20 @@ export function wsOrderFromRaw(raw: string): { json: string; status: string } | 
   return { json, status: m[2] };
 }
 
+let lastTime = "";
+let lastMs = NaN;
+
+/** `parseNodeTime` with a one-entry memo: the statuses of a block share their time. */
+function timeMs(time: string): number {
+  if (time !== lastTime) {
+    lastTime = time;
+    lastMs = parseNodeTime(time);
+  }
+  return lastMs;
+}
+
 function statusTime(event: ParsedStatus): number {
-  const ms = parseNodeTime(event.time);
+  const ms = timeMs(event.time);
   return Number.isNaN(ms) ? event.order.timestamp : ms;
 }
 
