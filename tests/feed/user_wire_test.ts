@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { wsOrderFromRaw, wsOrderJson } from "../../src/feed/user_streams.ts";
-import { fixtureIgnore, readFixtureLines } from "../_fixtures.ts";
+import { fixtureTest, readFixtureLines } from "../_support/fixtures.ts";
 import { blockLines, Simulator } from "../../src/sim/mod.ts";
 
 /** Each status event of a node line as its own JSON text (as the ingest keeps raw statuses). */
@@ -21,8 +21,9 @@ function check(raws: readonly string[]): { fast: number; total: number } {
 }
 
 Deno.test({
-  name: "a WsOrder cut out of the node's status text equals the one built from the parsed status (mainnet)",
-  ignore: fixtureIgnore(),
+  ...fixtureTest(
+    "a WsOrder cut out of the node's status text equals the one built from the parsed status (mainnet)",
+  ),
   fn: async () => {
     const raws = (await readFixtureLines("node_order_statuses_by_block.jsonl.gz")).flatMap(rawEvents);
     const { fast, total } = check(raws);

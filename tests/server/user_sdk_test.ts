@@ -1,16 +1,8 @@
 import { assert, assertEquals } from "../_support/assert.ts";
 import { InfoClient, SubscriptionClient, WebSocketTransport } from "@nktkas/hyperliquid";
 import { withServer } from "../feed/_helpers.ts";
-import { withTimeout } from "../_support/wait.ts";
+import { waitFor, withTimeout } from "../_support/wait.ts";
 import { activeUsers, SimFeed } from "../feed/_user_harness.ts";
-
-async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 Deno.test("the @nktkas/hyperliquid SDK subscribes to orderUpdates, userFills and candle and parses them", async (t) => {
   await withServer(async ({ feed, url, http }) => {
@@ -46,7 +38,7 @@ Deno.test("the @nktkas/hyperliquid SDK subscribes to orderUpdates, userFills and
       const blocks = h.blocks.slice(start).map((b) => b.block);
 
       await t.step("orderUpdates: the listener gets WsOrder arrays", async () => {
-        await until(() => orders.length > 0, "orderUpdates");
+        await waitFor("orderUpdates", () => orders.length > 0, 5000);
         const first = orders[0][0];
         assertEquals(typeof first.order.oid, "number");
         assertEquals(typeof first.statusTimestamp, "number");
@@ -56,7 +48,7 @@ Deno.test("the @nktkas/hyperliquid SDK subscribes to orderUpdates, userFills and
       });
 
       await t.step("userFills: a snapshot flagged isSnapshot, then the user's new fills", async () => {
-        await until(() => fills.length >= 2, "userFills");
+        await waitFor("userFills", () => fills.length >= 2, 5000);
         assertEquals(fills[0].isSnapshot, true);
         assertEquals(fills[0].user, user);
         const expected = blocks.flatMap((b) => b.fills.filter(([u]) => u === user).map(([, f]) => f.tid));
@@ -64,7 +56,7 @@ Deno.test("the @nktkas/hyperliquid SDK subscribes to orderUpdates, userFills and
       });
 
       await t.step("candle: the listener gets {t,T,s,i,o,c,h,l,v,n}", async () => {
-        await until(() => candles.length > 0, "candle");
+        await waitFor("candle", () => candles.length > 0, 5000);
         const c = candles[candles.length - 1];
         assertEquals(c.s, "BTC");
         assertEquals(c.i, "1m");

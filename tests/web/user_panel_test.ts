@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { withServer } from "../feed/_helpers.ts";
 import { activeUsers, SimFeed } from "../feed/_user_harness.ts";
+import { sleep, waitFor } from "../_support/wait.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -20,21 +21,6 @@ function exists(path: string): boolean {
 
 // deno-lint-ignore no-explicit-any
 type Element = any;
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${last}` : ""}`);
-}
 
 async function shown(page: Page): Promise<{ oids: number[]; tids: number[]; rows: string[][] }> {
   return await page.evaluate(() => {
@@ -78,27 +64,32 @@ Deno.test({
         stepping = setInterval(() => h.step(), 40);
 
         const matches = async (who: string) => {
-          await until(`the panel to show ${who}'s orders and fills`, 20_000, async () => {
-            clearInterval(stepping);
-            stepping = undefined;
-            // With the feed paused, the page must settle on exactly what the API says.
-            const open = h.info({ type: "openOrders", user: who }).map((o: { oid: number }) => o.oid);
-            const fills = h.info({ type: "userFills", user: who }).slice(0, 100).map((f: { tid: number }) =>
-              f.tid
-            );
-            for (let i = 0; i < 40; i++) {
-              const now = await shown(page);
-              if (
-                JSON.stringify(now.oids) === JSON.stringify(open) &&
-                JSON.stringify(now.tids) === JSON.stringify(fills)
-              ) {
-                return open.length > 0 && fills.length > 0 ? now : undefined;
+          await waitFor(
+            `the panel to show ${who}'s orders and fills`,
+            async () => {
+              clearInterval(stepping);
+              stepping = undefined;
+              // With the feed paused, the page must settle on exactly what the API says.
+              const open = h.info({ type: "openOrders", user: who }).map((o: { oid: number }) => o.oid);
+              const fills = h.info({ type: "userFills", user: who }).slice(0, 100).map((f: { tid: number }) =>
+                f.tid
+              );
+              for (let i = 0; i < 40; i++) {
+                const now = await shown(page);
+                if (
+                  JSON.stringify(now.oids) === JSON.stringify(open) &&
+                  JSON.stringify(now.tids) === JSON.stringify(fills)
+                ) {
+                  return open.length > 0 && fills.length > 0 ? now : undefined;
+                }
+                await sleep(50);
               }
-              await new Promise((resolve) => setTimeout(resolve, 50));
-            }
-            stepping = setInterval(() => h.step(), 40);
-            return undefined;
-          });
+              stepping = setInterval(() => h.step(), 40);
+              return undefined;
+            },
+            20_000,
+            50,
+          );
         };
 
         await t.step("from #user= in the URL: open orders and fills equal the API's", async () => {
@@ -108,7 +99,7 @@ Deno.test({
         await t.step("after more blocks, the panel follows the streams", async () => {
           const before = h.blocks.length;
           stepping = setInterval(() => h.step(), 40);
-          await until("more blocks", 10_000, () => Promise.resolve(h.blocks.length > before + 60));
+          await waitFor("more blocks", () => h.blocks.length > before + 60, 10_000);
           await matches(user);
         });
 
