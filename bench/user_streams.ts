@@ -25,7 +25,7 @@ import { type FillEvent, parseDiffLine, parseFillLine, parseStatusLine } from ".
 import { blockLines, Simulator } from "../src/sim/mod.ts";
 import { emit, fmt, heapMeter, note, quantile, type Row } from "./_common.ts";
 
-const SECTION = "7 user streams";
+const SECTION = "8 user streams";
 const BLOCKS = 600;
 const WARMUP = 100;
 const USERS = 1000;
