@@ -10,7 +10,8 @@
  *   with `orderUpdates` + `userFills` + `userEvents`, one client each, then five clients each (the message is
  *   serialised once per user and block, so five clients should cost little more than one).
  * Memory: heap bytes per kept fill and per candle (after two GCs), with `--v8-flags=--expose-gc`.
- * A first, discarded pass with 1,000 users warms the code up for all three runs.
+ * A first, discarded pass with 1,000 users warms the code up; then the three configurations get each block in
+ * turn (rotating which goes first), so they are measured under the same load.
  *
  * @module
  */
@@ -79,11 +80,15 @@ function prepare(): { snapshot: ReturnType<Simulator["snapshot"]>; blocks: Prepa
   return { snapshot, blocks, users: all.slice(0, USERS) };
 }
 
-function run(
-  prepared: ReturnType<typeof prepare>,
-  watched: number,
-  clientsPerUser: number,
-): { ms: number[]; messages: number; bytes: number; statuses: number } {
+interface Rig {
+  readonly books: Books;
+  readonly feed: Feed;
+  readonly sinks: CountingSink[];
+  readonly ms: number[];
+  statuses: number;
+}
+
+function rig(prepared: ReturnType<typeof prepare>, watched: number, clientsPerUser: number): Rig {
   const books = Books.fromSnapshot(prepared.snapshot);
   const feed = new Feed({ metrics: new Metrics() });
   feed.reset(books);
@@ -99,29 +104,32 @@ function run(
       }
     }
   }
-  const before = sinks.reduce((a, s) => a + s.messages, 0);
-  const beforeBytes = sinks.reduce((a, s) => a + s.bytes, 0);
-  const ms: number[] = [];
-  let statuses = 0;
+  for (const sink of sinks) sink.messages = sink.bytes = 0;
+  return { books, feed, sinks, ms: [], statuses: 0 };
+}
+
+/**
+ * Feeds every block to every rig in turn (the order rotating per block), so all configurations are measured
+ * under the same machine load: their ratios are the reliable part on a shared machine.
+ */
+function runAll(prepared: ReturnType<typeof prepare>, rigs: readonly Rig[]): void {
   for (let i = 0; i < prepared.blocks.length; i++) {
     const b = prepared.blocks[i];
-    const result = books.applyBlock(b.input);
-    if (!result.ok) throw new Error(result.error.message);
-    const start = performance.now();
-    feed.fills(b.height, b.fills);
-    feed.trades(b.trades);
-    feed.block(books, result.diff);
-    if (i >= WARMUP) {
-      ms.push(performance.now() - start);
-      statuses += b.input.statuses.length;
+    for (let k = 0; k < rigs.length; k++) {
+      const r = rigs[(i + k) % rigs.length];
+      const result = r.books.applyBlock(b.input);
+      if (!result.ok) throw new Error(result.error.message);
+      const start = performance.now();
+      r.feed.fills(b.height, b.fills);
+      r.feed.trades(b.trades);
+      r.feed.block(r.books, result.diff);
+      if (i >= WARMUP) {
+        r.ms.push(performance.now() - start);
+        r.statuses += b.input.statuses.length;
+      }
     }
   }
-  return {
-    ms: ms.sort((a, b) => a - b),
-    messages: sinks.reduce((a, s) => a + s.messages, 0) - before,
-    bytes: sinks.reduce((a, s) => a + s.bytes, 0) - beforeBytes,
-    statuses,
-  };
+  for (const r of rigs) r.ms.sort((a, b) => a - b);
 }
 
 function memory(prepared: ReturnType<typeof prepare>): { perFill: number; perCandle: number } {
@@ -195,16 +203,20 @@ const runs = [
   { name: `${USERS} watched users, 5 clients each`, watched: USERS, clients: 5 },
 ];
 // One discarded pass first, so every measured run starts with the code compiled.
-run(prepared, USERS, 1);
-const results = runs.map((r) => {
-  const out = run(prepared, r.watched, r.clients);
+runAll(prepared, [rig(prepared, USERS, 1)]);
+const rigs = runs.map((r) => rig(prepared, r.watched, r.clients));
+runAll(prepared, rigs);
+const results = runs.map((r, i) => {
+  const out = rigs[i];
+  const messages = out.sinks.reduce((a, s) => a + s.messages, 0);
+  const bytes = out.sinks.reduce((a, s) => a + s.bytes, 0);
   note(
     `${r.name}: median ${fmt(quantile(out.ms, 0.5), 3)} ms, p99 ${
       fmt(quantile(out.ms, 0.99), 3)
     } ms per block; ` +
-      `${fmt(out.messages / out.ms.length, 1)} messages per block`,
+      `${fmt(messages / out.ms.length, 1)} messages per block`,
   );
-  return { ...r, ...out };
+  return { ...r, ms: out.ms, messages, bytes, statuses: out.statuses };
 });
 const mem = memory(prepared);
 note(`history: ${fmt(mem.perFill, 0)} B per kept fill; candles: ${fmt(mem.perCandle, 0)} B per candle`);
