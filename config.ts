@@ -52,6 +52,7 @@ export interface Config {
   readonly maxSubscriptionsPerIp: number;
   readonly maxSubscriptionsTotal: number;
   readonly maxBufferedPerIp: number;
+  readonly maxInfoRequestsPerIp: number;
   /** Header the client address is taken from (set by a reverse proxy); "" = the TCP peer. */
   readonly trustProxy: string;
   /** Token required on `/ws` and `POST /info`; "" = none. Never log it. */
@@ -342,6 +343,14 @@ const FLAGS: readonly FlagSpec[] = [
     help:
       "unsent bytes all connections of one client address share (each at most --max-buffered; an l4Book is refused while they are used)",
     default: () => "64MiB",
+  },
+  {
+    name: "max-info-requests-per-ip",
+    key: "maxInfoRequestsPerIp",
+    kind: "count",
+    min: 1,
+    help: "POST /info requests one client address may have in flight; more are answered 429",
+    default: () => "16",
   },
   {
     name: "trust-proxy",

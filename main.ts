@@ -93,6 +93,7 @@ async function main(): Promise<number> {
         maxSubscriptionsPerIp: config.maxSubscriptionsPerIp,
         maxSubscriptionsTotal: config.maxSubscriptionsTotal,
         maxBufferedPerIp: config.maxBufferedPerIp,
+        maxInfoRequestsPerIp: config.maxInfoRequestsPerIp,
         trustProxy: config.trustProxy,
         authToken: auth.token,
       },

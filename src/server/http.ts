@@ -66,6 +66,7 @@ const NO_GUARD: GuardOptions = {
   maxSubscriptionsPerIp: 0,
   maxSubscriptionsTotal: 0,
   maxBufferedPerIp: 0,
+  maxInfoRequestsPerIp: 0,
   trustProxy: "",
   authToken: "",
 };
@@ -284,14 +285,20 @@ export function startServer(options: ServerOptions, feed: Feed): Server {
       if (request.method !== "POST") return json({ error: "/info expects POST with a JSON body" }, 405);
       const unauthorized = guard.authorize(request, url, address);
       if (unauthorized !== null) return refusal(unauthorized);
-      return await readInfo(
-        request,
-        feed,
-        options.maxMessageSize,
-        options.infoProxy,
-        handshakeTimeout,
-        () => guard.slowRequest(address, handshakeTimeout),
-      );
+      const slot = guard.infoRequest(address);
+      if ("status" in slot) return refusal(slot);
+      try {
+        return await readInfo(
+          request,
+          feed,
+          options.maxMessageSize,
+          options.infoProxy,
+          handshakeTimeout,
+          () => guard.slowRequest(address, handshakeTimeout),
+        );
+      } finally {
+        slot.release();
+      }
     }
     if (request.method === "GET" || request.method === "HEAD") return await serveStatic(request, path);
     return json({ error: `no route for ${request.method} ${path}` }, 404);

@@ -33,6 +33,11 @@ export interface GuardOptions {
    * address's unsent bytes and pending snapshots would pass it (the first one always fits).
    */
   readonly maxBufferedPerIp: number;
+  /**
+   * `POST /info` requests one address may have in flight (an answer the node computes can take seconds: one
+   * address must not hold every slot of `--info-concurrency`); 0 = no limit, absent = 16.
+   */
+  readonly maxInfoRequestsPerIp?: number;
   /** Header naming the client address (set by a reverse proxy), e.g. `X-Forwarded-For`; "" = the peer. */
   readonly trustProxy: string;
   /** Required on `/ws` and `POST /info` (query `token=` or `Authorization: Bearer`); "" = none. */
@@ -59,13 +64,15 @@ class Usage {
   constructor(readonly limited: boolean) {}
   connections = 0;
   subscriptions = 0;
+  /** `POST /info` requests in flight. */
+  requests = 0;
   /** l4Book snapshot bytes started recently, draining at {@link SNAPSHOT_WINDOW_MS} per budget (a leaky bucket). */
   snapshotBytes = 0;
   snapshotAt = 0;
   /** Feed clients of this address holding subscriptions → how many (for the snapshot budget). */
   readonly clients = new Map<Client, number>();
   get idle(): boolean {
-    return this.connections === 0 && this.subscriptions === 0;
+    return this.connections === 0 && this.subscriptions === 0 && this.requests === 0;
   }
 }
 
@@ -124,6 +131,10 @@ export class Guard {
         "l4Book subscriptions refused because the address had --max-snapshot-bytes-per-ip unsent",
       ),
       auth: counter("auth", "requests refused (401) for a missing or wrong --auth-token"),
+      info_requests_per_ip: counter(
+        "info_requests_per_ip",
+        "POST /info requests refused (429) because the address had --max-info-requests-per-ip in flight",
+      ),
       slow_request: counter(
         "slow_request",
         "requests closed (408) because their body did not arrive within --handshake-timeout",
@@ -219,6 +230,31 @@ export class Guard {
         released = true;
         own.connections--;
         this.#forgetIfIdle(address, own);
+      },
+    };
+  }
+
+  /** Admits a `POST /info` request of `address` (429 when it has its maximum in flight); `release()` when answered. */
+  infoRequest(address: string): { release(): void } | Refusal {
+    const max = this.#options.maxInfoRequestsPerIp ?? 16;
+    const usage = this.#usage.get(address) ?? this.#add(address);
+    if (max > 0 && usage.limited && usage.requests >= max) {
+      this.#refuse("info_requests_per_ip", address, `over ${max} info requests in flight`);
+      this.#forgetIfIdle(address, usage);
+      return {
+        status: 429,
+        error: `too many info requests in flight from your address: at most ${max}`,
+        headers: { "retry-after": "1" },
+      };
+    }
+    usage.requests++;
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        usage.requests--;
+        this.#forgetIfIdle(address, usage);
       },
     };
   }
@@ -320,6 +356,7 @@ type RefusalKind =
   | "subscriptions_total"
   | "buffered_per_ip"
   | "auth"
+  | "info_requests_per_ip"
   | "slow_request";
 
 /** Compares two byte strings in time that depends only on their lengths. */

@@ -243,3 +243,20 @@ Deno.test("l4Book snapshots an address starts are budgeted over time too, even w
   feed.handle(other.client, l4);
   assert.match(other.sink.sent.at(-1) ?? "", /"Snapshot"/);
 });
+
+Deno.test("POST /info requests in flight are limited per address", () => {
+  const { guard, metrics } = liveGuard({ maxInfoRequestsPerIp: 2 });
+  const a = guard.infoRequest("10.0.0.1");
+  const b = guard.infoRequest("10.0.0.1");
+  assert.ok("release" in a && "release" in b);
+  const refused = guard.infoRequest("10.0.0.1");
+  assert.ok("status" in refused && refused.status === 429);
+  assert.ok("release" in guard.infoRequest("10.0.0.2"), "another address has its own slots");
+  assert.ok("release" in guard.infoRequest("127.0.0.1") && "release" in guard.infoRequest("127.0.0.1"));
+  assert.ok("release" in guard.infoRequest("127.0.0.1"), "loopback is not limited");
+  a.release();
+  a.release(); // twice is once
+  assert.ok("release" in guard.infoRequest("10.0.0.1"));
+  assert.ok("status" in guard.infoRequest("10.0.0.1"));
+  assert.equal(metrics.value("hlbook_refused_info_requests_per_ip_total"), 2);
+});
