@@ -3,14 +3,15 @@
  * - heap per resting order of a 1 M-order book (200 coins × 5,000 orders, 5,000 users, half with a cloid),
  *   built through `applyBlock` in chunks so no snapshot copy is alive when measured;
  * - loading its snapshot (1 M orders): `Books.loadSnapshot` driven with awaits, and the real client path
- *   (`requestSnapshot`: info request → read file → `parseSnapshotFileAsync`, then `loadBooks`), each with a
- *   1 ms `setInterval` ticker recording the longest event-loop block.
+ *   (`requestSnapshot`: info request → the file read and loaded as it streams, `readSnapshot` →
+ *   `Books.startLoad`), each with a 1 ms `setInterval` ticker recording the longest event-loop block;
+ * - the process's RSS after the client-path load, beside its live heap (`heapUsed` after two GCs).
  *
  * @module
  */
 import { join } from "node:path";
 import { type BookDiffEvent, Books, type OrderStatusEvent, type SnapshotFile } from "../src/book/mod.ts";
-import { loadBooks, requestSnapshot } from "../src/ingest/mod.ts";
+import { requestSnapshot } from "../src/ingest/mod.ts";
 import { emit, fmt, heapMeter, note, syntheticOpen } from "./_common.ts";
 
 const heap = heapMeter();
@@ -89,13 +90,13 @@ const info = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, 
   return new Response("null", { headers: { "content-type": "application/json" } });
 });
 let client: { seconds: number; maxGap: number };
+let loaded: Books | null = null;
 try {
   client = await ticking(async () => {
-    const file0 = await requestSnapshot({
+    loaded = await requestSnapshot({
       infoUrl: `http://127.0.0.1:${info.addr.port}/info`,
       snapshotPath: file,
     });
-    return await loadBooks(file0);
   });
 } finally {
   await info.shutdown();
@@ -105,6 +106,15 @@ note(
   `  snapshot client path (${fmt(size / 1e6, 0)} MB file): ${client.seconds.toFixed(2)} s, longest block ${
     client.maxGap.toFixed(0)
   } ms`,
+);
+
+const liveHeap = heap();
+const rss = Deno.memoryUsage().rss;
+const loadedOrders = (loaded as Books | null)?.orderCount() ?? 0;
+note(
+  `  after the client-path load: RSS ${fmt(rss / 2 ** 20, 0)} MiB, live heap ${
+    fmt(liveHeap / 2 ** 20, 0)
+  } MiB`,
 );
 
 emit([
@@ -117,8 +127,20 @@ emit([
     value: perOrder,
   },
   {
+    section: "4 memory",
+    figure: `RSS after the client-path load (${fmt(loadedOrders, 0)} orders) vs live heap`,
+    target: "≤ 2 × live heap",
+    measured: `${fmt(rss / 2 ** 20, 0)} MiB RSS, ${fmt(liveHeap / 2 ** 20, 0)} MiB heap (${
+      (rss / liveHeap).toFixed(2)
+    }×)`,
+    pass: rss <= 2 * liveHeap,
+    value: rss,
+  },
+  {
     section: "4 start-up",
-    figure: `snapshot load, 1 M orders: request → read ${fmt(size / 1e6, 0)} MB → parse → load (client path)`,
+    figure: `snapshot load, 1 M orders: request → ${
+      fmt(size / 1e6, 0)
+    } MB file streamed → loaded (client path)`,
     target: "≤ 3 s",
     measured: `${direct.seconds > 0 ? client.seconds.toFixed(2) : "?"} s`,
     pass: client.seconds <= 3,
@@ -148,4 +170,4 @@ emit([
     pass: direct.maxGap <= 50,
     value: direct.maxGap,
   },
-], { perOrder, direct, client, size });
+], { perOrder, direct, client, size, rss, liveHeap });

@@ -36,7 +36,19 @@ export const STATUSLESS_USERS: ReadonlySet<string> = new Set([
 /** Orders between two yields of `Books.loadSnapshot`. */
 export const LOAD_CHUNK = 20_000;
 
-/** Thrown by `Books.fromSnapshot` / `loadSnapshot` when the snapshot file is inconsistent. */
+/** A snapshot being loaded piece by piece: see `Books.startLoad`. */
+export interface SnapshotLoad {
+  /** Starts the next coin's book (ends the previous one). */
+  startCoin(coin: Coin): void;
+  /** Appends orders to a side (0 = bids, 1 = asks) of the current coin, in priority order. */
+  addOrders(side: 0 | 1, orders: ReadonlyArray<readonly [string, NodeOrder]>): void;
+  /** Ends the current coin (sorts its levels). */
+  endCoin(): void;
+  /** Ends the load: the books, at the snapshot's height. */
+  finish(): Books;
+}
+
+/** Thrown by `Books.fromSnapshot` / `loadSnapshot` / `startLoad` when the snapshot file is inconsistent. */
 export class SnapshotLoadError extends Error {
   constructor(message: string, readonly coin?: Coin, readonly oid?: number) {
     super(message);
@@ -113,34 +125,63 @@ export class Books {
 
   /** Same as `fromSnapshot`, yielding every ~20k orders so the caller can let the event loop run. */
   static *loadSnapshot(file: SnapshotFile): Generator<void, Books> {
-    const books = new Books();
     if (!Array.isArray(file) || typeof file[0] !== "number" || !Array.isArray(file[1])) {
       throw new SnapshotLoadError("snapshot must be [height, [[coin, [bids, asks]], …]]");
     }
-    books.#height = file[0];
+    const load = Books.startLoad(file[0]);
     let sinceYield = 0;
     for (const entry of file[1]) {
       const coin = entry[0];
       if (typeof coin !== "string" || !Array.isArray(entry[1])) {
         throw new SnapshotLoadError(`snapshot entry must be [coin, [bids, asks]], got ${String(coin)}`);
       }
-      if (books.#books.has(coin)) {
-        throw new SnapshotLoadError(`coin ${coin} appears twice in the snapshot`, coin);
-      }
-      const sides = entry[1];
-      const expected = (Array.isArray(sides[0]) ? sides[0].length : 0) +
-        (Array.isArray(sides[1]) ? sides[1].length : 0);
-      const book = new OrderBook(coin, expected);
-      books.#books.set(coin, book);
+      load.startCoin(coin);
       for (let s = 0; s < 2; s++) {
-        const side = s === 0 ? "B" : "A";
-        const bookSide = book.sideOf(side);
         const list = entry[1][s];
         if (!Array.isArray(list)) {
-          throw new SnapshotLoadError(`coin ${coin}: side ${side} is not a list`, coin);
+          throw new SnapshotLoadError(`coin ${coin}: side ${s === 0 ? "B" : "A"} is not a list`, coin);
         }
-        // Levels are collected unsorted and sorted once at the end.
-        for (const pair of list) {
+        for (let at = 0; at < list.length; at += LOAD_CHUNK) {
+          const part = at === 0 && list.length <= LOAD_CHUNK ? list : list.slice(at, at + LOAD_CHUNK);
+          load.addOrders(s as 0 | 1, part);
+          sinceYield += part.length;
+          if (sinceYield >= LOAD_CHUNK) {
+            sinceYield = 0;
+            yield;
+          }
+        }
+      }
+      load.endCoin();
+    }
+    return load.finish();
+  }
+
+  /**
+   * Loads a snapshot piece by piece as it is read (see `readSnapshot` in src/node): coins in any order, each
+   * coin's bids then asks in priority order, in as many pieces as wanted. Throws `SnapshotLoadError` on an
+   * inconsistent snapshot; the books are not usable after that.
+   */
+  static startLoad(height: number): SnapshotLoad {
+    const books = new Books();
+    books.#height = height;
+    let book: OrderBook | null = null;
+    const load: SnapshotLoad = {
+      startCoin(coin: Coin): void {
+        if (book !== null) load.endCoin();
+        if (books.#books.has(coin)) {
+          throw new SnapshotLoadError(`coin ${coin} appears twice in the snapshot`, coin);
+        }
+        book = new OrderBook(coin);
+        books.#books.set(coin, book);
+      },
+      addOrders(s: 0 | 1, list: ReadonlyArray<readonly [string, NodeOrder]>): void {
+        if (book === null) throw new SnapshotLoadError("snapshot orders before their coin");
+        const coin = book.coin;
+        const side = s === 0 ? "B" : "A";
+        const bookSide = book.sideOf(side);
+        // Levels are collected unsorted and sorted once at the end of the coin.
+        for (let k = 0; k < list.length; k++) {
+          const pair = list[k];
           const user = pair[0];
           const o = pair[1];
           if (o.isTrigger) continue;
@@ -171,18 +212,21 @@ export class Books {
             bookSide.byPx.set(px, level);
             bookSide.levels.push(level);
           }
-          const order = books.#makeOrder(user, o, level, szA, o.timestamp, o.limitPx);
-          book.link(order, null);
-          if (++sinceYield >= LOAD_CHUNK) {
-            sinceYield = 0;
-            yield;
-          }
+          book.link(books.#makeOrder(user, o, level, szA, o.timestamp, o.limitPx), null);
         }
-        if (side === "B") bookSide.levels.sort((a, b) => a.px - b.px);
-        else bookSide.levels.sort((a, b) => b.px - a.px);
-      }
-    }
-    return books;
+      },
+      endCoin(): void {
+        if (book === null) return;
+        book.bids.levels.sort((a, b) => a.px - b.px);
+        book.asks.levels.sort((a, b) => b.px - a.px);
+        book = null;
+      },
+      finish(): Books {
+        load.endCoin();
+        return books;
+      },
+    };
+    return load;
   }
 
   #intern(s: string): string {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-export { Books, LOAD_CHUNK, SnapshotLoadError, STATUSLESS_USERS } from "./books.ts";
+export { Books, LOAD_CHUNK, type SnapshotLoad, SnapshotLoadError, STATUSLESS_USERS } from "./books.ts";
 export { type BookMismatch, compareBooks } from "./compare.ts";
 export { bucketPx } from "./l2.ts";
 export { formatMid, formatPx, formatSz, parsePx, parseSz } from "./decimal.ts";

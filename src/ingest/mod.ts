@@ -18,7 +18,7 @@ export { readSnapshotFile, replay, ReplayError, type ReplayOptions, type ReplayR
 export { type AlignFault, BlockAligner, TradeAssembler, type TradeResult } from "./aligner.ts";
 export { tail, Tailer, type TailFault, type TailLine, type TailOptions } from "./tail.ts";
 export {
-  loadBooks,
+  loadSnapshotFile,
   requestSnapshot,
   requestSnapshotWithRetry,
   SnapshotError,

@@ -13,7 +13,7 @@ import { logger } from "../log.ts";
 import type { Counter, Gauge, Histogram, Metrics } from "../metrics.ts";
 import { type FillEvent, parseDiffLine, parseFillLine, parseStatusLine } from "../node/mod.ts";
 import { type AlignFault, BlockAligner, TradeAssembler } from "./aligner.ts";
-import { loadBooks, requestSnapshot, requestSnapshotWithRetry, SnapshotError } from "./snapshot_client.ts";
+import { requestSnapshot, requestSnapshotWithRetry, type SnapshotError } from "./snapshot_client.ts";
 import { tail, type Tailer, type TailFault, type TailLine } from "./tail.ts";
 import { type NodeFilesWatch, watchNodeFiles } from "./node_files.ts";
 import { notReadyReason } from "./reason.ts";
@@ -474,21 +474,10 @@ class Pipeline implements Ingest {
     // Each request makes the node write a full snapshot: back off while snapshots keep being unusable.
     let delay = this.#options.retryDelay ?? 250;
     while (!this.#stopped) {
-      const snapshot = await requestSnapshotWithRetry(this.#snapshotOptions(), signal);
+      // Streamed: a file that does not load is a failed request, retried with backoff like the others.
+      const books = await requestSnapshotWithRetry(this.#snapshotOptions(), signal);
       this.#snapshotTries = 0;
       this.#snapshotError = null;
-      let books: Books;
-      try {
-        books = await loadBooks(snapshot);
-      } catch (error) {
-        this.#metrics.snapshotFailures.inc();
-        this.#snapshotTries++;
-        this.#snapshotError = new SnapshotError(`snapshot does not load: ${error}`, "invalid");
-        log.warn("snapshot does not load: {error}", { error: String(error) });
-        await this.#sleep(delay);
-        delay = Math.min(delay * 2, 5000);
-        continue;
-      }
       if (this.#stopped) return;
       let attached = await this.#bringForward(books);
       // A snapshot at the head whose block hlbook never read has no known block time: wait a little for the next
@@ -658,15 +647,14 @@ class Pipeline implements Ingest {
     }
     | { readonly kind: "skipped" }
   > {
-    let snapshot;
+    let fresh: Books;
     try {
-      snapshot = await requestSnapshot(this.#snapshotOptions(), this.#abort.signal);
+      fresh = await requestSnapshot(this.#snapshotOptions(), this.#abort.signal);
     } catch (error) {
       this.#metrics.snapshotFailures.inc();
       log.debug("validation snapshot failed: {error}", { error: String(error) });
       return { kind: "skipped" };
     }
-    const fresh = await loadBooks(snapshot);
     const deadline = Date.now() + Math.max(10_000, this.#options.stallTimeout);
     let replayed = 0;
     for (;;) {

@@ -1,12 +1,14 @@
 /**
- * Asks the node's info server for an L4 snapshot (`fileSnapshot` → a file at `snapshotPath`), reads and checks
- * it, and loads it into `Books` without blocking the event loop for long.
+ * Asks the node's info server for an L4 snapshot (`fileSnapshot` → a file at `snapshotPath`) and loads the file
+ * into `Books` as it is read: chunk by chunk, one group of orders at a time (`readSnapshot`), never the whole
+ * file as one string or one parsed value (a mainnet snapshot is hundreds of MB), yielding to the event loop
+ * whenever a slice of work has run `sliceMs`.
  *
  * @module
  */
-import { Books, type SnapshotFile } from "../book/mod.ts";
+import { Books, type SnapshotLoad, SnapshotLoadError } from "../book/mod.ts";
 import { logger } from "../log.ts";
-import { parseSnapshotFileAsync } from "../node/mod.ts";
+import { readSnapshot, SnapshotFormatError } from "../node/mod.ts";
 
 const log = logger("ingest");
 
@@ -18,6 +20,8 @@ export interface SnapshotClientOptions {
   readonly snapshotPath: string;
   /** Request timeout in ms (default 60 000: a full mainnet snapshot takes the node a while). */
   readonly timeout?: number;
+  /** Longest run of loading work between two yields to the event loop, in ms (default 20). */
+  readonly sliceMs?: number;
 }
 
 /** What went wrong with a snapshot request. */
@@ -44,11 +48,11 @@ export function snapshotRequest(outPath: string): string {
   });
 }
 
-/** Requests one snapshot and returns the checked file; throws `SnapshotError` with what went wrong. */
+/** Requests one snapshot and loads the file into `Books`; throws `SnapshotError` with what went wrong. */
 export async function requestSnapshot(
   options: SnapshotClientOptions,
   signal?: AbortSignal,
-): Promise<SnapshotFile> {
+): Promise<Books> {
   const timeout = AbortSignal.timeout(options.timeout ?? 60_000);
   let response: Response;
   try {
@@ -69,15 +73,65 @@ export async function requestSnapshot(
       "status",
     );
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(options.snapshotPath);
-  } catch (error) {
-    throw new SnapshotError(`cannot read snapshot file ${options.snapshotPath}: ${String(error)}`, "file");
+  return await loadSnapshotFile(options.snapshotPath, options);
+}
+
+/** Bytes per read of the snapshot file: each read gets its own buffer (the reader keeps views of it). */
+const READ_CHUNK = 1 << 20;
+
+async function* fileChunks(file: Deno.FsFile, path: string): AsyncGenerator<Uint8Array> {
+  for (;;) {
+    const buffer = new Uint8Array(READ_CHUNK);
+    let read: number | null;
+    try {
+      read = await file.read(buffer);
+    } catch (error) {
+      throw new SnapshotError(`cannot read snapshot file ${path}: ${String(error)}`, "file");
+    }
+    if (read === null) return;
+    yield buffer.subarray(0, read);
   }
-  const result = await parseSnapshotFileAsync(bytes);
-  if (!result.ok) throw new SnapshotError(`${options.snapshotPath}: ${result.error}`);
-  return result.snapshot;
+}
+
+/**
+ * Reads a node snapshot file and loads it into `Books` as it streams, yielding to the event loop whenever
+ * `sliceMs` (default 20) of work has run; throws `SnapshotError` naming the file and the fault.
+ */
+export async function loadSnapshotFile(
+  path: string,
+  options: { readonly sliceMs?: number } = {},
+): Promise<Books> {
+  const sliceMs = options.sliceMs ?? 20;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (error) {
+    throw new SnapshotError(`cannot read snapshot file ${path}: ${String(error)}`, "file");
+  }
+  try {
+    let load: SnapshotLoad | null = null;
+    let sliceStart = performance.now();
+    for await (const piece of readSnapshot(fileChunks(file, path))) {
+      if (piece.kind === "height") load = Books.startLoad(piece.height);
+      else if (load === null) throw new SnapshotFormatError("snapshot has no height");
+      else if (piece.kind === "coin") load.startCoin(piece.coin);
+      else if (piece.kind === "orders") load.addOrders(piece.side, piece.orders);
+      else load.endCoin();
+      if (performance.now() - sliceStart >= sliceMs) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        sliceStart = performance.now();
+      }
+    }
+    if (load === null) throw new SnapshotFormatError("snapshot is empty");
+    return load.finish();
+  } catch (error) {
+    if (error instanceof SnapshotFormatError || error instanceof SnapshotLoadError) {
+      throw new SnapshotError(`${path}: ${error.message}`);
+    }
+    throw error;
+  } finally {
+    file.close();
+  }
 }
 
 /** Backoff of `requestSnapshotWithRetry`. */
@@ -105,14 +159,15 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * Requests a snapshot until one succeeds, backing off while the node is unreachable. Logs the first failure as a
+ * Requests and loads a snapshot until one succeeds, backing off while the node is unreachable or its files do
+ * not load. Logs the first failure as a
  * warning, then a one-line reminder with the count every `remindEvery` ms (the rest at debug level), and the
  * recovery. Throws only when `signal` aborts.
  */
 export async function requestSnapshotWithRetry(
   options: SnapshotClientOptions & RetryOptions,
   signal?: AbortSignal,
-): Promise<SnapshotFile> {
+): Promise<Books> {
   let delay = options.retryDelay ?? 250;
   let failures = 0;
   let remindAt = 0;
@@ -146,15 +201,5 @@ export async function requestSnapshotWithRetry(
       await sleep(delay, signal);
       delay = Math.min(delay * 2, options.maxRetryDelay ?? 5000);
     }
-  }
-}
-
-/** Loads a snapshot into `Books`, letting the event loop run between chunks. */
-export async function loadBooks(snapshot: SnapshotFile): Promise<Books> {
-  const loading = Books.loadSnapshot(snapshot);
-  for (;;) {
-    const step = loading.next();
-    if (step.done) return step.value;
-    await new Promise((resolve) => setTimeout(resolve, 0));
   }
 }

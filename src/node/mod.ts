@@ -18,6 +18,9 @@ export {
   checkSnapshot,
   parseSnapshotFile,
   parseSnapshotFileAsync,
+  readSnapshot,
+  SnapshotFormatError,
+  type SnapshotPiece,
   type SnapshotResult,
 } from "./snapshot_file.ts";
 export { parseNodeTime } from "../book/time.ts";

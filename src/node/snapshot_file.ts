@@ -4,9 +4,10 @@
  *
  * @module
  */
-import type { SnapshotFile } from "../book/types.ts";
+import type { Coin, NodeOrder, SnapshotFile } from "../book/types.ts";
 import { checkOrder } from "./lines.ts";
-import { isId, isObject, show } from "./_json.ts";
+import { isId, isObject, show, UTF8 } from "./_json.ts";
+import { CLOSE_SQUARE, COMMA, isDigit, OPEN_SQUARE, QUOTE, skipSpace, valueEnd } from "./_walk.ts";
 
 function checkSnapshotOrder(entry: unknown): string | null {
   if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string") {
@@ -72,115 +73,235 @@ export function checkSnapshot(value: unknown): SnapshotResult {
   return { ok: true, snapshot: value as unknown as SnapshotFile };
 }
 
-const QUOTE = 34;
-const BACKSLASH = 92;
-const OPEN_SQUARE = 91;
-const CLOSE_SQUARE = 93;
-const OPEN_CURLY = 123;
-const CLOSE_CURLY = 125;
-const COMMA = 44;
-
-function skipSpace(bytes: Uint8Array, i: number): number {
-  while (i < bytes.length) {
-    const c = bytes[i];
-    if (c !== 32 && c !== 10 && c !== 13 && c !== 9) break;
-    i++;
+/** One piece of a snapshot file as `readSnapshot` streams it, in file order. */
+export type SnapshotPiece =
+  | { readonly kind: "height"; readonly height: number }
+  | { readonly kind: "coin"; readonly coin: Coin }
+  | {
+    readonly kind: "orders";
+    readonly coin: Coin;
+    /** 0 = bids, 1 = asks. */
+    readonly side: 0 | 1;
+    /** Checked `[user, order]` entries, in file order (a side comes in several pieces). */
+    readonly orders: readonly (readonly [string, NodeOrder])[];
   }
-  return i;
+  | { readonly kind: "coinEnd"; readonly coin: Coin };
+
+/** A snapshot file that is not `[height, [[coin, [bids, asks]], …]]` with valid orders; `message` says where. */
+export class SnapshotFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SnapshotFormatError";
+  }
 }
 
-/** Index of the bracket closing the array or object that opens at `start`, or -1. */
-function matchingClose(bytes: Uint8Array, start: number): number {
-  let depth = 0;
-  for (let i = start; i < bytes.length; i++) {
-    const c = bytes[i];
-    if (c === QUOTE) {
-      // Jump to the closing quote (one not preceded by an odd number of backslashes). UTF-8 continuation bytes
-      // are never ASCII, so structural bytes can be matched directly.
-      let end = bytes.indexOf(QUOTE, i + 1);
-      for (;;) {
-        if (end < 0) return -1;
-        let slashes = 0;
-        while (bytes[end - 1 - slashes] === BACKSLASH) slashes++;
-        if (slashes % 2 === 0) break;
-        end = bytes.indexOf(QUOTE, end + 1);
-      }
-      i = end;
-    } else if (c === OPEN_SQUARE || c === OPEN_CURLY) depth++;
-    else if (c === CLOSE_SQUARE || c === CLOSE_CURLY) {
-      if (--depth === 0) return i;
-    }
-  }
-  return -1;
-}
-
-const ASCII = new TextDecoder("utf-8", { fatal: true });
+/** Bytes of orders parsed at once (a few ms of `JSON.parse`): the granularity of `readSnapshot`'s pieces. */
+const GROUP_BYTES = 1 << 20;
+/** An order (or height, or coin name) longer than this is malformed, not merely cut by a chunk boundary. */
+const MAX_ORDER_BYTES = 1 << 20;
 
 function excerpt(bytes: Uint8Array, i: number): string {
   return show(new TextDecoder().decode(bytes.subarray(i, i + 40)));
 }
 
 /**
- * Same as `parseSnapshotFile`, but works on the file's bytes (no giant string: mainnet snapshots are hundreds of
- * MB), parses one coin at a time and lets the event loop run in between (after every `yieldEvery` bytes,
- * default 4 MB), so loading never blocks for long.
+ * Streams a snapshot file from its bytes, chunk by chunk (the file is never one string nor one parsed value):
+ * the skeleton (height, coins, sides) is walked byte by byte, each side's orders are cut at element
+ * boundaries (a full JSON walk of each order: strings, escapes, UTF-8) into groups of about `groupBytes`,
+ * each group `JSON.parse`d and every order checked as `parseSnapshotFile` checks it. Yields pieces in file
+ * order; throws `SnapshotFormatError` at the first fault.
  */
-export async function parseSnapshotFileAsync(
-  input: string | Uint8Array,
-  options: { readonly yieldEvery?: number } = {},
-): Promise<SnapshotResult> {
-  const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
-  const yieldEvery = options.yieldEvery ?? 4_000_000;
-  const fail = (error: string): SnapshotResult => ({ ok: false, error: `snapshot ${error}` });
-  let i = skipSpace(bytes, 0);
-  if (bytes[i] !== OPEN_SQUARE) return fail(`must be [height, books], got ${excerpt(bytes, i)}`);
-  const comma = bytes.indexOf(COMMA, i);
-  if (comma < 0 || comma - i > 40) return fail("must be [height, books] (includeHeightInOutput)");
-  const heightText = new TextDecoder().decode(bytes.subarray(i + 1, comma)).trim();
-  const height = /^\d+$/.test(heightText) ? Number(heightText) : NaN;
-  if (!isId(height)) return fail(`height must be an integer, got ${show(heightText)}`);
-  i = skipSpace(bytes, comma + 1);
-  if (bytes[i] !== OPEN_SQUARE) return fail(`books must be an array, got ${excerpt(bytes, i)}`);
-  i = skipSpace(bytes, i + 1);
-  const books: unknown[] = [];
-  let sinceYield = 0;
-  if (bytes[i] === CLOSE_SQUARE) i++;
-  else {
+export async function* readSnapshot(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: { readonly groupBytes?: number } = {},
+): AsyncGenerator<SnapshotPiece, void> {
+  const groupBytes = options.groupBytes ?? GROUP_BYTES;
+  const source = Symbol.asyncIterator in chunks
+    ? (chunks as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+    : (chunks as Iterable<Uint8Array>)[Symbol.iterator]();
+  // The unread bytes are b[i..n); b[mark..markEnd) is the group of orders being collected (mark -1: none).
+  let b = new Uint8Array(0);
+  let n = 0;
+  let i = 0;
+  let mark = -1;
+  let markEnd = -1;
+  let done = false;
+  /** Appends the next chunk to the bytes still needed (from `mark` or `i`); false at the end of the file. */
+  const more = async (): Promise<boolean> => {
     for (;;) {
-      if (bytes[i] !== OPEN_SQUARE) {
-        return fail(`book ${books.length} must be [coin, [bids, asks]], got ${excerpt(bytes, i)}`);
+      if (done) return false;
+      const next = await source.next();
+      if (next.done) {
+        done = true;
+        return false;
       }
-      const end = matchingClose(bytes, i);
-      if (end < 0) return fail(`is truncated in book ${books.length}`);
-      let book: unknown;
-      try {
-        book = JSON.parse(ASCII.decode(bytes.subarray(i, end + 1)));
-      } catch (error) {
-        return fail(`book ${books.length} is not JSON (${error instanceof Error ? error.message : error})`);
+      if (next.value.length === 0) continue;
+      const keep = mark >= 0 ? Math.min(mark, i) : i;
+      const joined = new Uint8Array(n - keep + next.value.length);
+      joined.set(b.subarray(keep, n));
+      joined.set(next.value, n - keep);
+      b = joined;
+      n = joined.length;
+      i -= keep;
+      if (mark >= 0) mark -= keep;
+      if (markEnd >= 0) markEnd -= keep;
+      return true;
+    }
+  };
+  const fail = (why: string): never => {
+    throw new SnapshotFormatError(`snapshot ${why}`);
+  };
+  /** Skips spaces and returns the next byte (-1 at the end of the file). */
+  const peek = async (): Promise<number> => {
+    for (;;) {
+      i = skipSpace(b, i, n);
+      if (i < n) return b[i];
+      if (!(await more())) return -1;
+    }
+  };
+  /** The end of the small JSON value (height, coin) at `i`, spaces skipped before; -1 when it is not one. */
+  const value = async (): Promise<number> => {
+    await peek();
+    for (;;) {
+      const end = valueEnd(b, i, n);
+      // a number that ends at the buffer's end may go on: only the end of the file says
+      if ((end >= 0 && end < n) || n - i > MAX_ORDER_BYTES) return end;
+      if (!(await more())) return valueEnd(b, i, n);
+    }
+  };
+  const expect = async (c: number, what: string): Promise<void> => {
+    if ((await peek()) !== c) fail(`${what}, got ${excerpt(b, i)}`);
+    i++;
+  };
+
+  await expect(OPEN_SQUARE, "must be [height, books] (includeHeightInOutput)");
+  let end = await value();
+  if (end < 0 || !isDigit(b[i])) fail(`height must be an integer, got ${excerpt(b, i)}`);
+  const height = Number(new TextDecoder().decode(b.subarray(i, end)));
+  if (!isId(height)) fail(`height must be an integer, got ${excerpt(b, i)}`);
+  i = end;
+  yield { kind: "height", height };
+  await expect(COMMA, "must be [height, books] (includeHeightInOutput)");
+  await expect(OPEN_SQUARE, "books must be an array");
+  const seen = new Set<Coin>();
+  if ((await peek()) === CLOSE_SQUARE) i++;
+  else {
+    for (let index = 0;; index++) {
+      await expect(OPEN_SQUARE, `book ${index} must be [coin, [bids, asks]]`);
+      if ((await peek()) !== QUOTE) fail(`book ${index} must be [coin, [bids, asks]], got ${excerpt(b, i)}`);
+      end = await value();
+      if (end < 0) fail(`book ${index} is not JSON (bad coin string at ${excerpt(b, i)})`);
+      const coin: Coin = JSON.parse(UTF8.decode(b.subarray(i, end)));
+      i = end;
+      if (seen.has(coin)) fail(`book ${index}: coin ${coin} appears twice`);
+      seen.add(coin);
+      yield { kind: "coin", coin };
+      await expect(COMMA, `book ${coin} must be [coin, [bids, asks]]`);
+      await expect(OPEN_SQUARE, `book ${coin}: sides must be [bids, asks]`);
+      for (const side of [0, 1] as const) {
+        if (side === 1) await expect(COMMA, `book ${coin}: sides must be [bids, asks]`);
+        await expect(OPEN_SQUARE, `book ${coin}: sides must be [bids, asks]`);
+        if ((await peek()) === CLOSE_SQUARE) {
+          i++;
+          continue;
+        }
+        let count = 0;
+        let first = 0;
+        /** Parses and checks the collected group and ends it. */
+        const group = (): SnapshotPiece => {
+          let list: unknown[];
+          try {
+            list = JSON.parse(`[${UTF8.decode(b.subarray(mark, markEnd))}]`);
+          } catch (error) {
+            return fail(`book ${index} is not JSON (${error instanceof Error ? error.message : error})`);
+          }
+          for (let k = 0; k < list.length; k++) {
+            const why = checkSnapshotOrder(list[k]);
+            if (why !== null) fail(`book ${coin} order ${first + k}: ${why}`);
+          }
+          mark = -1;
+          markEnd = -1;
+          first = count;
+          return { kind: "orders", coin, side, orders: list as [string, NodeOrder][] };
+        };
+        for (;;) {
+          if (b[i] !== OPEN_SQUARE) {
+            fail(`book ${coin} order ${count} must be [user, order], got ${excerpt(b, i)}`);
+          }
+          if (mark < 0) mark = i;
+          let orderEnd = valueEnd(b, i, n);
+          while (orderEnd < 0 && !done && n - i < MAX_ORDER_BYTES) {
+            // The order may run past the buffer: hand over the group so far (memory stays bounded), read on.
+            if (markEnd >= 0) {
+              yield group();
+              mark = i;
+            }
+            await more();
+            orderEnd = valueEnd(b, i, n);
+          }
+          if (orderEnd < 0) {
+            if (markEnd < 0) markEnd = mark;
+            fail(`book ${index} is not JSON (order ${count} is truncated or malformed)`);
+          }
+          count++;
+          markEnd = orderEnd;
+          i = orderEnd;
+          const c = await peek();
+          if (c === COMMA) {
+            i++;
+            if (markEnd - mark >= groupBytes) yield group();
+            if ((await peek()) < 0) fail(`is truncated in book ${coin}`);
+            continue;
+          }
+          if (c !== CLOSE_SQUARE) fail(`has ${excerpt(b, i)} after book ${coin} order ${count - 1}`);
+          yield group();
+          i++;
+          break;
+        }
       }
-      const why = checkSnapshotBook(book);
-      if (why !== null) return { ok: false, error: why };
-      books.push(book);
-      sinceYield += end + 1 - i;
-      if (sinceYield >= yieldEvery) {
-        sinceYield = 0;
-        await new Promise((resolve) => setTimeout(resolve, 0));
-      }
-      i = skipSpace(bytes, end + 1);
-      const c = bytes[i];
+      await expect(CLOSE_SQUARE, `book ${coin}: sides must be [bids, asks]`);
+      await expect(CLOSE_SQUARE, `book ${coin} must be [coin, [bids, asks]]`);
+      yield { kind: "coinEnd", coin };
+      const c = await peek();
       if (c === COMMA) {
-        i = skipSpace(bytes, i + 1);
+        i++;
         continue;
       }
       if (c === CLOSE_SQUARE) {
         i++;
         break;
       }
-      return fail(`has ${excerpt(bytes, i)} after book ${books.length - 1}`);
+      fail(`has ${excerpt(b, i)} after book ${index}`);
     }
   }
-  i = skipSpace(bytes, i);
-  if (bytes[i] !== CLOSE_SQUARE) return fail(`must be [height, books], got more after the books`);
-  if (skipSpace(bytes, i + 1) !== bytes.length) return fail("has trailing characters");
-  return { ok: true, snapshot: [height, books] as unknown as SnapshotFile };
+  if ((await peek()) !== CLOSE_SQUARE) fail("must be [height, books], got more after the books");
+  i++;
+  if ((await peek()) !== -1) fail("has trailing characters");
+}
+
+/**
+ * Same as `parseSnapshotFile`, from the file's bytes (or text) through `readSnapshot`: one coin at a time, never
+ * one giant string, letting the event loop run between pieces.
+ */
+export async function parseSnapshotFileAsync(
+  input: string | Uint8Array,
+  options: { readonly groupBytes?: number } = {},
+): Promise<SnapshotResult> {
+  const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
+  let height = 0;
+  const books: [Coin, [[string, NodeOrder][], [string, NodeOrder][]]][] = [];
+  try {
+    for await (const piece of readSnapshot([bytes], options)) {
+      if (piece.kind === "height") height = piece.height;
+      else if (piece.kind === "coin") books.push([piece.coin, [[], []]]);
+      else if (piece.kind === "orders") {
+        const side = books[books.length - 1][1][piece.side];
+        for (const entry of piece.orders) side.push(entry as [string, NodeOrder]);
+      }
+    }
+  } catch (error) {
+    if (error instanceof SnapshotFormatError) return { ok: false, error: error.message };
+    throw error;
+  }
+  return { ok: true, snapshot: [height, books] };
 }

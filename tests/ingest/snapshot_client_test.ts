@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { Books, compareBooks } from "../../src/book/mod.ts";
 import {
-  loadBooks,
+  loadSnapshotFile,
   requestSnapshot,
   requestSnapshotWithRetry,
   SnapshotError,
@@ -50,8 +51,7 @@ Deno.test("the snapshot client asks the node for an L4 snapshot file", async (t)
       return Response.json({});
     });
     try {
-      const snapshot = await requestSnapshot({ infoUrl: url, snapshotPath });
-      assert.equal(snapshot[0], 42);
+      const books = await requestSnapshot({ infoUrl: url, snapshotPath });
       assert.deepEqual(bodies[0], JSON.parse(snapshotRequest(snapshotPath)));
       assert.deepEqual(bodies[0], {
         type: "fileSnapshot",
@@ -59,7 +59,6 @@ Deno.test("the snapshot client asks the node for an L4 snapshot file", async (t)
         outPath: snapshotPath,
         includeHeightInOutput: true,
       });
-      const books = await loadBooks(snapshot);
       assert.equal(books.height, 42);
       assert.equal(books.orderCount(), 1);
     } finally {
@@ -124,13 +123,13 @@ Deno.test("the snapshot client asks the node for an L4 snapshot file", async (t)
     });
     const failures: SnapshotError[] = [];
     try {
-      const snapshot = await requestSnapshotWithRetry({
+      const books = await requestSnapshotWithRetry({
         infoUrl: url,
         snapshotPath,
         retryDelay: 10,
         onFailure: (error) => failures.push(error),
       });
-      assert.equal(snapshot[0], 7);
+      assert.equal(books.height, 7);
       assert.equal(failures.length, 2);
     } finally {
       await server.shutdown();
@@ -152,6 +151,53 @@ Deno.test("the snapshot client asks the node for an L4 snapshot file", async (t)
     await assert.rejects(pending, (error: unknown) => {
       assert.ok(error instanceof DOMException, String(error));
       assert.equal(error.name, "AbortError");
+      return true;
+    });
+  });
+});
+
+Deno.test("the snapshot file is loaded as it streams", async (t) => {
+  const orders = (coin: string, side: "B" | "A", count: number, base: number) =>
+    Array.from({ length: count }, (_, i) => [
+      `0x${(i % 97).toString(16).padStart(40, "0")}`,
+      { ...ORDER, coin, side, oid: base + i, limitPx: `${side === "B" ? 100 - (i % 50) : 101 + (i % 50)}.0` },
+    ]);
+  const file = [
+    77,
+    [
+      ["BTC", [orders("BTC", "B", 9000, 1), orders("BTC", "A", 8000, 100_000)]],
+      ["@107", [[], orders("@107", "A", 3, 200_000)]],
+      ["ETH", [orders("ETH", "B", 1, 300_000), []]],
+    ],
+  ];
+  await t.step("a file of many chunks loads the same books as the parsed file", async () => {
+    using dir = tempDir();
+    const path = `${dir.path}/snap.json`;
+    await Deno.writeTextFile(path, JSON.stringify(file));
+    assert.ok((await Deno.stat(path)).size > 2 * (1 << 20), "the file spans several read chunks");
+    const books = await loadSnapshotFile(path, { sliceMs: 1 });
+    const expected = Books.fromSnapshot(JSON.parse(JSON.stringify(file)));
+    assert.equal(books.height, 77);
+    assert.equal(books.orderCount(), 17_004);
+    assert.equal(compareBooks(expected, books), null);
+    assert.deepEqual(books.l4("BTC"), expected.l4("BTC"));
+  });
+  await t.step("a file that does not load (an oid twice) is a SnapshotError", async () => {
+    using dir = tempDir();
+    const path = `${dir.path}/snap.json`;
+    const twice = [5, [["BTC", [[["0xu", { ...ORDER, oid: 1 }], ["0xv", { ...ORDER, oid: 1 }]], []]]]];
+    await Deno.writeTextFile(path, JSON.stringify(twice));
+    await assert.rejects(loadSnapshotFile(path), (error: Error) => {
+      assert.ok(error instanceof SnapshotError);
+      assert.match(error.message, /snap\.json: coin BTC: oid 1 appears twice/);
+      return true;
+    });
+  });
+  await t.step("a missing file is a SnapshotError of kind file", async () => {
+    using dir = tempDir();
+    await assert.rejects(loadSnapshotFile(`${dir.path}/none.json`), (error: Error) => {
+      assert.ok(error instanceof SnapshotError);
+      assert.equal(error.kind, "file");
       return true;
     });
   });

@@ -6,6 +6,8 @@ import {
   parseSnapshotFile,
   parseSnapshotFileAsync,
   parseStatusLine,
+  readSnapshot,
+  SnapshotFormatError,
 } from "../../src/node/mod.ts";
 import type { RawStatusEvent, StatusEvent } from "../../src/book/types.ts";
 import { l4UpdatesMessage } from "../../src/feed/messages.ts";
@@ -258,10 +260,38 @@ Deno.test("snapshot files also parse one coin at a time", async (t) => {
   ]]]]]];
   await t.step("compact and indented files give the same value as JSON.parse", async () => {
     for (const text of [JSON.stringify(value), JSON.stringify(value, null, 2), JSON.stringify([7, []])]) {
-      const result = await parseSnapshotFileAsync(text, { yieldEvery: 10 });
+      const result = await parseSnapshotFileAsync(text, { groupBytes: 10 });
       assert.ok(result.ok, !result.ok ? result.error : "");
       assert.deepEqual(result.snapshot, JSON.parse(text));
     }
+  });
+  await t.step("any chunking of the bytes gives the same pieces", async () => {
+    for (const text of [JSON.stringify(value), JSON.stringify(value, null, 2)]) {
+      const bytes = new TextEncoder().encode(text);
+      for (const size of [1, 2, 7, 64, bytes.length]) {
+        const chunks: Uint8Array[] = [];
+        for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.slice(at, at + size));
+        const books: unknown[] = [];
+        let height = 0;
+        for await (const piece of readSnapshot(chunks, { groupBytes: 50 })) {
+          if (piece.kind === "height") height = piece.height;
+          if (piece.kind === "coin") books.push([piece.coin, [[], []]]);
+          if (piece.kind === "orders") {
+            (books.at(-1) as [string, unknown[][]])[1][piece.side].push(...piece.orders);
+          }
+        }
+        assert.deepEqual([height, books], JSON.parse(text), `chunks of ${size}`);
+      }
+    }
+  });
+  await t.step("a malformed order is an error even when chunks cut it", async () => {
+    const text = JSON.stringify(value).replace('"0xv"', '"0xv" x');
+    const bytes = new TextEncoder().encode(text);
+    const chunks: Uint8Array[] = [];
+    for (let at = 0; at < bytes.length; at += 5) chunks.push(bytes.slice(at, at + 5));
+    await assert.rejects(async () => {
+      for await (const _ of readSnapshot(chunks)) { /* drain */ }
+    }, SnapshotFormatError);
   });
   await t.step("invalid UTF-8 inside a book is rejected", async () => {
     const bytes = new TextEncoder().encode(JSON.stringify([7, [["BTC", [[["0xu", order]], []]]]]));
