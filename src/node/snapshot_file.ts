@@ -7,7 +7,18 @@
 import type { Coin, NodeOrder, SnapshotFile } from "../book/types.ts";
 import { checkOrder } from "./lines.ts";
 import { isId, isObject, show, UTF8 } from "./_json.ts";
-import { CLOSE_SQUARE, COMMA, isDigit, OPEN_SQUARE, QUOTE, skipSpace, valueEnd } from "./_walk.ts";
+import {
+  BACKSLASH,
+  CLOSE_CURLY,
+  CLOSE_SQUARE,
+  COMMA,
+  isDigit,
+  OPEN_CURLY,
+  OPEN_SQUARE,
+  QUOTE,
+  skipSpace,
+  valueEnd,
+} from "./_walk.ts";
 
 function checkSnapshotOrder(entry: unknown): string | null {
   if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string") {
@@ -100,6 +111,34 @@ const GROUP_BYTES = 1 << 20;
 /** An order (or height, or coin name) longer than this is malformed, not merely cut by a chunk boundary. */
 const MAX_ORDER_BYTES = 1 << 20;
 
+/**
+ * Index past the array or object opening at `i`, found by bracket depth with strings skipped natively (a quote
+ * not preceded by an odd run of backslashes ends a string); -1 when the bytes end first. It does not check the
+ * grammar: the group's `JSON.parse` does, and for valid JSON these are exactly the element boundaries (so any
+ * fault makes some group or skeleton check fail).
+ */
+function elementEnd(b: Uint8Array, i: number, n: number): number {
+  let depth = 0;
+  for (; i < n; i++) {
+    const c = b[i];
+    if (c === QUOTE) {
+      let end = b.indexOf(QUOTE, i + 1);
+      for (;;) {
+        if (end < 0 || end >= n) return -1;
+        let slashes = 0;
+        while (b[end - 1 - slashes] === BACKSLASH) slashes++;
+        if ((slashes & 1) === 0) break;
+        end = b.indexOf(QUOTE, end + 1);
+      }
+      i = end;
+    } else if (c === OPEN_SQUARE || c === OPEN_CURLY) depth++;
+    else if (c === CLOSE_SQUARE || c === CLOSE_CURLY) {
+      if (--depth === 0) return i + 1;
+    }
+  }
+  return -1;
+}
+
 function excerpt(bytes: Uint8Array, i: number): string {
   return show(new TextDecoder().decode(bytes.subarray(i, i + 40)));
 }
@@ -107,8 +146,8 @@ function excerpt(bytes: Uint8Array, i: number): string {
 /**
  * Streams a snapshot file from its bytes, chunk by chunk (the file is never one string nor one parsed value):
  * the skeleton (height, coins, sides) is walked byte by byte, each side's orders are cut at element
- * boundaries (a full JSON walk of each order: strings, escapes, UTF-8) into groups of about `groupBytes`,
- * each group `JSON.parse`d and every order checked as `parseSnapshotFile` checks it. Yields pieces in file
+ * boundaries (`elementEnd`) into groups of about `groupBytes`, each group `JSON.parse`d and every order
+ * checked as `parseSnapshotFile` checks it. Yields pieces in file
  * order; throws `SnapshotFormatError` at the first fault.
  */
 export async function* readSnapshot(
@@ -229,7 +268,7 @@ export async function* readSnapshot(
             fail(`book ${coin} order ${count} must be [user, order], got ${excerpt(b, i)}`);
           }
           if (mark < 0) mark = i;
-          let orderEnd = valueEnd(b, i, n);
+          let orderEnd = elementEnd(b, i, n);
           while (orderEnd < 0 && !done && n - i < MAX_ORDER_BYTES) {
             // The order may run past the buffer: hand over the group so far (memory stays bounded), read on.
             if (markEnd >= 0) {
@@ -237,7 +276,7 @@ export async function* readSnapshot(
               mark = i;
             }
             await more();
-            orderEnd = valueEnd(b, i, n);
+            orderEnd = elementEnd(b, i, n);
           }
           if (orderEnd < 0) {
             if (markEnd < 0) markEnd = mark;
