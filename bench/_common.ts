@@ -152,7 +152,9 @@ export function syntheticOpen(
   const sz = `0.${String(1 + (i % 99_999)).padStart(5, "0")}`;
   const oid = 400_000_000_000 + i;
   const user = users[i % users.length];
-  const cloid = i % 2 === 0 ? `0x${i.toString(16).padStart(32, "0")}` : null;
+  // A flat string, as parsing a node line makes it: a template literal here would be a cons string (the
+  // "0x" and the padded digits as two strings behind a third), ~24 B more per cloid than any real order.
+  const cloid = i % 2 === 0 ? JSON.parse(`"0x${i.toString(16).padStart(32, "0")}"`) as string : null;
   const order = limitOrder(coin, side, px, sz, oid, 1778002753024 + i, i % 3 === 0 ? "Alo" : "Gtc", cloid);
   return {
     status: { time: STATUS_TIME, user, status: "open", order },

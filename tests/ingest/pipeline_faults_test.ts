@@ -101,6 +101,8 @@ Deno.test(fixtureTest("ingestion recovers from faults"), async (t) => {
       await node.writeBlocks(first, first + 5);
       await waitFor("an inconsistency", () => metrics.value("hlbook_inconsistencies_total") >= 1, 30_000);
       await node.writeBlocks(first + 6, first + 10);
+      // The re-sync takes two snapshot loads: wait for it rather than race it with the blocks.
+      await waitFor("the re-sync", () => observer.resets >= 2, 30_000);
       await observer.reaches(first + 10);
       assert.ok(metrics.value("hlbook_resyncs_total") >= 1);
       assert.ok(observer.resets >= 2);
