@@ -167,6 +167,18 @@ export interface Harness {
   readonly http: string;
 }
 
+/** The server options of every in-process test server: loopback, port 0, the default limits. */
+export const TEST_SERVER = {
+  address: "127.0.0.1",
+  port: 0,
+  maxBuffered: 4 * 1024 * 1024,
+  maxConnections: 100,
+  maxSubscriptions: 1000,
+  maxMessageSize: 64 * 1024,
+  maxMessagesPerMinute: 2000,
+  health: () => ({ version: "test" }),
+} as const;
+
 /** Runs `fn` against a fresh feed and server, always shutting it down. */
 export async function withServer(
   fn: (h: Harness) => Promise<void>,
@@ -175,18 +187,7 @@ export async function withServer(
 ): Promise<void> {
   const metrics = new Metrics();
   const feed = new Feed({ metrics, ...feedOptions });
-  const server = startServer({
-    address: "127.0.0.1",
-    port: 0,
-    maxBuffered: 4 * 1024 * 1024,
-    maxConnections: 100,
-    maxSubscriptions: 1000,
-    maxMessageSize: 64 * 1024,
-    maxMessagesPerMinute: 2000,
-    health: () => ({ version: "test" }),
-    ...options,
-    metrics,
-  }, feed);
+  const server = startServer({ ...TEST_SERVER, ...options, metrics }, feed);
   try {
     await fn({
       feed,

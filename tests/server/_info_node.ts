@@ -8,6 +8,7 @@
 import { Feed } from "../../src/feed/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
 import { InfoForwarder, InfoProxy, type Server, startServer } from "../../src/server/mod.ts";
+import { TEST_SERVER } from "../feed/_helpers.ts";
 
 /** A canned answer: status, content type and the exact body text. */
 export interface Canned {
@@ -127,18 +128,7 @@ export async function withProxyServer(
     { ctxMaxAgeMs: limits.ctxMaxAgeMs ?? 0 },
   );
   feed.setInfoFallback((payload) => proxy.post(payload));
-  const server = startServer({
-    address: "127.0.0.1",
-    port: 0,
-    maxBuffered: 4 * 1024 * 1024,
-    maxConnections: 100,
-    maxSubscriptions: 1000,
-    maxMessageSize: 64 * 1024,
-    maxMessagesPerMinute: 2000,
-    health: () => ({ version: "test" }),
-    metrics,
-    infoProxy: proxy,
-  }, feed);
+  const server = startServer({ ...TEST_SERVER, metrics, infoProxy: proxy }, feed);
   try {
     await fn({
       feed,
