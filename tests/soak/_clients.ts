@@ -61,6 +61,10 @@ class SoakClient {
   socket: WebSocket | null = null;
   /** The latest l2Book message, unparsed (parsing each would cost the fleet more than the server). */
   l2: string | null = null;
+  /** For a wrong book's diagnosis: l2Book messages on the current connection, and the one before the last. */
+  l2Count = 0;
+  previousL2: string | null = null;
+  connections = 0;
   mirror: Books | null = null;
   open = false;
   constructor(
@@ -78,6 +82,8 @@ class SoakClient {
       this.socket = socket;
       socket.onopen = () => {
         this.open = true;
+        this.connections++;
+        this.l2Count = 0;
         this.stats.connected++;
         socket.send(
           JSON.stringify({
@@ -116,7 +122,9 @@ class SoakClient {
     this.stats.messages++;
     // Cheap routing on the prefix: most messages are l2Book.
     if (text.startsWith('{"channel":"l2Book"')) {
+      this.previousL2 = this.l2;
       this.l2 = text;
+      this.l2Count++;
       return;
     }
     if (text.startsWith('{"channel":"l4Book"')) {
@@ -230,6 +238,10 @@ if (import.meta.main) {
             open: c.open,
             l2: c.l2 === null ? null : await digest(l2Canonical(JSON.parse(c.l2).data.levels)),
             l2Time: c.l2 === null ? null : JSON.parse(c.l2).data.time,
+            l2Text: c.l2,
+            previousL2: c.previousL2,
+            l2Count: c.l2Count,
+            connections: c.connections,
             l4: c.l4 ? (c.mirror ? await digest(l4Canonical(c.coin, c.mirror.l4(c.coin))) : null) : undefined,
             l4Height: c.mirror?.height ?? null,
           });

@@ -147,6 +147,38 @@ const FAULTS: Fault[] = [
   { name: "snapshot that disagrees with the node", inject: ({ info }) => info.next("lie") },
 ];
 
+/**
+ * Why a client's l2Book differs from the truth, in a few words: which level differs first, whether the message
+ * before the last was right, how many l2Book messages its current connection carried (1 = only the subscription
+ * snapshot) and how many connections it had. A wrong book must be explainable from this line alone.
+ */
+function diagnose(
+  c: { l2Text: string | null; previousL2: string | null; l2Count: number; connections: number },
+  truth: string | undefined,
+): string {
+  if (c.l2Text === null || truth === undefined) return `no l2Book (connections ${c.connections})`;
+  const levels = (text: string) => JSON.parse(text).data.levels as { px: string; sz: string; n: number }[][];
+  const got = levels(c.l2Text);
+  const want = JSON.parse(truth) as { px: string; sz: string; n: number }[][];
+  let first = "same levels";
+  outer: for (let side = 0; side < 2; side++) {
+    for (let i = 0; i < Math.max(got[side]?.length ?? 0, want[side]?.length ?? 0); i++) {
+      const a = JSON.stringify(got[side]?.[i] ?? null);
+      const b = JSON.stringify(want[side]?.[i] ?? null);
+      if (a !== b) {
+        first = `side ${side} level ${i}: got ${a}, truth ${b}`;
+        break outer;
+      }
+    }
+  }
+  const previous = c.previousL2 === null
+    ? "none"
+    : JSON.stringify(levels(c.previousL2)) === truth
+    ? "right"
+    : `wrong (time ${JSON.parse(c.previousL2).data.time})`;
+  return `${first}; message before the last ${previous}; ${c.l2Count} l2Book messages on connection ${c.connections}`;
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const dirs = await tempDirs();
@@ -302,11 +334,16 @@ async function main(): Promise<number> {
         open: boolean;
         l2: string | null;
         l2Time: number | null;
+        l2Text: string | null;
+        previousL2: string | null;
+        l2Count: number;
+        connections: number;
         l4?: string | null;
         l4Height: number | null;
       }[];
     };
     const truthL2 = new Map<string, string>();
+    const truthText = new Map<string, string>();
     const truthL4 = new Map<string, string>();
     for (const coin of node.coins()) {
       truthL4.set(coin, await digest(l4Canonical(coin, node.truth.l4(coin))));
@@ -316,10 +353,9 @@ async function main(): Promise<number> {
           mantissa: view.mantissa ?? null,
           nLevels: view.nLevels ?? 20,
         };
-        truthL2.set(
-          `${coin} ${JSON.stringify(view)}`,
-          await digest(l2Canonical(referenceL2(node.truth, coin, params))),
-        );
+        const text = l2Canonical(referenceL2(node.truth, coin, params));
+        truthText.set(`${coin} ${JSON.stringify(view)}`, text);
+        truthL2.set(`${coin} ${JSON.stringify(view)}`, await digest(text));
       }
     }
     let l2Verified = 0;
@@ -332,7 +368,9 @@ async function main(): Promise<number> {
           `client ${c.id} l2Book ${c.coin} ${
             JSON.stringify(c.view)
           } (open ${c.open}, last l2Book at ${c.l2Time}, ` +
-            `last block at ${node.sim.time})`,
+            `last block at ${node.sim.time}; ${
+              diagnose(c, truthText.get(`${c.coin} ${JSON.stringify(c.view)}`))
+            })`,
         );
       }
       if (c.l4 !== undefined) {
