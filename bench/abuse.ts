@@ -47,6 +47,17 @@ function rssMiB(pid: number): number {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
 async function metricsOf(port: number): Promise<Map<string, number>> {
   const text =
     await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) }))
@@ -117,9 +128,11 @@ try {
     }
   }
   const logLines: string[] = [];
+  const profile = Deno.env.get("BENCH_HLBOOK_PROFILE"); // a dir: CPU profile of hlbook (written at SIGTERM)
   const hlbook = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`, "--allow-write"] : []),
       "--allow-read",
       "--allow-net",
       "--allow-env",
@@ -179,15 +192,22 @@ try {
   const rssIn = (from: number, to: number) => rss.filter((s) => s.t >= from && s.t < to).map((s) => s.mib);
   const heap = async () => (await metricsOf(port)).get("hlbook_heap_used_bytes") ?? NaN;
   const marks: Record<string, number> = {};
+  /** CPU seconds of each process at each mark, so a phase's CPU share per process can be told. */
+  const cpu: Record<string, Record<string, number>> = {};
+  const pids: Record<string, number> = { hlbook: hlbook.pid, sim: sim.pid, clients: clients.child.pid };
+  const cpuAt = (mark: string) => {
+    marks[mark] = Date.now();
+    cpu[mark] = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+  };
   const heaps: Record<string, number> = {};
 
   await sleep(10_000);
-  marks.quietStart = Date.now();
+  cpuAt("quietStart");
   await sleep(QUIET_S * 1000);
-  marks.quietEnd = Date.now();
+  cpuAt("quietEnd");
   heaps.before = await heap();
 
-  marks.floodStart = Date.now();
+  cpuAt("floodStart");
   const abuser = spawn([
     "run",
     "--allow-net",
@@ -200,19 +220,23 @@ try {
     String(FLOOD),
   ]);
   children.push(abuser.child);
+  pids.abuser = abuser.child.pid;
   const flood = JSON.parse(await abuser.next("opened", 120_000));
+  cpuAt("opened");
   note(`abuse: flood ${JSON.stringify(flood)} in ${((Date.now() - marks.floodStart) / 1000).toFixed(1)} s`);
   const floodLeft = marks.floodStart + FLOOD_S * 1000 - Date.now();
   if (floodLeft > 0) await sleep(floodLeft);
   heaps.peak = await heap();
   const during = await metricsOf(port);
+  cpuAt("floodHeld");
   await abuser.send("stop");
   await abuser.next("closed", 60_000);
-  marks.floodEnd = Date.now();
+  cpuAt("floodEnd");
+  delete pids.abuser;
   await abuser.child.status;
 
   await sleep(AFTER_S * 1000);
-  marks.afterEnd = Date.now();
+  cpuAt("afterEnd");
   heaps.after = await heap();
 
   marks.slowStart = Date.now();
@@ -244,6 +268,10 @@ try {
   await sleep(3000);
   const rssSlowAfter = rssMiB(hlbook.pid);
   clearInterval(sampler);
+  if (profile) {
+    hlbook.kill("SIGTERM"); // the profile is written on a normal exit
+    await hlbook.status;
+  }
 
   await clients.send("stop");
   const done = JSON.parse(await clients.next("done", 60_000));
@@ -274,6 +302,34 @@ try {
   const after = rssIn(marks.afterEnd - 3000, marks.afterEnd + 1).at(-1) ?? NaN;
   const abuserLines = logLines.filter((line) => line.includes("10.66.6.6")).length;
   const slowLines = logLines.filter((line) => line.includes("closing a slow client")).length;
+  /** Per process, CPU seconds per wall second in each phase (2.0 = both cores). */
+  const share = (from: string, to: string) =>
+    Object.fromEntries(
+      Object.keys(cpu[to]).map((name) => [
+        name,
+        Number(((cpu[to][name] - (cpu[from][name] ?? 0)) / ((marks[to] - marks[from]) / 1000)).toFixed(3)),
+      ]),
+    );
+  const cpuShare = {
+    quiet: share("quietStart", "quietEnd"),
+    opening: share("floodStart", "opened"),
+    held: share("opened", "floodHeld"),
+    after: share("floodEnd", "afterEnd"),
+  };
+  /** The flood phase second by second: p99 and count of the normal clients' messages (where the slow ones fall). */
+  const timeline: { s: number; n: number; p99: number }[] = [];
+  for (let t = marks.floodStart; t < marks.floodEnd; t += 1000) {
+    const values: number[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i + 1] >= t && raw[i + 1] < t + 1000) values.push(raw[i + 1] - raw[i] - STAMP_OFFSET_MS);
+    }
+    values.sort((a, b) => a - b);
+    timeline.push({
+      s: (t - marks.floodStart) / 1000,
+      n: values.length,
+      p99: Math.round(quantile(values, 0.99)),
+    });
+  }
   const minutes = (marks.slowEnd - marks.floodStart) / 60_000;
   const load1 = Deno.loadavg();
 
@@ -356,6 +412,9 @@ try {
     refused: Object.fromEntries([...during].filter(([k]) => k.startsWith("hlbook_refused_"))),
     clients: done,
     loadavg: { before: load0, after: load1 },
+    cpuShare,
+    openedAfterS: (marks.opened - marks.floodStart) / 1000,
+    floodTimeline: timeline,
   });
 } finally {
   for (const child of children) kill(child);

@@ -136,6 +136,18 @@ function refusal(refused: Refusal): Response {
   return response;
 }
 
+/**
+ * A refused WebSocket upgrade: a short body built without a JSON round trip, and `Connection: close` asking the
+ * client to go (Deno.serve 2.9.6 does not close the connection itself on it; a refused client that retries
+ * must pay for a new upgrade either way).
+ */
+function refuseUpgrade(refused: Refusal): Response {
+  const headers = new Headers(refused.headers);
+  headers.set("content-type", "application/json; charset=utf-8");
+  headers.set("connection", "close");
+  return new Response(`{"error":${JSON.stringify(refused.error)}}`, { status: refused.status, headers });
+}
+
 async function readInfo(
   request: Request,
   feed: Feed,
@@ -204,6 +216,11 @@ export function startServer(options: ServerOptions, feed: Feed): Server {
     "WebSocket upgrades refused because --max-connections was reached",
   );
 
+  const full: Refusal = {
+    status: 429,
+    error: `too many connections: at most ${options.maxConnections}`,
+    headers: { "retry-after": "5" },
+  };
   const guard = new Guard(options.guard ?? NO_GUARD, feed, options.metrics);
   const heapUsed = options.metrics.gauge("hlbook_heap_used_bytes", "V8 heap in use (at the last /metrics)");
   const rss = options.metrics.gauge("hlbook_rss_bytes", "resident set size (at the last /metrics)");
@@ -216,13 +233,13 @@ export function startServer(options: ServerOptions, feed: Feed): Server {
     const address = guard.address(request, info.remoteAddr.hostname);
     if (upgrade && (path === "/ws" || path === "/")) {
       const unauthorized = guard.authorize(request, url, address);
-      if (unauthorized !== null) return refusal(unauthorized);
+      if (unauthorized !== null) return refuseUpgrade(unauthorized);
       if (sockets.size >= options.maxConnections) {
         rejected.inc();
-        return json({ error: `too many connections: at most ${options.maxConnections}` }, 429);
+        return refuseUpgrade(full);
       }
       const lease = guard.connect(address);
-      if ("status" in lease) return refusal(lease);
+      if ("status" in lease) return refuseUpgrade(lease);
       let upgraded;
       try {
         upgraded = Deno.upgradeWebSocket(request);

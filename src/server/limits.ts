@@ -106,6 +106,8 @@ export class Guard {
   readonly #logged = new Map<string, { at: number; since: number }>();
   readonly #refused: Record<RefusalKind, Counter>;
   readonly #addresses: Gauge;
+  /** The one reply to every upgrade over the per-address cap (a flood allocates nothing per refusal). */
+  readonly #overConnections: Refusal;
 
   constructor(options: GuardOptions, feed: Feed, metrics: Metrics) {
     this.#options = options;
@@ -139,6 +141,11 @@ export class Guard {
         "slow_request",
         "requests closed (408) because their body did not arrive within --handshake-timeout",
       ),
+    };
+    this.#overConnections = {
+      status: 429,
+      error: `too many connections from your address: at most ${options.maxConnectionsPerIp}`,
+      headers: { "retry-after": "60" },
     };
     this.#addresses = metrics.gauge("hlbook_client_addresses", "client addresses (IPv6: /64) connected");
   }
@@ -193,11 +200,7 @@ export class Guard {
     const usage = this.#usage.get(address);
     if (max > 0 && usage !== undefined && usage.limited && usage.connections >= max) {
       this.#refuse("connections_per_ip", address, `over ${max} connections`);
-      return {
-        status: 429,
-        error: `too many connections from your address: at most ${max}`,
-        headers: { "retry-after": "60" },
-      };
+      return this.#overConnections;
     }
     const own = usage ?? this.#add(address);
     own.connections++;
