@@ -146,6 +146,8 @@ try {
       "--block-cache=150",
       "--log-level=warning",
       "--log-format=json",
+      // Extra hlbook flags to compare limits within one run, e.g. "--max-buffered-per-ip=16MiB".
+      ...(Deno.env.get("BENCH_ABUSE_HLBOOK_ARGS") ?? "").split(" ").filter((arg) => arg !== ""),
     ],
     stdin: "null",
     stdout: "null",
