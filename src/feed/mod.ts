@@ -3,16 +3,12 @@
  *
  * @module
  */
-export {
-  Client,
-  type ClientLimits,
-  type ClientSink,
-  Feed,
-  type FeedStatus,
-  type InfoFallback,
-  type InfoResult,
-  type SubscriptionGate,
-} from "./registry.ts";
+export { DEFAULT_STREAM_LIMITS, Feed, type FeedStatus } from "./feed.ts";
+export { Client, type ClientLimits, type ClientSink, Delivery, type SubscriptionGate } from "./client.ts";
+export { Registry, type WatchedView } from "./registry.ts";
+export { isUserSubscription, L4_CHUNK, L4Snapshots, Views, type ViewSubscription } from "./views.ts";
+export { InfoAnswers, type InfoFallback } from "./info.ts";
+export type { InfoResult } from "../link/mod.ts";
 export {
   type ClientMessage,
   DEFAULT_LEVELS,

@@ -18,7 +18,7 @@ export interface Mutation {
   readonly why: string;
 }
 
-const FEED = ["tests/feed/registry_test.ts"];
+const FEED = ["tests/feed/feed_test.ts"];
 
 export const MUTATIONS: readonly Mutation[] = [
   {
@@ -40,16 +40,16 @@ export const MUTATIONS: readonly Mutation[] = [
     why: "the by-block aligner never reports a stream running too far ahead",
   },
   {
-    id: "allmids-not-conflated",
-    file: "src/feed/registry.ts",
-    find: "this.#broadcast(view, allMidsMessage(mids), true);",
-    replace: "this.#broadcast(view, allMidsMessage(mids), false);",
+    id: "views-not-conflated",
+    file: "src/feed/feed.ts",
+    find: "if (view !== undefined) this.#broadcast(view.subscribers, text, key);",
+    replace: "if (view !== undefined) this.#broadcast(view.subscribers, text, null);",
     tests: FEED,
-    why: "allMids is queued, not conflated, for a slow client",
+    why: "l2Book, bbo and allMids are queued, not conflated, for a slow client",
   },
   {
     id: "allmids-dex-ignored",
-    file: "src/feed/registry.ts",
+    file: "src/feed/views.ts",
     find: 'return dex === "" ? colon < 0 : colon === dex.length && coin.startsWith(dex);',
     replace: "return true;",
     tests: FEED,
@@ -105,12 +105,12 @@ export const MUTATIONS: readonly Mutation[] = [
     why: "stopping the snapshot retries reports a node failure instead of the abort",
   },
   {
-    id: "l2-mantissa-ignored@registry",
+    id: "l2-mantissa-ignored@feed",
     file: "src/book/l2.ts",
     find: "side.bucketIndex(params.nSigFigs, params.mantissa ?? 1)",
     replace: "side.bucketIndex(params.nSigFigs, 1)",
     tests: FEED,
-    why: "l2Book buckets ignore the mantissa (feed registry test)",
+    why: "l2Book buckets ignore the mantissa (feed test)",
   },
   {
     id: "l2-mantissa-ignored@fuzz",
