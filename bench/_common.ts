@@ -63,6 +63,52 @@ export function fmt(n: number, digits = 2): string {
   return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 }
 
+/** A loopback port free at the time of asking. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/**
+ * `deno run` arguments of hlbook's `main.ts` against a simulated node: loopback, no validation snapshots, a
+ * long stall timeout, warnings only; `extra` flags go last, `denoFlags` before the script.
+ */
+export function hlbookArgs(
+  node: {
+    readonly dataDir: string;
+    readonly infoPort: number;
+    readonly snapshotPath: string;
+    readonly port: number;
+  },
+  options: { readonly denoFlags?: readonly string[]; readonly extra?: readonly string[] } = {},
+): string[] {
+  return [
+    "run",
+    ...(options.denoFlags ?? []),
+    "--allow-read",
+    "--allow-net",
+    "--allow-env",
+    new URL("../main.ts", import.meta.url).pathname,
+    "--data-dir",
+    node.dataDir,
+    "--info-url",
+    `http://127.0.0.1:${node.infoPort}/info`,
+    "--snapshot-path",
+    node.snapshotPath,
+    "--port",
+    String(node.port),
+    "--validate-interval",
+    "0",
+    "--stall-timeout",
+    "120",
+    "--log-level",
+    "warning",
+    ...(options.extra ?? []),
+  ];
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A heap meter: used heap bytes after two full GCs. Throws at once unless run with `--v8-flags=--expose-gc`. */
@@ -160,6 +206,35 @@ export function syntheticOpen(
     status: { time: STATUS_TIME, user, status: "open", order },
     diff: { user, oid, coin, side, px, raw_book_diff: { new: { sz } } },
   };
+}
+
+/**
+ * A book of `n` resting orders over 200 coins (`COIN0`…), 5,000 users, half with a cloid, built through
+ * `applyBlock` in blocks of 10,000 so no snapshot copy is alive afterwards (sections 4 and 9).
+ */
+export function syntheticBook(n: number): Books {
+  const coins = 200;
+  const users = Array.from({ length: 5000 }, (_, i) => `0x${(i + 1).toString(16).padStart(40, "0")}`);
+  const books = new Books();
+  let height = 1;
+  const perCoin = Math.max(1, Math.floor(n / coins));
+  for (let start = 0; start < n; start += 10_000) {
+    const statuses: OrderStatusEvent[] = [];
+    const diffs: BookDiffEvent[] = [];
+    for (let i = start; i < Math.min(n, start + 10_000); i++) {
+      const coin = `COIN${Math.min(coins - 1, Math.floor(i / perCoin))}`;
+      const j = i % perCoin;
+      const side = j % 2 === 0 ? "B" : "A";
+      const ticks = (j * 7919) % 2_000;
+      const px = side === "B" ? `${40_000 + ticks}.0` : `${42_001 + ticks}.0`;
+      const { status, diff } = syntheticOpen(i, coin, side, px, users);
+      statuses.push(status);
+      diffs.push(diff);
+    }
+    const r = books.applyBlock({ height: height++, time: 1778002753024, statuses, diffs });
+    if (!r.ok) throw new Error(r.error.message);
+  }
+  return books;
 }
 
 /**

@@ -1,8 +1,11 @@
 /**
- * Section 5, fan-out: hlbook's server and feed in this process, `clients.ts` in a subprocess holding 10 k
- * WebSocket connections on one l2Book view. Blocks that move the top of the book are applied and fanned out
- * (at most 3 blocks in flight); measured: messages/s delivered until every connection has every block, and
- * the server-side cost of `feed.block` per subscriber per block.
+ * Section 5, fan-out: `clients.ts` in a subprocess holds 10 k WebSocket connections on one l2Book view, first
+ * against a bare broadcast server (the baseline: `Deno.serve` + `upgradeWebSocket`, each block one pre-built
+ * string of the size of hlbook's message sent to every socket, as `baseline_server.ts` does), then against
+ * hlbook's server and feed, both in this process and driven the same way: blocks that move the top of the
+ * book, at most 3 blocks in flight. Measured per leg: messages/s delivered until every connection has every
+ * block; for hlbook also the server-side cost of `feed.block` per subscriber per block and its rate as a
+ * share of the baseline's.
  *
  * @module
  */
@@ -12,87 +15,168 @@ import { benchServer, emit, fmt, kill, lines, median, note, sleep, toggleMarket 
 
 const CONNECTIONS = Number(Deno.env.get("BENCH_FANOUT_CONNECTIONS") ?? 10_000);
 const BLOCKS = 40;
+const here = new URL(".", import.meta.url).pathname;
+
+interface Leg {
+  readonly connections: number;
+  readonly received: number;
+  readonly seconds: number;
+  /** Milliseconds `block()` took on the server side, per block. */
+  readonly perBlock: number[];
+}
+
+/** Runs the clients against `port` and calls `block()` for each block, at most 3 in flight. */
+async function leg(name: string, port: number, block: () => void): Promise<Leg> {
+  const script = [
+    `ulimit -n ${CONNECTIONS + 1000} 2>/dev/null || ulimit -n hard;`,
+    `exec deno run --allow-net ${here}clients.ts --url ws://127.0.0.1:${port}/ws`,
+    `--clients ${CONNECTIONS} --coins BTC --subs l2Book --progress --batch 250 --max-seconds 170`,
+  ].join(" ");
+  const child = new Deno.Command("sh", {
+    args: ["-c", script],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const output = lines(child.stdout);
+    const t0 = performance.now();
+    const ready = await Promise.race([output.next(), sleep(120_000).then(() => null)]);
+    if (!ready || ready.done || !ready.value.startsWith("ready")) {
+      throw new Error(`clients: ${JSON.stringify(ready)}`);
+    }
+    const info = JSON.parse(ready.value.slice(6));
+    note(
+      `${name}: ${info.clients} connections open and subscribed in ${
+        ((performance.now() - t0) / 1000).toFixed(1)
+      } s`,
+    );
+    const connections = info.clients - info.errors;
+    let received = 0;
+    void (async () => {
+      for await (const line of output) if (line.startsWith("count ")) received = Number(line.slice(6));
+    })();
+    const perBlock: number[] = [];
+    const start = performance.now();
+    const deadline = start + 60_000;
+    for (let k = 0; k < BLOCKS && performance.now() < deadline; k++) {
+      while (received < (k - 3) * connections && performance.now() < deadline) await sleep(1);
+      const t1 = performance.now();
+      block();
+      perBlock.push(performance.now() - t1);
+    }
+    while (received < BLOCKS * connections && performance.now() < deadline) await sleep(2);
+    const seconds = (performance.now() - start) / 1000;
+    note(
+      `  ${fmt(received, 0)} of ${fmt(BLOCKS * connections, 0)} messages in ${
+        seconds.toFixed(2)
+      } s; block() median ${median(perBlock).toFixed(1)} ms`,
+    );
+    return { connections, received, seconds, perBlock };
+  } finally {
+    kill(child);
+    await child.status.catch(() => {});
+  }
+}
+
 const metrics = new Metrics();
 const feed = new Feed({ metrics });
 const { books, next } = toggleMarket(66);
 feed.reset(books);
 feed.state({ phase: "ready", height: books.height, time: books.time });
-const server = benchServer(feed, metrics, CONNECTIONS + 100);
-const here = new URL(".", import.meta.url).pathname;
-const script = [
-  `ulimit -n ${CONNECTIONS + 1000} 2>/dev/null || ulimit -n hard;`,
-  `exec deno run --allow-net ${here}clients.ts --url ws://127.0.0.1:${server.port}/ws`,
-  `--clients ${CONNECTIONS} --coins BTC --subs l2Book --progress --batch 250 --max-seconds 170`,
-].join(" ");
-const child = new Deno.Command("sh", {
-  args: ["-c", script],
-  stdin: "piped",
-  stdout: "piped",
-  stderr: "inherit",
-}).spawn();
-let rows;
+
+// The baseline's message has the size of hlbook's l2Book message for this book.
+let size = 0;
+const probe = feed.attach({
+  send: (text) => size = Math.max(size, text.length),
+  bufferedAmount: 0,
+  close() {},
+}, {
+  maxSubscriptions: 1,
+  maxBuffered: 1 << 30,
+});
+feed.handle(probe, JSON.stringify({ method: "subscribe", subscription: { type: "l2Book", coin: "BTC" } }));
+feed.detach(probe);
+
+const sockets = new Set<WebSocket>();
+const baseline = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+  if (request.headers.get("upgrade") !== "websocket") return new Response("baseline");
+  const { socket, response } = Deno.upgradeWebSocket(request);
+  socket.onmessage = (event) => {
+    const message = JSON.parse(event.data as string);
+    if (message.method !== "subscribe") return;
+    sockets.add(socket);
+    socket.send(JSON.stringify({ channel: "subscriptionResponse", data: message }));
+  };
+  socket.onclose = () => sockets.delete(socket);
+  return response;
+});
+const head = `{"channel":"l2Book","data":{"coin":"BTC","time":`;
+let bare: Leg;
 try {
-  const output = lines(child.stdout);
-  const t0 = performance.now();
-  const ready = await Promise.race([output.next(), sleep(120_000).then(() => null)]);
-  if (!ready || ready.done || !ready.value.startsWith("ready")) {
-    throw new Error(`clients: ${JSON.stringify(ready)}`);
-  }
-  const info = JSON.parse(ready.value.slice(6));
-  note(
-    `fan-out: ${info.clients} connections open and subscribed in ${
-      ((performance.now() - t0) / 1000).toFixed(1)
-    } s`,
-  );
-  const connections = info.clients - info.errors;
-  let received = 0;
-  void (async () => {
-    for await (const line of output) if (line.startsWith("count ")) received = Number(line.slice(6));
-  })();
-  const perBlock: number[] = [];
-  const start = performance.now();
-  const deadline = start + 60_000;
-  for (let k = 0; k < BLOCKS && performance.now() < deadline; k++) {
-    while (received < (k - 3) * connections && performance.now() < deadline) await sleep(1);
+  bare = await leg("baseline", baseline.addr.port, () => {
+    const text = `${head}${Date.now()},"pad":"${"x".repeat(Math.max(0, size - head.length - 24))}"}}`;
+    for (const socket of sockets) if (socket.readyState === WebSocket.OPEN) socket.send(text);
+  });
+} finally {
+  for (const socket of sockets) socket.close();
+  await baseline.shutdown().catch(() => {});
+}
+
+const server = benchServer(feed, metrics, CONNECTIONS + 100);
+let hlbook: Leg;
+try {
+  hlbook = await leg("hlbook", server.port, () => {
     const result = books.applyBlock(next());
     if (!result.ok) throw new Error(result.error.message);
-    const t1 = performance.now();
     feed.block(books, result.diff);
-    perBlock.push(performance.now() - t1);
-  }
-  while (received < BLOCKS * connections && performance.now() < deadline) await sleep(2);
-  const seconds = (performance.now() - start) / 1000;
-  const rate = received / seconds;
-  const costUs = (median(perBlock) * 1000) / connections;
-  note(
-    `  ${fmt(received, 0)} of ${fmt(BLOCKS * connections, 0)} messages in ${
-      seconds.toFixed(2)
-    } s; feed.block median ${median(perBlock).toFixed(1)} ms`,
-  );
-  rows = [
-    {
-      section: "5 fan-out",
-      figure: `messages/s delivered to ${
-        fmt(connections, 0)
-      } connections on one l2Book view (clients in a subprocess)`,
-      target: "—",
-      measured: `${fmt(rate, 0)} msg/s (${fmt(rate / connections, 1)} blocks/s to all)`,
-      pass: received >= BLOCKS * connections ? null : false,
-      value: rate,
-    },
-    {
-      section: "5 fan-out",
-      figure: "server cost per subscriber per block (feed.block into real sockets)",
-      target: "—",
-      measured: `${fmt(costUs, 2)} µs (${fmt(median(perBlock), 1)} ms per block)`,
-      pass: null,
-      value: costUs,
-    },
-  ];
+  });
 } finally {
-  kill(child);
-  await child.status.catch(() => {});
   await server.shutdown().catch(() => {});
 }
-emit(rows);
+
+const rate = (l: Leg) => l.received / l.seconds;
+const costUs = (median(hlbook.perBlock) * 1000) / hlbook.connections;
+const ratio = rate(hlbook) / rate(bare);
+const complete = (l: Leg) => l.received >= BLOCKS * l.connections;
+emit([
+  {
+    section: "5 fan-out",
+    figure: `messages/s delivered to ${
+      fmt(hlbook.connections, 0)
+    } connections on one l2Book view (clients in a subprocess)`,
+    target: "—",
+    measured: `${fmt(rate(hlbook), 0)} msg/s (${fmt(rate(hlbook) / hlbook.connections, 1)} blocks/s to all)`,
+    pass: complete(hlbook) ? null : false,
+    value: rate(hlbook),
+  },
+  {
+    section: "5 fan-out",
+    figure: `  baseline (bare broadcast of a ${size}-character message), same clients`,
+    target: "—",
+    measured: `${fmt(rate(bare), 0)} msg/s (${fmt(rate(bare) / bare.connections, 1)} blocks/s to all)`,
+    pass: complete(bare) ? null : false,
+    value: rate(bare),
+  },
+  {
+    section: "5 fan-out",
+    figure: "  hlbook ÷ baseline, delivered blocks/s",
+    target: "≥ 0.9",
+    measured: `${ratio.toFixed(2)}`,
+    pass: ratio >= 0.9,
+    value: ratio,
+  },
+  {
+    section: "5 fan-out",
+    figure: "server cost per subscriber per block (feed.block into real sockets)",
+    target: "—",
+    measured: `${fmt(costUs, 2)} µs (${fmt(median(hlbook.perBlock), 1)} ms per block)`,
+    pass: null,
+    value: costUs,
+  },
+], {
+  size,
+  baseline: { ...bare, perBlock: median(bare.perBlock) },
+  hlbook: { ...hlbook, perBlock: median(hlbook.perBlock) },
+});
 Deno.exit(0);

@@ -12,7 +12,9 @@ import { join } from "node:path";
 import {
   emit,
   fmt,
+  freePort,
   generate,
+  hlbookArgs,
   kill,
   lines,
   median,
@@ -35,7 +37,6 @@ const STREAMS = ["fills", "raw_book_diffs", "order_statuses"] as const;
 
 const { dir, meta } = await generate(LOAD);
 const here = new URL(".", import.meta.url).pathname;
-const root = new URL("..", import.meta.url).pathname;
 
 /** Each stream's lines by block index, with the hourly file (relative) they belong in. */
 const blockLines: { rel: string; bytes: Uint8Array }[][] = STREAMS.map(() => []);
@@ -108,13 +109,6 @@ class NodeWriter {
   close(): void {
     for (const file of this.#files.values()) file.close();
   }
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 interface ClientRun {
@@ -209,28 +203,10 @@ async function runHlbook(): Promise<ClientRun> {
   });
   const port = freePort();
   const profile = Deno.env.get("BENCH_HLBOOK_PROFILE"); // a dir: CPU profile of hlbook
-  const args = [
-    "run",
-    ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`, "--allow-write"] : []),
-    "--allow-read",
-    "--allow-net",
-    "--allow-env",
-    join(root, "main.ts"),
-    "--data-dir",
-    dataDir,
-    "--info-url",
-    `http://127.0.0.1:${info.addr.port}/info`,
-    "--snapshot-path",
-    join(tmp, "snapshot.json"),
-    "--port",
-    String(port),
-    "--validate-interval",
-    "0",
-    "--stall-timeout",
-    "120",
-    "--log-level",
-    "warning",
-  ];
+  const args = hlbookArgs(
+    { dataDir, infoPort: info.addr.port, snapshotPath: join(tmp, "snapshot.json"), port },
+    { denoFlags: profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`, "--allow-write"] : [] },
+  );
   let child: Deno.ChildProcess | null = null;
   try {
     writer.write(); // the node is running before hlbook starts

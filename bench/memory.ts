@@ -10,35 +10,15 @@
  * @module
  */
 import { join } from "node:path";
-import { type BookDiffEvent, Books, type OrderStatusEvent, type SnapshotFile } from "../src/book/mod.ts";
+import { Books, type SnapshotFile } from "../src/book/mod.ts";
 import { requestSnapshot } from "../src/ingest/mod.ts";
-import { emit, fmt, heapMeter, note, syntheticOpen } from "./_common.ts";
+import { emit, fmt, heapMeter, note, syntheticBook } from "./_common.ts";
 
 const heap = heapMeter();
 
 const N = 1_000_000;
-const COINS = 200;
-const users = Array.from({ length: 5000 }, (_, i) => `0x${(i + 1).toString(16).padStart(40, "0")}`);
 const m0 = heap();
-let books: Books | null = new Books();
-let height = 1;
-const perCoin = N / COINS;
-for (let start = 0; start < N; start += 10_000) {
-  const statuses: OrderStatusEvent[] = [];
-  const diffs: BookDiffEvent[] = [];
-  for (let i = start; i < start + 10_000; i++) {
-    const coin = `COIN${Math.floor(i / perCoin)}`;
-    const j = i % perCoin;
-    const side = j % 2 === 0 ? "B" : "A";
-    const ticks = (j * 7919) % 2_000;
-    const px = side === "B" ? `${40_000 + ticks}.0` : `${42_001 + ticks}.0`;
-    const { status, diff } = syntheticOpen(i, coin, side, px, users);
-    statuses.push(status);
-    diffs.push(diff);
-  }
-  const r = books.applyBlock({ height: height++, time: 1778002753024, statuses, diffs });
-  if (!r.ok) throw new Error(r.error.message);
-}
+let books: Books | null = syntheticBook(N);
 const m1 = heap();
 const perOrder = (m1 - m0) / books.orderCount();
 note(`memory: ${fmt(books.orderCount(), 0)} orders, ${perOrder.toFixed(0)} B/order`);

@@ -3,7 +3,7 @@
  * mix), prints one markdown table (figure, target, measured, pass/fail) and writes it to `bench/results.json`.
  * Method and the latest numbers: bench/README.md.
  *
- *   deno task bench [--only ingest,latency10,latency1,booksize,memory,fanout,assetctx,abuse,users]
+ *   deno task bench [--only ingest,latency10,latency1,booksize,memory,fanout,assetctx,abuse,users,stall]
  *
  * @module
  */
@@ -36,7 +36,7 @@ const SECTIONS: Section[] = [
     args: ["-A", "--v8-flags=--expose-gc", `${here}memory.ts`],
     timeout: 180,
   },
-  { name: "fanout", title: "5 fan-out", args: ["-A", `${here}fanout.ts`], timeout: 180 },
+  { name: "fanout", title: "5 fan-out", args: ["-A", `${here}fanout.ts`], timeout: 360 },
   { name: "assetctx", title: "6 asset ctxs", args: ["-A", `${here}asset_ctx.ts`], timeout: 120 },
   { name: "abuse", title: "7 abuse", args: ["-A", `${here}abuse.ts`], timeout: 420 },
   {
@@ -45,6 +45,7 @@ const SECTIONS: Section[] = [
     args: ["-A", "--v8-flags=--expose-gc", `${here}user_streams.ts`],
     timeout: 300,
   },
+  { name: "stall", title: "9 serving stall", args: ["-A", `${here}stall.ts`], timeout: 240 },
 ];
 
 const { values } = parseArgs({ args: Deno.args, options: { only: { type: "string" } } });
