@@ -8,6 +8,7 @@ import { insertsOrder } from "./status.ts";
 import { parseNodeTime } from "./time.ts";
 import { l2Levels } from "./l2.ts";
 import { NumMap } from "./_num_map.ts";
+import type { OrderColumns } from "./snapshot_columns.ts";
 import { FLAG_REDUCE_ONLY, FLAG_TPSL, FLAG_TRIGGER, Level, Order, OrderBook, Traits } from "./order_book.ts";
 import type {
   ApplyResult,
@@ -42,6 +43,8 @@ export interface SnapshotLoad {
   startCoin(coin: Coin): void;
   /** Appends orders to a side (0 = bids, 1 = asks) of the current coin, in priority order. */
   addOrders(side: 0 | 1, orders: ReadonlyArray<readonly [string, NodeOrder]>): void;
+  /** Same as `addOrders`, for orders already checked and converted by the snapshot reader. */
+  addColumns(side: 0 | 1, columns: OrderColumns): void;
   /** Ends the current coin (sorts its levels). */
   endCoin(): void;
   /** Ends the load: the books, at the snapshot's height. */
@@ -213,6 +216,51 @@ export class Books {
             bookSide.levels.push(level);
           }
           book.link(books.#makeOrder(user, o, level, szA, o.timestamp, o.limitPx), null);
+        }
+      },
+      addColumns(s: 0 | 1, c: OrderColumns): void {
+        if (book === null) throw new SnapshotLoadError("snapshot orders before their coin");
+        const coin = book.coin;
+        const side = s === 0 ? "B" : "A";
+        const bookSide = book.sideOf(side);
+        const orders = book.orders;
+        // The same checks, in the same order, as `addOrders` (the reader has done the rest: see OrderColumns).
+        for (let k = 0; k < c.count; k++) {
+          const flags = c.flags[k];
+          if ((flags & FLAG_TRIGGER) !== 0) continue;
+          const oid = c.oids[k];
+          if (c.sides[k] !== side) {
+            throw new SnapshotLoadError(
+              `coin ${coin} oid ${oid}: side ${c.sides[k]} listed under ${side}`,
+              coin,
+              oid,
+            );
+          }
+          if (orders.has(oid)) {
+            throw new SnapshotLoadError(`coin ${coin}: oid ${oid} appears twice`, coin, oid);
+          }
+          const px = c.pxs[k];
+          const limitPx = c.limitPxs[k];
+          let level = bookSide.byPx.get(px);
+          if (level === undefined) {
+            level = new Level(side, px, limitPx);
+            bookSide.byPx.set(px, level);
+            bookSide.levels.push(level);
+          }
+          book.link(
+            new Order(
+              oid,
+              books.#intern(c.users[k]),
+              level,
+              c.szInts[k],
+              c.szFracs[k],
+              c.timestamps[k],
+              limitPx === level.pxStr ? null : books.#intern(limitPx),
+              books.#traitsOf(c.tifs[k], c.orderTypes[k], c.triggerConditions[k], c.triggerPxs[k], flags),
+              c.cloids[k],
+            ),
+            null,
+          );
         }
       },
       endCoin(): void {

@@ -81,6 +81,51 @@ export function parseSzInto(s: string, out: Sz): boolean {
   return true;
 }
 
+/** `parseParts` over the bytes `b[start..end)` (ASCII digits and a dot), same rules. */
+function parsePartsOfBytes(b: Uint8Array, start: number, end: number, maxInt: number): boolean {
+  if (start >= end) return false;
+  let i = start;
+  let int = 0;
+  let c = b[i];
+  if (c < 48 || c > 57) return false;
+  while (i < end) {
+    c = b[i];
+    if (c < 48 || c > 57) break;
+    int = int * 10 + (c - 48);
+    if (int > maxInt) return false;
+    i++;
+  }
+  let frac = 0;
+  if (i < end) {
+    if (c !== 46 || i + 1 === end) return false; // "."
+    i++;
+    let nd = 0;
+    while (i < end) {
+      c = b[i];
+      if (c < 48 || c > 57) return false;
+      if (nd < 8) frac = frac * 10 + (c - 48);
+      else if (c !== 48) return false;
+      nd++;
+      i++;
+    }
+    if (nd < 8) frac *= POW10[8 - nd];
+  }
+  parsedInt = int;
+  parsedFrac = frac;
+  return true;
+}
+
+/**
+ * `parseSzInto` of the size written as the bytes `b[start..end)` (a JSON string's contents), for readers that
+ * never decode it: true exactly when `parseSzInto` of that text is, with the same result.
+ */
+export function parseSzBytesInto(b: Uint8Array, start: number, end: number, out: Sz): boolean {
+  if (!parsePartsOfBytes(b, start, end, MAX_SZ_INT)) return false;
+  out.int = parsedInt;
+  out.frac = parsedFrac;
+  return true;
+}
+
 /** A size string as a new `Sz`, or null when invalid. */
 export function parseSz(s: string): Sz | null {
   const out = { int: 0, frac: 0 };

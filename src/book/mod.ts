@@ -6,6 +6,7 @@
  */
 export { Books, LOAD_CHUNK, type SnapshotLoad, SnapshotLoadError, STATUSLESS_USERS } from "./books.ts";
 export { type BookMismatch, compareBooks } from "./compare.ts";
+export { OrderColumns } from "./snapshot_columns.ts";
 export { bucketPx } from "./l2.ts";
 export { formatMid, formatPx, formatSz, parsePx, parseSz } from "./decimal.ts";
 export { insertsOrder, mayInsert } from "./status.ts";

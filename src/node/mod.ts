@@ -19,6 +19,7 @@ export {
   parseSnapshotFile,
   parseSnapshotFileAsync,
   readSnapshot,
+  type ReadSnapshotOptions,
   SnapshotFormatError,
   type SnapshotPiece,
   type SnapshotResult,

@@ -5,6 +5,8 @@
  * @module
  */
 import type { Coin, NodeOrder, SnapshotFile } from "../book/types.ts";
+import { OrderColumns } from "../book/snapshot_columns.ts";
+import { SnapshotOrderScanner } from "./snapshot_orders.ts";
 import { checkOrder } from "./lines.ts";
 import { isId, isObject, show, UTF8 } from "./_json.ts";
 import {
@@ -96,7 +98,26 @@ export type SnapshotPiece =
     /** Checked `[user, order]` entries, in file order (a side comes in several pieces). */
     readonly orders: readonly (readonly [string, NodeOrder])[];
   }
+  | {
+    readonly kind: "columns";
+    readonly coin: Coin;
+    /** 0 = bids, 1 = asks. */
+    readonly side: 0 | 1;
+    /** Checked orders as rows, in file order; the object is reused: valid until the next piece. */
+    readonly columns: OrderColumns;
+  }
   | { readonly kind: "coinEnd"; readonly coin: Coin };
+
+/** Options of `readSnapshot`. */
+export interface ReadSnapshotOptions {
+  /** Bytes of orders per piece (about; default 1 MiB). */
+  readonly groupBytes?: number;
+  /**
+   * Pieces of `[user, order]` objects (as `JSON.parse` makes them, unknown fields kept) instead of
+   * `OrderColumns` rows built straight from the bytes (default: rows, the fast way to load a book).
+   */
+  readonly objects?: boolean;
+}
 
 /** A snapshot file that is not `[height, [[coin, [bids, asks]], …]]` with valid orders; `message` says where. */
 export class SnapshotFormatError extends Error {
@@ -145,21 +166,28 @@ function excerpt(bytes: Uint8Array, i: number): string {
 
 /**
  * Streams a snapshot file from its bytes, chunk by chunk (the file is never one string nor one parsed value):
- * the skeleton (height, coins, sides) is walked byte by byte, each side's orders are cut at element
- * boundaries (`elementEnd`) into groups of about `groupBytes`, each group `JSON.parse`d and every order
- * checked as `parseSnapshotFile` checks it. Yields pieces in file
- * order; throws `SnapshotFormatError` at the first fault.
+ * the skeleton (height, coins, sides) is walked byte by byte, each side's orders are cut into groups of about
+ * `groupBytes`. By default each order is scanned straight into `OrderColumns` rows (`SnapshotOrderScanner`);
+ * a group with an order the scanner declines — and every group with `objects` — is cut at element boundaries
+ * (`elementEnd`), `JSON.parse`d and every order checked as `parseSnapshotFile` checks it, so a fault is named
+ * exactly as that check names it. Yields pieces in file order; throws `SnapshotFormatError` at the first fault.
+ * Each chunk is copied before the next one is asked for, so the source may reuse its buffer.
  */
 export async function* readSnapshot(
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  options: { readonly groupBytes?: number } = {},
+  options: ReadSnapshotOptions = {},
 ): AsyncGenerator<SnapshotPiece, void> {
   const groupBytes = options.groupBytes ?? GROUP_BYTES;
+  const scanner = options.objects ? null : new SnapshotOrderScanner();
+  const columns = new OrderColumns();
   const source = Symbol.asyncIterator in chunks
     ? (chunks as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
     : (chunks as Iterable<Uint8Array>)[Symbol.iterator]();
   // The unread bytes are b[i..n); b[mark..markEnd) is the group of orders being collected (mark -1: none).
-  let b = new Uint8Array(0);
+  // `b` is a view of the first n bytes of `space`, which is reused from chunk to chunk (grown when needed):
+  // nothing keeps a view of it, and a load allocates no buffer per chunk.
+  let space = new Uint8Array(0);
+  let b = space;
   let n = 0;
   let i = 0;
   let mark = -1;
@@ -174,13 +202,18 @@ export async function* readSnapshot(
         done = true;
         return false;
       }
-      if (next.value.length === 0) continue;
+      const chunk = next.value;
+      if (chunk.length === 0) continue;
       const keep = mark >= 0 ? Math.min(mark, i) : i;
-      const joined = new Uint8Array(n - keep + next.value.length);
-      joined.set(b.subarray(keep, n));
-      joined.set(next.value, n - keep);
-      b = joined;
-      n = joined.length;
+      const kept = n - keep;
+      if (kept + chunk.length > space.length) {
+        const grown = new Uint8Array(Math.max(2 * space.length, kept + chunk.length));
+        grown.set(b.subarray(keep, n));
+        space = grown;
+      } else space.copyWithin(0, keep, n);
+      space.set(chunk, kept);
+      n = kept + chunk.length;
+      b = space.subarray(0, n);
       i -= keep;
       if (mark >= 0) mark -= keep;
       if (markEnd >= 0) markEnd -= keep;
@@ -246,8 +279,27 @@ export async function* readSnapshot(
         }
         let count = 0;
         let first = 0;
-        /** Parses and checks the collected group and ends it. */
+        /** Whether the group being collected is scanned into `columns` (else: parsed when it ends). */
+        let fast = false;
+        /** The end of the order at `i` (scanned into `columns` while `fast`), or -1 when the bytes end first. */
+        const orderEnd = (): number => {
+          if (fast && scanner !== null) {
+            const end = scanner.scan(b, i, n, columns);
+            if (end >= 0) return end;
+          }
+          const end = elementEnd(b, i, n);
+          // complete, yet declined by the scanner: the whole group goes the slow way
+          if (end >= 0) fast = false;
+          return end;
+        };
+        /** Parses and checks the collected group (or hands over its rows) and ends it. */
         const group = (): SnapshotPiece => {
+          if (fast) {
+            mark = -1;
+            markEnd = -1;
+            first = count;
+            return { kind: "columns", coin, side, columns };
+          }
           let list: unknown[];
           try {
             list = JSON.parse(`[${UTF8.decode(b.subarray(mark, markEnd))}]`);
@@ -267,24 +319,30 @@ export async function* readSnapshot(
           if (b[i] !== OPEN_SQUARE) {
             fail(`book ${coin} order ${count} must be [user, order], got ${excerpt(b, i)}`);
           }
-          if (mark < 0) mark = i;
-          let orderEnd = elementEnd(b, i, n);
-          while (orderEnd < 0 && !done && n - i < MAX_ORDER_BYTES) {
+          if (mark < 0) {
+            mark = i;
+            fast = scanner !== null;
+            columns.count = 0;
+          }
+          let entryEnd = orderEnd();
+          while (entryEnd < 0 && !done && n - i < MAX_ORDER_BYTES) {
             // The order may run past the buffer: hand over the group so far (memory stays bounded), read on.
             if (markEnd >= 0) {
               yield group();
               mark = i;
+              fast = scanner !== null;
+              columns.count = 0;
             }
             await more();
-            orderEnd = elementEnd(b, i, n);
+            entryEnd = orderEnd();
           }
-          if (orderEnd < 0) {
+          if (entryEnd < 0) {
             if (markEnd < 0) markEnd = mark;
             fail(`book ${index} is not JSON (order ${count} is truncated or malformed)`);
           }
           count++;
-          markEnd = orderEnd;
-          i = orderEnd;
+          markEnd = entryEnd;
+          i = entryEnd;
           const c = await peek();
           if (c === COMMA) {
             i++;
@@ -330,7 +388,7 @@ export async function parseSnapshotFileAsync(
   let height = 0;
   const books: [Coin, [[string, NodeOrder][], [string, NodeOrder][]]][] = [];
   try {
-    for await (const piece of readSnapshot([bytes], options)) {
+    for await (const piece of readSnapshot([bytes], { ...options, objects: true })) {
       if (piece.kind === "height") height = piece.height;
       else if (piece.kind === "coin") books.push([piece.coin, [[], []]]);
       else if (piece.kind === "orders") {

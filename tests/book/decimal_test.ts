@@ -7,6 +7,7 @@ import {
   formatSz,
   parsePx,
   parseSz,
+  parseSzBytesInto,
 } from "../../src/book/decimal.ts";
 import { rng } from "../_support/rng.ts";
 
@@ -120,4 +121,41 @@ Deno.test("exact decimals", async (t) => {
     }
     assert.equal(digitCount(0), 1);
   });
+});
+
+Deno.test("sizes read from bytes are the sizes read from text", () => {
+  const next = rng(99);
+  const digits = "0123456789.-e x";
+  const cases = [
+    "0",
+    "0.0",
+    "1.5",
+    "00.10",
+    "1.",
+    ".5",
+    "",
+    "1e5",
+    "0.123456789",
+    "0.123456780",
+    "1000000000000000",
+  ];
+  for (let k = 0; k < 5000; k++) {
+    const size = Math.floor(next() * 22);
+    let text = "";
+    for (let j = 0; j < size; j++) text += digits[Math.floor(next() * (next() < 0.8 ? 11 : digits.length))];
+    cases.push(text);
+  }
+  let valid = 0;
+  for (const text of cases) {
+    const bytes = new TextEncoder().encode(`"${text}"`);
+    const out = { int: -1, frac: -1 };
+    const ok = parseSzBytesInto(bytes, 1, bytes.length - 1, out);
+    const expected = parseSz(text);
+    assert.equal(ok, expected !== null, text);
+    if (expected !== null) {
+      valid++;
+      assert.deepEqual(out, expected, text);
+    }
+  }
+  assert.ok(valid > 500, `${valid} valid sizes`);
 });
