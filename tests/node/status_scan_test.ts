@@ -50,6 +50,8 @@ function assertSameBatch(got: Batch<StatusEvent>, want: Batch<OrderStatusEvent>,
     } else {
       assert.ok(mayInsert(original.status), `${what} event ${i} parsed but cannot insert`);
       assert.deepEqual(event, original, `${what} event ${i}`);
+      // Forwarded to l4Book subscribers as serialised: the members' order counts too.
+      assert.equal(JSON.stringify(event), JSON.stringify(original), `${what} event ${i}`);
     }
   }
 }
@@ -217,4 +219,53 @@ Deno.test("the status fast path agrees with JSON.parse and the validator on simu
       for (const [i, text] of odd.entries()) check(scanner, encoder.encode(text), `odd line ${i}`);
     },
   );
+  await t.step("inserting statuses of several layouts in one line are built as JSON.parse gives them", () => {
+    const open = {
+      time: "2026-05-05T17:39:13.024084407",
+      user: "0x4f23",
+      hash: null,
+      builder: null,
+      status: "open",
+      order: {
+        coin: "BTC",
+        side: "A",
+        limitPx: "65045.0",
+        sz: "0.0003",
+        oid: 412036451268,
+        timestamp: 1778002753024,
+        triggerCondition: "N/A",
+        isTrigger: false,
+        triggerPx: "0.0",
+        children: [],
+        isPositionTpsl: false,
+        reduceOnly: false,
+        orderType: "Limit",
+        origSz: "0.0003",
+        tif: "Alo",
+        cloid: null,
+      },
+    };
+    const variants = [
+      open,
+      { ...open, builder: { b: "0xb1", f: 10 }, status: "triggered" },
+      { ...open, order: { ...open.order, children: [{ x: [1, -2.5e3] }], cloid: '0x\u00e9"\\' } },
+      { ...open, extra: { deep: { deeper: { n: -0 } } }, order: { ...open.order, tif: null } },
+      { ...open, hash: "0xab", order: { ...open.order, oid: 0, timestamp: -1 } },
+    ];
+    const texts = variants.map((event) => JSON.stringify(event));
+    texts.push(texts[0].replace('"user"', '"__proto__":{"polluted":true},"user"'));
+    texts.push(texts[0].replace('"order":{', '"order" : { "coin":"ETH",'));
+    texts.push(texts[1].replace('"b":"0xb1"', '"b":"0xb1","b":"0xb2"'));
+    texts.push(texts[0].replace('"order":{', '"order":{},"order":{'));
+    const random = rng(7);
+    for (let round = 0; round < 200; round++) {
+      const pick = Array.from(
+        { length: 1 + Math.floor(random() * 6) },
+        () => texts[Math.floor(random() * texts.length)],
+      );
+      const line = `${HEADER}${pick.join(",")}]}`;
+      assert.ok(check(scanner, encoder.encode(line), `round ${round}`), `round ${round} left the fast path`);
+    }
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
 });

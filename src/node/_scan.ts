@@ -1,0 +1,444 @@
+/**
+ * Byte scanning of batch lines: the header walk (`scanBatch`) and learned event layouts (`EventLayouts`).
+ *
+ * A node line holds thousands of events written by the same code: the same keys in the same order with the
+ * same punctuation, only the values differ. The first event of a layout is walked in full against the JSON
+ * grammar (nested objects descended into; arrays and empty objects taken whole, as values); the bytes between
+ * its values (keys, colons, commas, braces, spaces) become the layout's runs. A later event holding exactly
+ * those runs with a valid JSON value between each two is valid JSON with the same members in the same places,
+ * so only its values are walked; the runs are compared eight bytes at a time. A few layouts are kept (diffs
+ * come as remove / new / update, statuses with or without a builder): a mismatch at run k goes on in another
+ * layout whose runs 0..k-1 are the same, from where it stopped.
+ *
+ * A matched event can be built into the object `JSON.parse` would give (the same members in the same order,
+ * the same values) straight from the bytes, without decoding the line.
+ *
+ * @module
+ */
+import { isId, type Json, UTF8 } from "./_json.ts";
+import { parseNodeTime } from "../book/time.ts";
+import {
+  afterColon,
+  CLOSE_CURLY,
+  isDigit,
+  keyMatches,
+  LATIN1,
+  nextItem,
+  oddText,
+  OPEN_CURLY,
+  OPEN_SQUARE,
+  QUOTE,
+  skipSpace,
+  stringEnd,
+  valueEnd,
+} from "./_walk.ts";
+import type { Batch } from "./lines.ts";
+
+/** Layouts kept per scanner (the oldest is replaced by a new one). */
+const MAX_LAYOUTS = 8;
+
+/** Where a member of a learned layout is: a value slot, or a nested object's members. */
+type Shape = Map<string, number | Shape>;
+
+/** One learned event layout: the runs between its value slots and how to build the event from the slots. */
+class Layout {
+  constructor(
+    /** The bytes before slot k (k = 0..slots); the last run closes the event. */
+    readonly runs: readonly Uint8Array[],
+    /**
+     * Each run's first `8 × length` bytes read as little-endian doubles, or an empty array when the run has a
+     * byte outside printable ASCII. A double of printable ASCII bytes is never NaN or ±0, so another double
+     * equals it exactly when its eight bytes are the same.
+     */
+    readonly words: readonly Float64Array[],
+    /** Slot k's member name. */
+    readonly keys: readonly string[],
+    /** Nested objects closed before slot k. */
+    readonly pops: readonly number[],
+    /** Nested objects opened before slot k (their member names, outermost first), or null. */
+    readonly opens: readonly (readonly string[] | null)[],
+    /** False when a member is `__proto__` (an assignment would set the prototype): build with `JSON.parse`. */
+    readonly assignable: boolean,
+    /** Slot of each path the scanner asked for, -1 when the path is not a value of this layout. */
+    readonly marks: readonly number[],
+  ) {}
+}
+
+function wordsOf(run: Uint8Array): Float64Array {
+  for (let j = 0; j < run.length; j++) if (run[j] < 0x20 || run[j] > 0x7e) return new Float64Array(0);
+  const words = new Float64Array(run.length >> 3);
+  const view = new DataView(run.buffer, run.byteOffset, run.byteLength);
+  for (let w = 0; w < words.length; w++) words[w] = view.getFloat64(w * 8, true);
+  return words;
+}
+
+function sameRuns(a: Layout, b: Layout): number {
+  const size = Math.min(a.runs.length, b.runs.length);
+  let k = 0;
+  for (; k < size; k++) {
+    const x = a.runs[k];
+    const y = b.runs[k];
+    if (x.length !== y.length) break;
+    let j = 0;
+    while (j < x.length && x[j] === y[j]) j++;
+    if (j < x.length) break;
+  }
+  return k;
+}
+
+/** Scratch of the full walk that learns a layout. */
+interface Learning {
+  keys: string[];
+  pops: number[];
+  opens: (string[] | null)[];
+  pendingPops: number;
+  pendingOpens: string[] | null;
+  assignable: boolean;
+}
+
+/** The learned layouts of one kind of event, and the value slots of the event last walked. */
+export class EventLayouts {
+  /** Value ranges of the event last walked: slot k is bytes `slotStart[k]..slotEnd[k]` of the line. */
+  readonly slotStart: number[] = [];
+  readonly slotEnd: number[] = [];
+  /** Whether slot k is a string holding an escape or a non-ASCII byte (its text is not its bytes). */
+  readonly slotOdd: boolean[] = [];
+  /** The layout of the event last walked. */
+  layout: Layout | null = null;
+  readonly #paths: readonly (readonly string[])[];
+  #layouts: Layout[] = [];
+  /** `#shared[a][b]`: leading runs layouts a and b have in common. */
+  #shared: number[][] = [];
+  #last = 0;
+  #view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  /** Where the last `#match` found a run that differs: run index and byte index. */
+  #failRun = 0;
+  #failAt = 0;
+  readonly #stack: Json[] = [];
+
+  /** `paths`: members whose slots the caller reads (`["order", "coin"]`: `coin` of the `order` object). */
+  constructor(paths: readonly (readonly string[])[]) {
+    this.#paths = paths;
+  }
+
+  /** Starts a line: its bytes, read eight at a time by the run compare. */
+  line(b: Uint8Array): void {
+    this.#view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+
+  /** Ends a line (drops the view of its bytes). */
+  done(): void {
+    this.#view = new DataView(new ArrayBuffer(0));
+  }
+
+  /**
+   * Walks the event object opening at `i` (a `{`): matched against the known layouts, or walked in full and
+   * learned. Index past it (its slots and `layout` set), or -1 when it is not valid JSON or has no layout
+   * (an empty object).
+   */
+  event(b: Uint8Array, i: number, n: number): number {
+    const layouts = this.#layouts;
+    const count = layouts.length;
+    if (count > 0) {
+      let current = this.#last;
+      let end = this.#match(layouts[current], b, i, n, 0);
+      let tried = 1 << current;
+      while (end === -2) {
+        const run = this.#failRun;
+        const at = this.#failAt;
+        const shared = this.#shared[current];
+        let next = -1;
+        for (let m = 0; m < count; m++) {
+          if ((tried & (1 << m)) === 0 && shared[m] >= run) {
+            next = m;
+            break;
+          }
+        }
+        if (next < 0) break;
+        current = next;
+        tried |= 1 << next;
+        end = this.#match(layouts[current], b, at, n, run);
+      }
+      if (end >= 0) {
+        this.#last = current;
+        this.layout = layouts[current];
+        return end;
+      }
+    }
+    return this.#learn(b, i, n);
+  }
+
+  /**
+   * Matches from run `k` at `i` (runs before it matched already): index past the event, or -2 when a run
+   * differs or the value after it is not valid JSON (`#failRun`/`#failAt` say which run and where it starts).
+   */
+  #match(layout: Layout, b: Uint8Array, i: number, n: number, k: number): number {
+    const runs = layout.runs;
+    const words = layout.words;
+    const last = runs.length - 1;
+    const view = this.#view;
+    const starts = this.slotStart;
+    const ends = this.slotEnd;
+    const odds = this.slotOdd;
+    for (;; k++) {
+      const at = i;
+      const run = runs[k];
+      const size = run.length;
+      if (i + size > n) return this.#differs(k, i);
+      const ws = words[k];
+      let j = 0;
+      for (let w = 0; w < ws.length; w++, j += 8) {
+        if (view.getFloat64(i + j, true) !== ws[w]) return this.#differs(k, i);
+      }
+      for (; j < size; j++) if (b[i + j] !== run[j]) return this.#differs(k, i);
+      i += size;
+      if (k === last) return i;
+      starts[k] = i;
+      const c = b[i];
+      if (c === QUOTE) {
+        i = stringEnd(b, i, n);
+        if (i === -1) return this.#differs(k, at);
+        const odd = i < -1;
+        if (odd) i = -2 - i;
+        odds[k] = odd;
+      } else {
+        odds[k] = false;
+        i = c === 110
+          ? (b[i + 1] === 117 && b[i + 2] === 108 && b[i + 3] === 108 && i + 3 < n ? i + 4 : -1)
+          : valueEnd(b, i, n);
+        // Not a value here (perhaps spaces where the layout has none): another layout or the full walk decides.
+        if (i < 0) return this.#differs(k, at);
+      }
+      ends[k] = i;
+    }
+  }
+
+  #differs(run: number, at: number): number {
+    this.#failRun = run;
+    this.#failAt = at;
+    return -2;
+  }
+
+  /** Walks the event opening at `start` in full and makes its layout the one tried first. */
+  #learn(b: Uint8Array, start: number, n: number): number {
+    if (b[skipSpace(b, start + 1, n)] === CLOSE_CURLY) return -1;
+    const learning: Learning = {
+      keys: [],
+      pops: [],
+      opens: [],
+      pendingPops: 0,
+      pendingOpens: null,
+      assignable: true,
+    };
+    const shape: Shape = new Map();
+    const end = this.#object(b, start, n, shape, learning);
+    if (end < 0) return -1;
+    const slots = learning.keys.length;
+    const runs: Uint8Array[] = [];
+    let at = start;
+    for (let k = 0; k < slots; k++) {
+      runs.push(b.slice(at, this.slotStart[k]));
+      at = this.slotEnd[k];
+    }
+    runs.push(b.slice(at, end));
+    const marks = this.#paths.map((path) => {
+      let node: Shape | number | undefined = shape;
+      for (const name of path) node = typeof node === "object" ? node.get(name) : undefined;
+      return typeof node === "number" ? node : -1;
+    });
+    const layout = new Layout(
+      runs,
+      runs.map(wordsOf),
+      learning.keys,
+      learning.pops,
+      learning.opens,
+      learning.assignable,
+      marks,
+    );
+    if (this.#layouts.length === MAX_LAYOUTS) this.#layouts.shift();
+    this.#layouts.push(layout);
+    this.#shared = this.#layouts.map((a) => this.#layouts.map((other) => sameRuns(a, other)));
+    this.#last = this.#layouts.length - 1;
+    this.layout = layout;
+    return end;
+  }
+
+  /** The full walk of a non-empty object opening at `i`: its values become slots. Index past it, or -1. */
+  #object(b: Uint8Array, i: number, n: number, shape: Shape, learning: Learning): number {
+    i = skipSpace(b, i + 1, n);
+    for (;;) {
+      if (b[i] !== QUOTE) return -1;
+      const keyStart = i;
+      let end = stringEnd(b, i, n);
+      if (end === -1) return -1;
+      const key = end < -1
+        ? oddText(b, keyStart, end = -2 - end)
+        : LATIN1.decode(b.subarray(keyStart + 1, end - 1));
+      if (key === "__proto__") learning.assignable = false;
+      i = afterColon(b, end, n);
+      if (i < 0) return -1;
+      if (b[i] === OPEN_CURLY && b[skipSpace(b, i + 1, n)] !== CLOSE_CURLY) {
+        const inner: Shape = new Map();
+        shape.set(key, inner);
+        (learning.pendingOpens ??= []).push(key);
+        i = this.#object(b, i, n, inner, learning);
+        if (i < 0) return -1;
+        learning.pendingPops++;
+      } else {
+        const k = learning.keys.length;
+        this.slotStart[k] = i;
+        if (b[i] === QUOTE) {
+          i = stringEnd(b, i, n);
+          if (i === -1) return -1;
+          this.slotOdd[k] = i < -1;
+          if (i < -1) i = -2 - i;
+        } else {
+          this.slotOdd[k] = false;
+          i = valueEnd(b, i, n);
+          if (i < 0) return -1;
+        }
+        this.slotEnd[k] = i;
+        learning.keys.push(key);
+        learning.pops.push(learning.pendingPops);
+        learning.opens.push(learning.pendingOpens);
+        learning.pendingPops = 0;
+        learning.pendingOpens = null;
+        shape.set(key, k);
+      }
+      i = nextItem(b, i, n, CLOSE_CURLY);
+      if (i < -1) return -1 - i;
+      if (i < 0) return -1;
+    }
+  }
+
+  /** The event last walked (bytes `start..end` of `b`) as `JSON.parse` would give it. */
+  build(b: Uint8Array, start: number, end: number): Json {
+    const layout = this.layout as Layout;
+    if (!layout.assignable) return JSON.parse(UTF8.decode(b.subarray(start, end)));
+    const keys = layout.keys;
+    const pops = layout.pops;
+    const opens = layout.opens;
+    const starts = this.slotStart;
+    const ends = this.slotEnd;
+    const odds = this.slotOdd;
+    const stack = this.#stack;
+    const root: Json = {};
+    stack[0] = root;
+    let top = 0;
+    for (let k = 0; k < keys.length; k++) {
+      top -= pops[k];
+      const open = opens[k];
+      if (open !== null) {
+        for (let m = 0; m < open.length; m++) {
+          const inner: Json = {};
+          stack[top][open[m]] = inner;
+          stack[++top] = inner;
+        }
+      }
+      stack[top][keys[k]] = valueAt(b, starts[k], ends[k], odds[k]);
+    }
+    return root;
+  }
+}
+
+const SCRATCH: number[] = [];
+
+/** The text of bytes `start..end`, known to be printable ASCII. */
+export function asciiText(b: Uint8Array, start: number, end: number): string {
+  const size = end - start;
+  if (size === 1) return String.fromCharCode(b[start]);
+  if (size > 200) return LATIN1.decode(b.subarray(start, end));
+  SCRATCH.length = size;
+  for (let k = 0; k < size; k++) SCRATCH[k] = b[start + k];
+  return String.fromCharCode.apply(null, SCRATCH);
+}
+
+/** The JSON value at bytes `start..end` (already walked: valid), as `JSON.parse` gives it. */
+export function valueAt(b: Uint8Array, start: number, end: number, odd: boolean): unknown {
+  const c = b[start];
+  if (c === QUOTE) return odd ? oddText(b, start, end) : asciiText(b, start + 1, end - 1);
+  if (isDigit(c)) {
+    if (end - start <= 15) {
+      let value = 0;
+      let k = start;
+      for (; k < end; k++) {
+        const d = b[k] - 48;
+        if (d < 0 || d > 9) break;
+        value = value * 10 + d;
+      }
+      if (k === end) return value;
+    }
+    return Number(asciiText(b, start, end));
+  }
+  if (c === 110) return null;
+  if (c === 116) return true;
+  if (c === 102) return false;
+  if (c === 45) return Number(asciiText(b, start, end));
+  if (end - start === 2) return c === OPEN_SQUARE ? [] : {};
+  return JSON.parse(UTF8.decode(b.subarray(start, end)));
+}
+
+const KEY_EVENTS = new TextEncoder().encode("events");
+const KEY_LOCAL_TIME = new TextEncoder().encode("local_time");
+const KEY_BLOCK_TIME = new TextEncoder().encode("block_time");
+const KEY_BLOCK_NUMBER = new TextEncoder().encode("block_number");
+
+/**
+ * Walks a batch line's header (`block_number`, `block_time`, `local_time`, in any order, other members
+ * walked and ignored) and hands its `events` array (opening at `i`) to `events`, which returns the index past
+ * it or -1. The batch, or null when the line is not exactly what the fast path takes: the full parse then
+ * names the fault.
+ */
+export function scanBatch<E>(
+  b: Uint8Array,
+  events: (b: Uint8Array, i: number, n: number, out: E[]) => number,
+): Batch<E> | null {
+  const n = b.length;
+  let localTime: string | null = null;
+  let blockTime = NaN;
+  let blockNumber = NaN;
+  let out: E[] | null = null;
+  let i = skipSpace(b, 0, n);
+  if (b[i] !== OPEN_CURLY) return null;
+  i = skipSpace(b, i + 1, n);
+  if (b[i] === CLOSE_CURLY) return null; // no fields: the full parse names what is missing
+  for (;;) {
+    if (b[i] !== QUOTE) return null;
+    const keyStart = i;
+    i = stringEnd(b, i, n);
+    if (i === -1) return null;
+    const odd = i < -1;
+    if (odd) i = -2 - i;
+    const keyEnd = i;
+    i = afterColon(b, i, n);
+    if (i < 0) return null;
+    const start = i;
+    if (keyMatches(b, keyStart, keyEnd, KEY_EVENTS, odd)) {
+      if (b[i] !== OPEN_SQUARE) return null;
+      out = [];
+      i = events(b, i, n, out);
+    } else {
+      i = valueEnd(b, i, n);
+      if (i < 0) return null;
+      if (keyMatches(b, keyStart, keyEnd, KEY_LOCAL_TIME, odd)) {
+        localTime = b[start] === QUOTE ? JSON.parse(UTF8.decode(b.subarray(start, i))) : null;
+      } else if (keyMatches(b, keyStart, keyEnd, KEY_BLOCK_TIME, odd)) {
+        if (b[start] !== QUOTE) return null;
+        blockTime = parseNodeTime(JSON.parse(UTF8.decode(b.subarray(start, i))));
+      } else if (keyMatches(b, keyStart, keyEnd, KEY_BLOCK_NUMBER, odd)) {
+        const c = b[start];
+        blockNumber = c === 45 || isDigit(c) ? Number(LATIN1.decode(b.subarray(start, i))) : NaN;
+      }
+    }
+    if (i < 0) return null;
+    i = nextItem(b, i, n, CLOSE_CURLY);
+    if (i < -1) {
+      i = -1 - i;
+      break;
+    }
+    if (i < 0) return null;
+  }
+  if (skipSpace(b, i, n) !== n) return null;
+  if (out === null || localTime === null || !isId(blockNumber) || Number.isNaN(blockTime)) return null;
+  return { blockNumber, blockTime, localTime, events: out };
+}
