@@ -196,12 +196,24 @@ export class EventLayouts {
       starts[k] = i;
       const c = b[i];
       if (c === QUOTE) {
-        i = stringEnd(b, i, n);
+        // Four bytes at a time while none is a control, a quote, a backslash or non-ASCII (then byte by byte).
+        let j = i + 1;
+        for (; j + 4 <= n; j += 4) {
+          const x = view.getInt32(j, true);
+          const quote = x ^ 0x22222222;
+          const slash = x ^ 0x5c5c5c5c;
+          const special = ((x - 0x20202020) | 0) | (((quote - 0x01010101) | 0) & ~quote) |
+            (((slash - 0x01010101) | 0) & ~slash) | x;
+          if ((special & 0x80808080) !== 0) break;
+        }
+        i = stringEnd(b, j - 1, n);
         if (i === -1) return this.#differs(k, at);
         const odd = i < -1;
         if (odd) i = -2 - i;
         odds[k] = odd;
       } else {
+        // A layout's objects are all descended into: an object here is another layout (remove vs new).
+        if (c === OPEN_CURLY && b[skipSpace(b, i + 1, n)] !== CLOSE_CURLY) return this.#differs(k, at);
         odds[k] = false;
         i = c === 110
           ? (b[i + 1] === 117 && b[i + 2] === 108 && b[i + 3] === 108 && i + 3 < n ? i + 4 : -1)
@@ -315,6 +327,14 @@ export class EventLayouts {
   build(b: Uint8Array, start: number, end: number): Json {
     const layout = this.layout as Layout;
     if (!layout.assignable) return JSON.parse(UTF8.decode(b.subarray(start, end)));
+    // The layout's objects, made once from the first event: copies of them have all members in place, so
+    // the stores below neither add members nor grow the objects.
+    return this.#objects(b, null)[0];
+  }
+
+  /** The objects of the event last walked, outermost first; copies of `templates` when given. */
+  #objects(b: Uint8Array, templates: readonly Json[] | null): Json[] {
+    const layout = this.layout as Layout;
     const keys = layout.keys;
     const pops = layout.pops;
     const opens = layout.opens;
@@ -322,7 +342,9 @@ export class EventLayouts {
     const ends = this.slotEnd;
     const odds = this.slotOdd;
     const stack = this.#stack;
-    const root: Json = {};
+    const root: Json = templates === null ? {} : { ...templates[0] };
+    const made = templates === null ? [root] : null;
+    let next = 1;
     stack[0] = root;
     let top = 0;
     for (let k = 0; k < keys.length; k++) {
@@ -330,27 +352,56 @@ export class EventLayouts {
       const open = opens[k];
       if (open !== null) {
         for (let m = 0; m < open.length; m++) {
-          const inner: Json = {};
+          const inner: Json = templates === null ? {} : { ...templates[next++] };
+          made?.push(inner);
           stack[top][open[m]] = inner;
           stack[++top] = inner;
         }
       }
       stack[top][keys[k]] = valueAt(b, starts[k], ends[k], odds[k]);
     }
-    return root;
+    return made ?? [root];
   }
 }
 
-const SCRATCH: number[] = [];
+/** Longest string kept in the text cache (a user address is 42 bytes). */
+const CACHED_MAX = 44;
+const CACHE_SLOTS = 4096;
+/** Direct-mapped cache of short texts: slot k holds `cacheText[k]`, its bytes at `k × CACHED_MAX` of the arena. */
+const cacheText: string[] = new Array(CACHE_SLOTS).fill("");
+const cacheArena = new Uint8Array(CACHE_SLOTS * CACHED_MAX);
+/** One array per size for `String.fromCharCode.apply` (an array of fixed length is never reallocated). */
+const scratch: number[][] = Array.from({ length: 201 }, (_, size) => new Array(size).fill(0));
 
-/** The text of bytes `start..end`, known to be printable ASCII. */
+/** The text of bytes `start..end`, known to be printable ASCII; repeated short texts are shared. */
 export function asciiText(b: Uint8Array, start: number, end: number): string {
   const size = end - start;
+  if (size > CACHED_MAX) return freshText(b, start, end);
+  // The hash reads the last eight bytes at most (prices, sizes and addresses differ there); the compare reads
+  // all of them, from the end.
+  let hash = size;
+  for (let k = size > 8 ? end - 8 : start; k < end; k++) hash = (hash * 31 + b[k]) | 0;
+  const slot = (hash ^ (hash >>> 12)) & (CACHE_SLOTS - 1);
+  const known = cacheText[slot];
+  const at = slot * CACHED_MAX;
+  if (known.length === size) {
+    let k = size - 1;
+    while (k >= 0 && cacheArena[at + k] === b[start + k]) k--;
+    if (k < 0) return known;
+  }
+  const text = freshText(b, start, end);
+  cacheArena.set(b.subarray(start, end), at);
+  cacheText[slot] = text;
+  return text;
+}
+
+function freshText(b: Uint8Array, start: number, end: number): string {
+  const size = end - start;
   if (size === 1) return String.fromCharCode(b[start]);
-  if (size > 200) return LATIN1.decode(b.subarray(start, end));
-  SCRATCH.length = size;
-  for (let k = 0; k < size; k++) SCRATCH[k] = b[start + k];
-  return String.fromCharCode.apply(null, SCRATCH);
+  if (size >= scratch.length) return LATIN1.decode(b.subarray(start, end));
+  const codes = scratch[size];
+  for (let k = 0; k < size; k++) codes[k] = b[start + k];
+  return String.fromCharCode.apply(null, codes);
 }
 
 /** The JSON value at bytes `start..end` (already walked: valid), as `JSON.parse` gives it. */

@@ -1,0 +1,69 @@
+/**
+ * Mutations of node lines for the parsers' fuzz tests: one edit of a line's bytes (delete, insert, overwrite,
+ * duplicate a span, truncate, swap) with bytes chosen to break JSON in every way (structure, quotes and
+ * escapes, digits, controls, broken UTF-8).
+ *
+ * @module
+ */
+
+/** Bytes a mutation inserts or writes. */
+const NASTY = [
+  ...'"\\{}[],: 0123456789-+.eEtrufalsn/bu',
+  "\t",
+  "\n",
+].map((c) => c.charCodeAt(0)).concat([
+  0x00,
+  0x1f,
+  0x7f,
+  0x80,
+  0xbf,
+  0xc3,
+  0xa9,
+  0xe2,
+  0x82,
+  0xac,
+  0xed,
+  0xf0,
+  0xff,
+]);
+
+/** The bytes with one random edit (`random` in [0, 1)). */
+export function mutate(bytes: Uint8Array, random: () => number): Uint8Array {
+  const at = Math.floor(random() * bytes.length);
+  const pick = () => NASTY[Math.floor(random() * NASTY.length)];
+  const out = [...bytes];
+  switch (Math.floor(random() * 6)) {
+    case 0:
+      out.splice(at, 1);
+      break;
+    case 1:
+      out.splice(at, 0, pick());
+      break;
+    case 2:
+      out[at] = pick();
+      break;
+    case 3: {
+      const size = 1 + Math.floor(random() * 40);
+      out.splice(at, 0, ...out.slice(at, at + size));
+      break;
+    }
+    case 4:
+      out.length = at;
+      break;
+    default: {
+      // swap two bytes far apart
+      const other = Math.floor(random() * bytes.length);
+      [out[at], out[other]] = [out[other], out[at]];
+    }
+  }
+  return new Uint8Array(out);
+}
+
+/** A batch header up to the opening of its `events` array. */
+export const HEADER =
+  '{"local_time":"2026-05-05T17:39:13.394723455","block_time":"2026-05-05T17:39:13.024084407","block_number":985148182,"events":[';
+
+/** A line of a few of the given events, so that thousands of mutations stay cheap. */
+export function smallLine(events: readonly unknown[]): string {
+  return `${HEADER}${events.map((event) => JSON.stringify(event)).join(",")}]}`;
+}
