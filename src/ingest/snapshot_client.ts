@@ -79,12 +79,17 @@ export async function requestSnapshot(
 /** Bytes per read of the snapshot file (`readSnapshot` copies them out: one buffer serves every read). */
 const READ_CHUNK = 1 << 20;
 
-async function* fileChunks(file: Deno.FsFile, path: string): AsyncGenerator<Uint8Array> {
+/**
+ * The file's chunks, read synchronously: the node has just written the file, so a read is a copy out of the
+ * page cache (well under a millisecond per MiB), while an asynchronous read waits for a pool thread and the
+ * event loop — on a busy machine a fifth of the load went to that waiting.
+ */
+function* fileChunks(file: Deno.FsFile, path: string): Generator<Uint8Array> {
   const buffer = new Uint8Array(READ_CHUNK);
   for (;;) {
     let read: number | null;
     try {
-      read = await file.read(buffer);
+      read = file.readSync(buffer);
     } catch (error) {
       throw new SnapshotError(`cannot read snapshot file ${path}: ${String(error)}`, "file");
     }

@@ -343,11 +343,13 @@ export async function* readSnapshot(
           count++;
           markEnd = entryEnd;
           i = entryEnd;
-          const c = await peek();
+          // between two orders the next byte is nearly always in the buffer: no await (a promise) per order
+          i = skipSpace(b, i, n);
+          const c = i < n ? b[i] : await peek();
           if (c === COMMA) {
-            i++;
+            i = skipSpace(b, i + 1, n);
             if (markEnd - mark >= groupBytes) yield group();
-            if ((await peek()) < 0) fail(`is truncated in book ${coin}`);
+            if (i >= n && (await peek()) < 0) fail(`is truncated in book ${coin}`);
             continue;
           }
           if (c !== CLOSE_SQUARE) fail(`has ${excerpt(b, i)} after book ${coin} order ${count - 1}`);

@@ -59,6 +59,15 @@ const K_TIF = 1 << 12;
 const K_ORIG_SZ = 1 << 13;
 const K_CLOID = 1 << 14;
 const K_CHILDREN = 1 << 15;
+/** Layout slots (see `SnapshotOrderScanner.#runs`) after a field not read, and after the `{`. */
+const AFTER_OTHER = 16;
+const AFTER_OPEN = 17;
+/** `#last` slot of the entry's user (the others are the value's key bit index). */
+const USER = 16;
+const SLOT_LIMIT_PX = 31 - Math.clz32(K_LIMIT_PX);
+const SLOT_TIF = 31 - Math.clz32(K_TIF);
+/** Longest run of bytes between two values that is remembered (a key with its quotes, colon and spaces). */
+const MAX_RUN = 40;
 /** The keys the check requires (origSz, cloid and children may be absent). */
 const REQUIRED = K_COIN | K_SIDE | K_LIMIT_PX | K_SZ | K_OID | K_TIMESTAMP | K_TRIGGER_CONDITION |
   K_IS_TRIGGER |
@@ -116,26 +125,6 @@ function booleanEnd(b: Uint8Array, i: number, n: number): number {
   return -1;
 }
 
-/**
- * Index past the non-negative integer at `i` if it is plain digits, at most 15 (always a safe integer), else
- * -1 (a sign, a fraction, an exponent, a leading zero: left to JSON.parse). Its value: `integerValue`.
- */
-function integerEnd(b: Uint8Array, i: number, n: number): number {
-  const start = i;
-  while (i < n && isDigit(b[i])) i++;
-  const digits = i - start;
-  if (digits === 0 || digits > 15 || (digits > 1 && b[start] === 48) || i >= n) return -1;
-  const c = b[i];
-  return c === 46 || c === 101 || c === 69 ? -1 : i;
-}
-
-/** The value of the digits `b[start..end)` (at most 15 of them). */
-function integerValue(b: Uint8Array, start: number, end: number): number {
-  let value = 0;
-  for (let k = start; k < end; k++) value = value * 10 + (b[k] - 48);
-  return value;
-}
-
 /** Whether the plain string contents `b[start..end)` match `DECIMAL` (`\d+(\.\d+)?`). */
 function isDecimalBytes(b: Uint8Array, start: number, end: number): boolean {
   let i = start;
@@ -159,13 +148,85 @@ export class SnapshotOrderScanner {
   #arena = new Uint8Array(1 << 16);
   #arenaEnd = 0;
   readonly #sz: Sz = { int: 0, frac: 0 };
+  /**
+   * The order layout last seen: `#runs[slot]` are the exact bytes from the end of a value (slot: its key's
+   * bit index; AFTER_OTHER: a field the book does not read; AFTER_OPEN: the object's `{`) to the start of the
+   * next value, and `#runBits[slot]` that next value's key bit (0: another field).
+   */
+  readonly #runs: (Uint8Array | undefined)[] = new Array(AFTER_OPEN + 1);
+  readonly #runBits: number[] = new Array(AFTER_OPEN + 1).fill(0);
+  /** The value `#integerEnd` read. */
+  #integer = 0;
+  /** The string each value slot (a key's bit index; USER: the entry's user) had in the last order. */
+  readonly #last: (Known | undefined)[] = new Array(USER + 1);
+
+  /**
+   * Index past the non-negative integer at `i` if it is plain digits, at most 15 (always a safe integer), its
+   * value in `#integer`; else -1 (a sign, a fraction, an exponent, a leading zero: left to JSON.parse).
+   */
+  #integerEnd(b: Uint8Array, i: number, n: number): number {
+    const start = i;
+    let value = 0;
+    for (; i < n; i++) {
+      const c = b[i];
+      if (c < 48 || c > 57) break;
+      value = value * 10 + (c - 48);
+    }
+    const digits = i - start;
+    if (digits === 0 || digits > 15 || (digits > 1 && b[start] === 48) || i >= n) return -1;
+    const c = b[i];
+    if (c === 46 || c === 101 || c === 69) return -1;
+    this.#integer = value;
+    return i;
+  }
+
   /** Code units of the string being made (`fromCharCode.apply` of a plain array makes one flat string). */
   readonly #units: number[] = [];
 
   /** The text of the ASCII bytes `b[start..end)`. */
   #ascii(b: Uint8Array, start: number, end: number): string {
-    const units = this.#units;
     const size = end - start;
+    if (size === 34) {
+      // a cloid ("0x" and 32 hex digits): one call with its bytes as arguments copies nothing on the heap
+      const o = start;
+      return String.fromCharCode(
+        b[o],
+        b[o + 1],
+        b[o + 2],
+        b[o + 3],
+        b[o + 4],
+        b[o + 5],
+        b[o + 6],
+        b[o + 7],
+        b[o + 8],
+        b[o + 9],
+        b[o + 10],
+        b[o + 11],
+        b[o + 12],
+        b[o + 13],
+        b[o + 14],
+        b[o + 15],
+        b[o + 16],
+        b[o + 17],
+        b[o + 18],
+        b[o + 19],
+        b[o + 20],
+        b[o + 21],
+        b[o + 22],
+        b[o + 23],
+        b[o + 24],
+        b[o + 25],
+        b[o + 26],
+        b[o + 27],
+        b[o + 28],
+        b[o + 29],
+        b[o + 30],
+        b[o + 31],
+        b[o + 32],
+        b[o + 33],
+      );
+    }
+    const units = this.#units;
     units.length = size;
     for (let k = 0; k < size; k++) units[k] = b[start + k];
     return String.fromCharCode.apply(null, units);
@@ -175,11 +236,26 @@ export class SnapshotOrderScanner {
    * The shared string of the plain (no escape, ASCII) JSON string `b[start..end)`, quotes included, with its
    * decimal and price worth: decoded and judged the first time only.
    */
-  #lookup(b: Uint8Array, start: number, end: number): Known {
+  #lookup(b: Uint8Array, start: number, end: number, slot: number): Known {
     const from = start + 1;
     const size = end - start - 2;
+    const arena = this.#arena;
+    // most values repeat the previous order's (tif, orderType, often the price or the user): no hash then
+    const last = this.#last[slot];
+    if (last !== undefined && last.size === size) {
+      const at = last.start;
+      let k = 0;
+      while (k < size && arena[at + k] === b[from + k]) k++;
+      if (k === size) return last;
+    }
+    const known = this.#find(b, from, size);
+    this.#last[slot] = known;
+    return known;
+  }
+
+  #find(b: Uint8Array, from: number, size: number): Known {
     let h = size;
-    for (let k = end - 2, stop = from + (size > 12 ? size - 12 : 0); k >= stop; k--) {
+    for (let k = from + size - 1, stop = from + (size > 12 ? size - 12 : 0); k >= stop; k--) {
       h = Math.imul(h ^ b[k], 0x01000193);
     }
     h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
@@ -243,7 +319,7 @@ export class SnapshotOrderScanner {
     if (b[i] !== QUOTE) return -1;
     let end = stringEnd(b, i, n);
     if (end < 0) return -1;
-    const user = this.#lookup(b, i, end).text;
+    const user = this.#lookup(b, i, end, USER).text;
     i = end;
     if (b[i] !== COMMA) {
       i = skipSpace(b, i, n);
@@ -251,19 +327,49 @@ export class SnapshotOrderScanner {
     }
     i = skipSpace(b, i + 1, n);
     if (b[i] !== OPEN_CURLY) return -1;
-    i = skipSpace(b, i + 1, n);
-    if (b[i] === CLOSE_CURLY) return -1;
     let seen = 0;
     let flags = 0;
+    // `from` is just past `{` or the last value; `prev` says which (AFTER_OPEN, or that value's key slot)
+    let from = i + 1;
+    let prev = AFTER_OPEN;
+    const runs = this.#runs;
     for (;;) {
-      if (b[i] !== QUOTE) return -1;
-      end = stringEnd(b, i, n);
-      if (end < 0) return -1;
-      const bit = keyBit(b, i + 1, end - 1);
+      // The bytes up to the next value (`,"sz":`) are nearly always those that followed the same key in the
+      // previous order: compared as they are, the key need not be walked and looked up.
+      let bit: number;
+      const run = runs[prev];
+      let k = 0;
+      if (run !== undefined) {
+        const size = run.length;
+        if (from + size < n) { while (k < size && b[from + k] === run[k]) k++; }
+        if (k !== size) k = 0;
+      }
+      if (k !== 0) {
+        i = from + k;
+        bit = this.#runBits[prev];
+      } else {
+        if (prev === AFTER_OPEN) i = skipSpace(b, from, n);
+        else {
+          i = nextItem(b, from, n, CLOSE_CURLY);
+          if (i === -1) return -1;
+          if (i < -1) {
+            i = -1 - i;
+            break;
+          }
+        }
+        if (b[i] !== QUOTE) return -1;
+        end = stringEnd(b, i, n);
+        if (end < 0) return -1;
+        bit = keyBit(b, i + 1, end - 1);
+        i = afterColon(b, end, n);
+        if (i < 0) return -1;
+        if (i - from <= MAX_RUN) {
+          runs[prev] = b.slice(from, i);
+          this.#runBits[prev] = bit;
+        }
+      }
       if ((seen & bit) !== 0) return -1;
       seen |= bit;
-      i = afterColon(b, end, n);
-      if (i < 0) return -1;
       const c = b[i];
       switch (bit) {
         case K_SIDE:
@@ -277,7 +383,7 @@ export class SnapshotOrderScanner {
           if (c !== QUOTE) return -1;
           end = stringEnd(b, i, n);
           if (end < 0) return -1;
-          const known = this.#lookup(b, i, end);
+          const known = this.#lookup(b, i, end, SLOT_LIMIT_PX);
           if (!known.decimal || Number.isNaN(known.px)) return -1;
           columns.limitPxs[row] = known.text;
           columns.pxs[row] = known.px;
@@ -291,14 +397,14 @@ export class SnapshotOrderScanner {
           columns.szFracs[row] = this.#sz.frac;
           break;
         case K_OID:
-          end = integerEnd(b, i, n);
+          end = this.#integerEnd(b, i, n);
           if (end < 0) return -1;
-          columns.oids[row] = integerValue(b, i, end);
+          columns.oids[row] = this.#integer;
           break;
         case K_TIMESTAMP:
-          end = integerEnd(b, i, n);
+          end = this.#integerEnd(b, i, n);
           if (end < 0) return -1;
-          columns.timestamps[row] = integerValue(b, i, end);
+          columns.timestamps[row] = this.#integer;
           break;
         case K_TRIGGER_PX:
         case K_TRIGGER_CONDITION:
@@ -306,7 +412,7 @@ export class SnapshotOrderScanner {
           if (c !== QUOTE) return -1;
           end = stringEnd(b, i, n);
           if (end < 0) return -1;
-          const known = this.#lookup(b, i, end);
+          const known = this.#lookup(b, i, end, 31 - Math.clz32(bit));
           if (bit === K_TRIGGER_PX) {
             if (!known.decimal) return -1;
             columns.triggerPxs[row] = known.text;
@@ -324,7 +430,7 @@ export class SnapshotOrderScanner {
             end = stringEnd(b, i, n);
             if (end === -1) return -1;
             if (end >= 0) {
-              text = bit === K_TIF ? this.#lookup(b, i, end).text : this.#ascii(b, i + 1, end - 1);
+              text = bit === K_TIF ? this.#lookup(b, i, end, SLOT_TIF).text : this.#ascii(b, i + 1, end - 1);
             } else if (bit === K_TIF) return -1;
             else {
               end = -2 - end; // a cloid with an escape or a non-ASCII byte: its text is not its bytes
@@ -363,12 +469,8 @@ export class SnapshotOrderScanner {
           end = valueEnd(b, i, n);
           if (end < 0) return -1;
       }
-      i = nextItem(b, end, n, CLOSE_CURLY);
-      if (i === -1) return -1;
-      if (i < -1) {
-        i = -1 - i;
-        break;
-      }
+      from = end;
+      prev = bit === 0 ? AFTER_OTHER : 31 - Math.clz32(bit);
     }
     if ((seen & REQUIRED) !== REQUIRED) return -1;
     if ((seen & K_CLOID) === 0) columns.cloids[row] = null;
