@@ -44,10 +44,11 @@ export interface SubscriptionGate {
   release(client: Client, subscription: Subscription): void;
 }
 
-/** A client waiting for an l4Book snapshot: the view's Updates queued meanwhile. */
+/** A client waiting for an l4Book snapshot: the request it waits for, the view's Updates queued meanwhile. */
 export interface L4Wait {
   readonly coin: Coin;
-  readonly queued: string[];
+  readonly id: number;
+  readonly queued: { readonly height: number; readonly text: string }[];
 }
 
 /** Most snapshot bytes a client may have unsent on top of `maxBuffered` (a reader that never reads is closed). */
@@ -67,6 +68,8 @@ export class Client {
   allowance = 0;
   /** l4Book view key → the snapshot this client waits for, with the Updates that came meanwhile. */
   l4Waiting: Map<string, L4Wait> | null = null;
+  /** Other view key → the snapshot request this client waits for (the view's messages until then are older). */
+  awaiting: Map<string, number> | null = null;
   constructor(readonly sink: ClientSink, readonly limits: ClientLimits) {}
   /**
    * Unsent bytes above which conflatable messages are conflated: an eighth of `maxBuffered` (at least 16 KiB, at
@@ -139,16 +142,16 @@ export class Delivery {
     this.#write(client, text);
   }
 
-  /** An l4Book view's Updates: sent, or queued behind the snapshot the client still waits for. */
-  deliverL4Update(client: Client, key: string, text: string): void {
+  /** An l4Book view's Updates of block `height`: sent, or queued behind the snapshot the client waits for. */
+  deliverL4Update(client: Client, key: string, text: string, height: number): void {
     const wait = client.l4Waiting?.get(key);
     if (wait === undefined) this.deliver(client, text, null);
-    else wait.queued.push(text);
+    else wait.queued.push({ height, text });
   }
 
-  /** The client waits for an l4Book snapshot of `key` (superseding one it waited for before). */
-  waitL4(client: Client, key: string, coin: Coin): L4Wait {
-    const wait: L4Wait = { coin, queued: [] };
+  /** The client waits for the l4Book snapshot of request `id` (superseding one it waited for before). */
+  waitL4(client: Client, key: string, coin: Coin, id: number): L4Wait {
+    const wait: L4Wait = { coin, id, queued: [] };
     (client.l4Waiting ??= new Map()).set(key, wait);
     return wait;
   }
@@ -159,15 +162,16 @@ export class Delivery {
   }
 
   /**
-   * The snapshot `wait` was for is ready (null: it failed): sent, then the Updates queued behind it — unless
-   * the client left, unsubscribed or waits for a newer one meanwhile.
+   * The l4Book snapshot of request `id` at `height` is ready (null: there is none): sent, then the Updates
+   * queued behind it that are newer — unless the client left, unsubscribed or waits for another one.
    */
-  l4Ready(client: Client, key: string, wait: L4Wait, text: string | null): void {
-    if (client.closed || client.l4Waiting?.get(key) !== wait) return;
-    client.l4Waiting.delete(key);
+  l4Ready(client: Client, key: string, id: number, text: string | null, height: number): void {
+    const wait = client.l4Waiting?.get(key);
+    if (client.closed || wait === undefined || wait.id !== id) return;
+    client.l4Waiting?.delete(key);
     if (text === null) return;
     this.deliverL4Snapshot(client, text);
-    for (const update of wait.queued) this.deliver(client, update, null);
+    for (const update of wait.queued) if (update.height > height) this.deliver(client, update.text, null);
   }
 
   /** Delivers an l4Book snapshot; counts it as an allowance (a big snapshot is expected to fill the buffer). */

@@ -3,7 +3,9 @@
  *
  * @module
  */
-export { DEFAULT_STREAM_LIMITS, Feed, type FeedStatus } from "./feed.ts";
+export { Feed, type FeedStatus } from "./feed.ts";
+export { Core, type CoreOptions, DEFAULT_STREAM_LIMITS } from "./core.ts";
+export { Edge } from "./edge.ts";
 export { Client, type ClientLimits, type ClientSink, Delivery, type SubscriptionGate } from "./client.ts";
 export { Registry, type WatchedView } from "./registry.ts";
 export { isUserSubscription, L4_CHUNK, L4Snapshots, Views, type ViewSubscription } from "./views.ts";

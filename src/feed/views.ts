@@ -279,8 +279,8 @@ export class Views {
     return books.time > 0 ? books.time : this.#time;
   }
 
-  #output(views: ViewMessage[], l4: ViewMessage[], trades: ViewMessage[]): BlockOutput {
-    return { kind: "block", height: this.#height, time: this.#time, views, l4, trades };
+  #output(views: ViewMessage[], l4: ViewMessage[], queued: ViewMessage[]): BlockOutput {
+    return { kind: "block", height: this.#height, time: this.#time, views, l4, queued };
   }
 
   /** l2Book views of one coin with the same bucketing: one book walk and level serialisation. */

@@ -14,10 +14,10 @@ import type { InfoRequest, Phase, Subscription } from "../feed/mod.ts";
 export type ViewMessage = readonly [key: string, text: string];
 
 /**
- * What one block (or one block's trades) produced for the watched views, each message serialised once.
- * `views` holds the conflatable ones (l2Book, bbo, allMids, activeAssetCtx: a newer one replaces an unsent
- * older one), `l4` the l4Book `Updates` and `trades` the trades messages, keyed by their view key too; those
- * two are never dropped.
+ * What one block (or one block's trades, or a fills line) produced for the watched views, each message
+ * serialised once. `views` holds the conflatable ones (l2Book, bbo, allMids, activeAssetCtx: a newer one
+ * replaces an unsent older one), `l4` the l4Book `Updates`, `queued` the trades and per-user streams'
+ * messages (orderUpdates, userFills, user, candle), keyed by their view key too; those two are never dropped.
  */
 export interface BlockOutput {
   readonly kind: "block";
@@ -26,7 +26,7 @@ export interface BlockOutput {
   readonly time: number;
   readonly views: readonly ViewMessage[];
   readonly l4: readonly ViewMessage[];
-  readonly trades: readonly ViewMessage[];
+  readonly queued: readonly ViewMessage[];
 }
 
 /** An edge has a first watcher of a view: the core computes it from now on. */
@@ -42,20 +42,28 @@ export interface Unwatch {
   readonly key: string;
 }
 
-/** A new subscriber needs the first message of a view (l2Book, bbo, allMids, activeAssetCtx, l4Book). */
+/**
+ * Subscribers need the first messages of a view (a new subscriber, or all of them after fresh books). The
+ * messages of the view that reach the edge before the reply predate it and are not for these subscribers.
+ */
 export interface SnapshotRequest {
   readonly kind: "snapshot";
   readonly id: number;
   readonly key: string;
+  readonly subscription: Subscription;
 }
 
-/** The first message of a view at `height`, or null when the book is not served (the edge sends a status). */
+/**
+ * The first messages of a view at `height` (none for trades; an l4Book's may come later than the view's next
+ * Updates, which then wait behind it when newer than `height`), or null when no book is served (the edge
+ * tells the subscribers the phase instead).
+ */
 export interface SnapshotReply {
   readonly kind: "snapshotReply";
   readonly id: number;
   readonly key: string;
   readonly height: number;
-  readonly text: string | null;
+  readonly texts: readonly string[] | null;
 }
 
 /** Outcome of an info request: serialised `data` object or an error with an HTTP status. */
@@ -85,6 +93,12 @@ export interface CoreStatus {
   readonly height: number;
   /** Block time of the last block, ms. */
   readonly time: number;
+  /** Counts fresh books served: when it moves, every subscriber needs a fresh snapshot of its views. */
+  readonly epoch: number;
+  /** The coins of the served books when they changed (subscriptions and info requests are checked against them). */
+  readonly coins: readonly string[] | null;
+  /** The phase changed: subscribers are told, with these figures (`hlbookStatus`). */
+  readonly told: { readonly height: number; readonly time: number } | null;
 }
 
 /** Everything an edge sends to the core. */

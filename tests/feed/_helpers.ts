@@ -10,8 +10,11 @@ import type {
   BookDiff,
   BookDiffEvent,
   Coin,
+  L4Order,
+  NodeOrder,
   OrderStatusEvent,
   Side,
+  SnapshotFile,
   Trade,
 } from "../../src/book/mod.ts";
 import { Feed } from "../../src/feed/mod.ts";
@@ -214,6 +217,21 @@ export function sampleBooks(): { books: Books; maker: BlockMaker } {
   maker.place("ETH", "A", "11.0", "1.0");
   maker.apply();
   return { books, maker };
+}
+
+/** The book an `l4Book` snapshot message's data (`data.Snapshot`) describes, one coin, at its height. */
+export function booksOfL4Snapshot(
+  snapshot: { coin: string; height: number; levels: [L4Order[], L4Order[]] },
+): Books {
+  const side = (orders: L4Order[]) =>
+    orders.map(({ user, ...order }) =>
+      [user, { ...order, children: [], origSz: order.sz } as NodeOrder] as const
+    );
+  const file: SnapshotFile = [snapshot.height, [[snapshot.coin, [
+    side(snapshot.levels[0]),
+    side(snapshot.levels[1]),
+  ]]]];
+  return Books.fromSnapshot(file);
 }
 
 /**

@@ -54,19 +54,20 @@ Deno.test("a client over maxBuffered is closed with 1008 and handed to its owner
   assert.match(metrics.render(), /hlbook_closed_slow_total 1\b/);
 });
 
-Deno.test("l4Book Updates wait behind the snapshot the client waits for; a superseded wait delivers nothing", () => {
+Deno.test("l4Book Updates newer than the awaited snapshot wait behind it; older ones and a superseded wait deliver nothing", () => {
   const { delivery, sink, client } = setup();
-  const first = delivery.waitL4(client, "l4", "BTC");
-  delivery.deliverL4Update(client, "l4", "u1");
+  delivery.waitL4(client, "l4", "BTC", 1);
+  delivery.deliverL4Update(client, "l4", "u10", 10);
   assert.deepEqual(sink.sent, [], "waiting: the update is queued");
-  const second = delivery.waitL4(client, "l4", "BTC");
-  delivery.deliverL4Update(client, "l4", "u2");
-  delivery.l4Ready(client, "l4", first, "old snapshot");
+  delivery.waitL4(client, "l4", "BTC", 2);
+  delivery.deliverL4Update(client, "l4", "u11", 11);
+  delivery.deliverL4Update(client, "l4", "u12", 12);
+  delivery.l4Ready(client, "l4", 1, "old snapshot", 9);
   assert.deepEqual(sink.sent, [], "the first wait was superseded");
-  delivery.l4Ready(client, "l4", second, "snapshot");
-  assert.deepEqual(sink.sent, ["snapshot", "u2"]);
-  delivery.deliverL4Update(client, "l4", "u3");
-  assert.deepEqual(sink.sent, ["snapshot", "u2", "u3"], "no longer waiting");
+  delivery.l4Ready(client, "l4", 2, "snapshot at 11", 11);
+  assert.deepEqual(sink.sent, ["snapshot at 11", "u12"], "u11 is in the snapshot already");
+  delivery.deliverL4Update(client, "l4", "u13", 13);
+  assert.deepEqual(sink.sent, ["snapshot at 11", "u12", "u13"], "no longer waiting");
 });
 
 Deno.test("a large snapshot may sit in the buffer on top of maxBuffered until the socket drains once", () => {

@@ -189,7 +189,7 @@ function runProperty(seed: number, blocks: number): void {
       const coin = coins[Math.floor(random() * coins.length)];
       return trade(coin, tid++, pxOf(coin, "B"));
     });
-    const traded = byKey(views.trades(trades).trades);
+    const traded = byKey(views.trades(trades).queued);
     for (const coin of coins) {
       const key = subscriptionKey({ type: "trades", coin });
       const mine = trades.filter((t) => t.coin === coin);

@@ -41,9 +41,9 @@ export const MUTATIONS: readonly Mutation[] = [
   },
   {
     id: "views-not-conflated",
-    file: "src/feed/feed.ts",
-    find: "if (view !== undefined) this.#broadcast(view.subscribers, text, key);",
-    replace: "if (view !== undefined) this.#broadcast(view.subscribers, text, null);",
+    file: "src/feed/edge.ts",
+    find: "if (client.awaiting?.has(key) !== true) this.#delivery.deliver(client, text, key);",
+    replace: "if (client.awaiting?.has(key) !== true) this.#delivery.deliver(client, text, null);",
     tests: FEED,
     why: "l2Book, bbo and allMids are queued, not conflated, for a slow client",
   },

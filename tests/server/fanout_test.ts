@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../_support/assert.ts";
 import { Books, compareBooks } from "../../src/book/mod.ts";
-import type { L4Order, NodeOrder, SnapshotFile } from "../../src/book/mod.ts";
-import { applyL4Updates, sampleBooks, withServer } from "../feed/_helpers.ts";
+import type { NodeOrder } from "../../src/book/mod.ts";
+import { applyL4Updates, booksOfL4Snapshot, sampleBooks, withServer } from "../feed/_helpers.ts";
 import { WsClient } from "../_support/ws_client.ts";
 
 async function subscribed(url: string, subscription: Record<string, unknown>): Promise<WsClient> {
@@ -98,15 +98,6 @@ Deno.test("per-block fan-out sends each view once per change, identically to eve
   });
 });
 
-/** Turns the orders of an `l4Book` snapshot message back into a node snapshot file. */
-function toSnapshotFile(coin: string, height: number, levels: [L4Order[], L4Order[]]): SnapshotFile {
-  const side = (orders: L4Order[]) =>
-    orders.map(({ user, ...order }) =>
-      [user, { ...order, children: [], origSz: order.sz } as NodeOrder] as const
-    );
-  return [height, [[coin, [side(levels[0]), side(levels[1])]]]];
-}
-
 Deno.test("an l4Book client that applies the snapshot and every Updates ends with the server's book", async () => {
   await withServer(
     async ({ feed, url }) => {
@@ -116,7 +107,7 @@ Deno.test("an l4Book client that applies the snapshot and every Updates ends wit
       const c = await subscribed(url, { type: "l4Book", coin: "BTC" });
       try {
         const snap = (await c.nextOn("l4Book")).data.Snapshot;
-        const mirror = Books.fromSnapshot(toSnapshotFile(snap.coin, snap.height, snap.levels));
+        const mirror = booksOfL4Snapshot(snap);
         // A deterministic mix of places, resizes and cancels on BTC (and ETH noise the client never sees).
         let seed = 7;
         const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
