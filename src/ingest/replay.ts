@@ -64,25 +64,52 @@ async function streamFiles(dir: string): Promise<string[]> {
   return await listStreamFiles(dir);
 }
 
+/** Bytes read at a time from a plain file, each time into a fresh buffer (lines are views of it). */
+const READ_SIZE = 8 * 1024 * 1024;
+
+/**
+ * A file's bytes in chunks the caller owns (never reused, so lines may be views of them): plain files are read
+ * `READ_SIZE` bytes at a time, `.gz` recordings decompressed as they stream.
+ */
+async function* fileChunks(file: string): AsyncGenerator<Uint8Array> {
+  const handle = await Deno.open(file);
+  if (file.endsWith(".gz")) {
+    for await (const chunk of handle.readable.pipeThrough(new DecompressionStream("gzip"))) {
+      yield chunk.slice(); // the stream may reuse its buffer
+    }
+    return;
+  }
+  try {
+    for (;;) {
+      const buffer = new Uint8Array(READ_SIZE);
+      let filled = 0;
+      while (filled < buffer.length) {
+        const read = await handle.read(buffer.subarray(filled));
+        if (read === null) break;
+        filled += read;
+      }
+      if (filled > 0) yield buffer.subarray(0, filled);
+      if (filled < buffer.length) return;
+    }
+  } finally {
+    handle.close();
+  }
+}
+
 async function* streamLines(
   files: readonly string[],
 ): AsyncGenerator<{ file: string; line: number; bytes: Uint8Array }> {
   for (const file of files) {
-    const handle = await Deno.open(file);
-    const readable = file.endsWith(".gz")
-      ? handle.readable.pipeThrough(new DecompressionStream("gzip"))
-      : handle.readable;
     // Newlines are looked for only in each new chunk, and a line's pieces are joined once: lines of several
-    // MB span many chunks, and rescanning a growing buffer would be quadratic.
+    // MB may span chunks, and rescanning a growing buffer would be quadratic.
     let pieces: Uint8Array[] = [];
     let pending = 0;
     let line = 0;
-    for await (const chunk of readable) {
+    for await (const chunk of fileChunks(file)) {
       let start = 0;
       for (let index = chunk.indexOf(10); index >= 0; index = chunk.indexOf(10, start)) {
         line++;
-        // The line's own copy: parsed events keep views of it (the reader may reuse its buffer).
-        let bytes: Uint8Array = chunk.slice(start, index);
+        let bytes = chunk.subarray(start, index);
         if (pieces.length > 0) {
           bytes = join(pieces, pending, bytes);
           pieces = [];
@@ -92,7 +119,7 @@ async function* streamLines(
         start = index + 1;
       }
       if (start < chunk.length) {
-        pieces.push(chunk.slice(start)); // the reader may reuse its buffer
+        pieces.push(chunk.subarray(start));
         pending += chunk.length - start;
       }
     }
