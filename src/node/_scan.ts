@@ -24,6 +24,7 @@ import {
   keyMatches,
   LATIN1,
   nextItem,
+  numberEnd,
   oddText,
   OPEN_CURLY,
   OPEN_SQUARE,
@@ -211,6 +212,20 @@ export class EventLayouts {
         const odd = i < -1;
         if (odd) i = -2 - i;
         odds[k] = odd;
+      } else if (c >= 49 && c <= 57) {
+        // An integer, unless a fraction or an exponent follows (then the full number grammar).
+        odds[k] = false;
+        let j = i + 1;
+        while (j < n && b[j] >= 48 && b[j] <= 57) j++;
+        const d = b[j];
+        i = d === 46 || d === 101 || d === 69 ? numberEnd(b, i, n) : j;
+        if (i < 0) return this.#differs(k, at);
+      } else if (c === 102) {
+        odds[k] = false;
+        if (b[i + 1] !== 97 || b[i + 2] !== 108 || b[i + 3] !== 115 || b[i + 4] !== 101 || i + 4 >= n) {
+          return this.#differs(k, at);
+        }
+        i += 5;
       } else {
         // A layout's objects are all descended into: an object here is another layout (remove vs new).
         if (c === OPEN_CURLY && b[skipSpace(b, i + 1, n)] !== CLOSE_CURLY) return this.#differs(k, at);
