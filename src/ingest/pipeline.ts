@@ -42,6 +42,11 @@ export interface IngestOptions {
   readonly pollInterval?: number;
   /** First snapshot retry delay in ms (default 250, doubling up to 5000). */
   readonly retryDelay?: number;
+  /**
+   * Milliseconds to wait for the next block when a snapshot at the head has no known block time (default 1000;
+   * tests that check books rather than times set 0).
+   */
+  readonly headTimeWait?: number;
   /** Snapshot request timeout in ms (default 60 000). */
   readonly snapshotTimeout?: number;
   /** Milliseconds between reminders while snapshots keep failing (default 10 000). */
@@ -482,7 +487,7 @@ class Pipeline implements Ingest {
       let attached = await this.#bringForward(books);
       // A snapshot at the head whose block hlbook never read has no known block time: wait a little for the next
       // block (1/15 s on a live node) rather than serve messages stamped with time 0.
-      const waitUntil = Date.now() + 1000;
+      const waitUntil = Date.now() + (this.#options.headTimeWait ?? 1000);
       while (
         attached === "ok" && !this.#stopped && books.time === 0 && this.#blockTimeAt(books.height) === 0 &&
         Date.now() < waitUntil
