@@ -108,6 +108,14 @@ export class FaultyNode {
     }
   }
 
+  /**
+   * Creates the streams' (empty) folders, as a running node has them, so hlbook follows them from its start; a
+   * data dir missing at start is a fault of its own (node_faults_test), rechecked only every 2 s.
+   */
+  createDirs(): void {
+    for (const stream of STREAM_NAMES) Deno.mkdirSync(join(this.path(stream), ".."), { recursive: true });
+  }
+
   /** Append raw text or bytes to a stream's current file (creating directories as needed). */
   raw(stream: StreamName, data: string | Uint8Array): void {
     const path = this.path(stream);

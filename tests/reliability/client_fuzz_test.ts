@@ -56,6 +56,7 @@ function isClearError(m: Message): boolean {
 Deno.test("bad, flooding, churning and stalled clients never hurt hlbook or its other clients", async (t) => {
   const dirs = await tempDirs();
   const node = new FaultyNode(dirs.data, { seed: 33 });
+  node.createDirs();
   const coin = node.coins()[0];
   (node.watch as string[]).push(coin);
   const info = new FakeInfo(node);
@@ -252,6 +253,7 @@ Deno.test({
   fn: async () => {
     const dirs = await tempDirs();
     const node = new FaultyNode(dirs.data, { seed: 34 });
+    node.createDirs();
     const info = new FakeInfo(node);
     const pump = new Pump(node, 50);
     const sockets: { close(): void }[] = [];
@@ -298,6 +300,7 @@ Deno.test({
   fn: async () => {
     const dirs = await tempDirs();
     const node = new FaultyNode(dirs.data, { seed: 35 });
+    node.createDirs();
     const coin = node.coins()[0];
     (node.watch as string[]).push(coin);
     const info = new FakeInfo(node);

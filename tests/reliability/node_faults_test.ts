@@ -161,6 +161,7 @@ Deno.test({
   fn: async () => {
     const dirs = await tempDirs();
     const node = new FaultyNode(dirs.data, { seed: 92 });
+    node.createDirs();
     const info = new FakeInfo(node);
     let hlbook: Hlbook | null = null;
     try {

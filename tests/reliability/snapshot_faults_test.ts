@@ -17,6 +17,7 @@ async function withServer(
 ): Promise<void> {
   const dirs = await tempDirs();
   const node = new FaultyNode(dirs.data, { seed: options.seed, watch: options.watch });
+  node.createDirs();
   const info = new FakeInfo(node);
   options.before?.(info);
   let hlbook: Hlbook | null = null;

@@ -29,6 +29,7 @@ const VIEWS: Record<string, number>[] = [
 Deno.test("every subscriber's l2Book equals the simulator's view through blocks and re-syncs", async () => {
   const dirs = await tempDirs();
   const node = new FaultyNode(dirs.data, { seed: 94, coins: 7, ordersPerCoin: 400 });
+  node.createDirs();
   const info = new FakeInfo(node);
   let hlbook: Hlbook | null = null;
   const clients: WsClient[] = [];

@@ -49,6 +49,7 @@ const isAck = (m: Message) => m.channel === "subscriptionResponse";
 async function withHlbook(extra: string[], body: (hlbook: Hlbook, node: FaultyNode) => Promise<void>) {
   const dirs = await tempDirs();
   const node = new FaultyNode(dirs.data, { seed: 18, coins: 4 });
+  node.createDirs();
   const info = new FakeInfo(node);
   let hlbook: Hlbook | null = null;
   try {
