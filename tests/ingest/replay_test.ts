@@ -4,8 +4,11 @@ import { replay } from "../../src/ingest/mod.ts";
 import { FIXTURE_DIR, fixtureTest } from "../_support/fixtures.ts";
 import { FakeNode, loadFixture, Reference } from "./_fake_node.ts";
 
-/** `deno task replay --data-dir DIR --snapshot <the fixture's>` as a subprocess. */
-function replayCli(dataDir: string): Promise<Deno.CommandOutput> {
+/** `deno task replay --data-dir DIR --snapshot FILE` (default: the fixture's) as a subprocess. */
+function replayCli(
+  dataDir: string,
+  snapshot = `${FIXTURE_DIR}snapshot.json.gz`,
+): Promise<Deno.CommandOutput> {
   return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -15,7 +18,7 @@ function replayCli(dataDir: string): Promise<Deno.CommandOutput> {
       "--data-dir",
       dataDir,
       "--snapshot",
-      `${FIXTURE_DIR}snapshot.json.gz`,
+      snapshot,
     ],
     stdout: "piped",
     stderr: "piped",
@@ -79,15 +82,19 @@ Deno.test(fixtureTest("replay pushes recorded files through parse, align and app
 
   await t.step("plain .jsonl recordings are read too", async () => {
     const dir = await Deno.makeTempDir({ prefix: "hlbook-replay-" });
+    // The fixture's first 10 blocks: the .gz step above replays all 51 already.
+    const blocks = 10;
     try {
       for (const stream of ["order_statuses", "raw_book_diffs", "fills"]) {
         const name = `node_${stream}_by_block.jsonl`;
         const file = await Deno.open(`${FIXTURE_DIR}${name}.gz`);
         const text = await new Response(file.readable.pipeThrough(new DecompressionStream("gzip"))).text();
-        await Deno.writeTextFile(`${dir}/${name}`, text);
+        await Deno.writeTextFile(`${dir}/${name}`, text.split("\n").slice(0, blocks).join("\n") + "\n");
       }
       const result = await replay({ dataDir: dir, snapshot: fixture.snapshot });
-      assert.equal(result.books.height, last);
+      assert.equal(result.blocks, blocks);
+      assert.equal(result.books.height, fixture.first + blocks - 1);
+      assert.equal(compareBooks(new Reference(fixture).at(fixture.first + blocks - 1), result.books), null);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -126,7 +133,13 @@ Deno.test(fixtureTest("replay pushes recorded files through parse, align and app
         replay({ dataDir: `${dir}/nope`, snapshot: fixture.snapshot, mode: "streaming" }),
         /holds no node_order_statuses_streaming or node_raw_book_diffs_streaming files for --ingest streaming/,
       );
-      const output = await replayCli(dir);
+      // The CLI loads the snapshot before it looks at the data dir: a one-order one, not the fixture's 51,351.
+      const [height, [[coin, [bids]]]] = fixture.snapshot;
+      await Deno.writeTextFile(
+        `${dir}.snapshot.json`,
+        JSON.stringify([height, [[coin, [bids.slice(0, 1), []]]]]),
+      );
+      const output = await replayCli(dir, `${dir}.snapshot.json`);
       assert.equal(output.code, 1);
       assert.match(
         new TextDecoder().decode(output.stderr),
@@ -135,6 +148,7 @@ Deno.test(fixtureTest("replay pushes recorded files through parse, align and app
       assert.equal(new TextDecoder().decode(output.stdout), "");
     } finally {
       await Deno.remove(dir, { recursive: true });
+      await Deno.remove(`${dir}.snapshot.json`).catch(() => {});
     }
   });
 

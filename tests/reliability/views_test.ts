@@ -53,7 +53,7 @@ Deno.test("every subscriber's l2Book equals the simulator's view through blocks 
       }
     }
     for (let round = 0; round < 6; round++) {
-      await node.advance(40, 20);
+      await node.advance(20, 20);
       if (round % 2 === 1) {
         node.step(); // a missing block: re-sync
         await node.advance(1 + round, 20);
