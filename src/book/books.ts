@@ -168,6 +168,29 @@ export class Books {
     const books = new Books();
     books.#height = height;
     let book: OrderBook | null = null;
+    // The few trait combinations of a book recur in any order (Gtc, Alo, Gtc…): the last ones are compared
+    // before `#traitsOf` builds a key to look one up.
+    const recent: Traits[] = [];
+    let replace = 0;
+    const traitsOf = (
+      tif: string | null,
+      orderType: string,
+      triggerCondition: string,
+      triggerPx: string,
+      flags: number,
+    ): Traits => {
+      for (let r = 0; r < recent.length; r++) {
+        const t = recent[r];
+        if (
+          t.flags === flags && t.tif === tif && t.orderType === orderType &&
+          t.triggerCondition === triggerCondition && t.triggerPx === triggerPx
+        ) return t;
+      }
+      const t = books.#traitsOf(tif, orderType, triggerCondition, triggerPx, flags);
+      if (recent.length < 8) recent.push(t);
+      else recent[replace++ & 7] = t;
+      return t;
+    };
     const load: SnapshotLoad = {
       startCoin(coin: Coin): void {
         if (book !== null) load.endCoin();
@@ -256,7 +279,7 @@ export class Books {
               c.szFracs[k],
               c.timestamps[k],
               limitPx === level.pxStr ? null : books.#intern(limitPx),
-              books.#traitsOf(c.tifs[k], c.orderTypes[k], c.triggerConditions[k], c.triggerPxs[k], flags),
+              traitsOf(c.tifs[k], c.orderTypes[k], c.triggerConditions[k], c.triggerPxs[k], flags),
               c.cloids[k],
             ),
             null,

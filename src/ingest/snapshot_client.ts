@@ -20,7 +20,7 @@ export interface SnapshotClientOptions {
   readonly snapshotPath: string;
   /** Request timeout in ms (default 60 000: a full mainnet snapshot takes the node a while). */
   readonly timeout?: number;
-  /** Longest run of loading work between two yields to the event loop, in ms (default 20). */
+  /** Longest run of loading work between two yields to the event loop, in ms (default 10). */
   readonly sliceMs?: number;
 }
 
@@ -100,13 +100,13 @@ function* fileChunks(file: Deno.FsFile, path: string): Generator<Uint8Array> {
 
 /**
  * Reads a node snapshot file and loads it into `Books` as it streams, yielding to the event loop whenever
- * `sliceMs` (default 20) of work has run; throws `SnapshotError` naming the file and the fault.
+ * `sliceMs` (default 10) of work has run; throws `SnapshotError` naming the file and the fault.
  */
 export async function loadSnapshotFile(
   path: string,
   options: { readonly sliceMs?: number } = {},
 ): Promise<Books> {
-  const sliceMs = options.sliceMs ?? 20;
+  const sliceMs = options.sliceMs ?? 10;
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path, { read: true });

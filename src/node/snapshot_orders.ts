@@ -143,6 +143,8 @@ export class SnapshotOrderScanner {
    * hundred thousand distinct users and prices at most, and the scanner is dropped after it).
    */
   #table: (Known | undefined)[] = new Array(1 << 12);
+  /** The hash of each slot's string (odd; 0: empty slot), probed without touching the strings' objects. */
+  #hashes = new Int32Array(1 << 12);
   #known = 0;
   /** The bytes of the known strings, back to back. */
   #arena = new Uint8Array(1 << 16);
@@ -259,14 +261,16 @@ export class SnapshotOrderScanner {
       h = Math.imul(h ^ b[k], 0x01000193);
     }
     h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
-    h ^= h >>> 16;
-    const table = this.#table;
-    const mask = table.length - 1;
+    h = (h ^ (h >>> 16)) | 1;
+    const hashes = this.#hashes;
+    const mask = hashes.length - 1;
     const arena = this.#arena;
     for (let slot = h & mask;; slot = (slot + 1) & mask) {
-      const known = table[slot];
-      if (known === undefined) break;
-      if (known.hash !== h || known.size !== size) continue;
+      const hash = hashes[slot];
+      if (hash === 0) break;
+      if (hash !== h) continue;
+      const known = this.#table[slot] as Known;
+      if (known.size !== size) continue;
       const at = known.start;
       let k = 0;
       while (k < size && arena[at + k] === b[from + k]) k++;
@@ -295,6 +299,7 @@ export class SnapshotOrderScanner {
     if (++this.#known * 2 > this.#table.length) {
       const old = this.#table;
       this.#table = new Array(old.length * 2);
+      this.#hashes = new Int32Array(old.length * 2);
       for (const entry of old) if (entry !== undefined) this.#place(entry);
     }
     this.#place(known);
@@ -302,11 +307,12 @@ export class SnapshotOrderScanner {
   }
 
   #place(known: Known): void {
-    const table = this.#table;
-    const mask = table.length - 1;
+    const hashes = this.#hashes;
+    const mask = hashes.length - 1;
     let slot = known.hash & mask;
-    while (table[slot] !== undefined) slot = (slot + 1) & mask;
-    table[slot] = known;
+    while (hashes[slot] !== 0) slot = (slot + 1) & mask;
+    hashes[slot] = known.hash;
+    this.#table[slot] = known;
   }
 
   /**
