@@ -49,6 +49,7 @@ export interface Config {
   /** Candles kept per coin and interval. */
   readonly candlesKept: number;
   readonly maxConnectionsPerIp: number;
+  readonly connectionRatePerIp: number;
   readonly maxSubscriptionsPerIp: number;
   readonly maxSubscriptionsTotal: number;
   readonly maxBufferedPerIp: number;
@@ -318,6 +319,15 @@ const FLAGS: readonly FlagSpec[] = [
     min: 1,
     help: "WebSocket connections one client address (IPv6: its /64) may hold",
     default: () => "200",
+  },
+  {
+    name: "connection-rate-per-ip",
+    key: "connectionRatePerIp",
+    kind: "count",
+    min: 1,
+    help:
+      "new WebSocket connections one client address may open a second (bursts of twice that); more get 429",
+    default: () => "10",
   },
   {
     name: "max-subscriptions-per-ip",

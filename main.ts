@@ -90,6 +90,7 @@ async function main(): Promise<number> {
       infoProxy,
       guard: {
         maxConnectionsPerIp: config.maxConnectionsPerIp,
+        connectionRatePerIp: config.connectionRatePerIp,
         maxSubscriptionsPerIp: config.maxSubscriptionsPerIp,
         maxSubscriptionsTotal: config.maxSubscriptionsTotal,
         maxBufferedPerIp: config.maxBufferedPerIp,

@@ -86,6 +86,7 @@ Deno.test("config", async (t) => {
       "--candles-kept",
       "5",
       "--max-connections-per-ip=5",
+      "--connection-rate-per-ip=3",
       "--max-subscriptions-per-ip=50",
       "--max-subscriptions-total=500",
       "--max-buffered-per-ip=4096",
@@ -121,6 +122,7 @@ Deno.test("config", async (t) => {
       maxFills: 100,
       candlesKept: 5,
       maxConnectionsPerIp: 5,
+      connectionRatePerIp: 3,
       maxSubscriptionsPerIp: 50,
       maxSubscriptionsTotal: 500,
       maxBufferedPerIp: 4096,
@@ -150,6 +152,7 @@ Deno.test("config", async (t) => {
     assert.equal(run([]).trustProxy, "");
     assert.equal(run([]).authToken, "");
     assert.equal(run([]).maxConnectionsPerIp, 200);
+    assert.equal(run([]).connectionRatePerIp, 10);
   });
 
   await t.step("environment variables override defaults and flags override them", () => {

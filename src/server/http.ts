@@ -63,6 +63,7 @@ export interface ServerOptions {
 
 const NO_GUARD: GuardOptions = {
   maxConnectionsPerIp: 0,
+  connectionRatePerIp: 0,
   maxSubscriptionsPerIp: 0,
   maxSubscriptionsTotal: 0,
   maxBufferedPerIp: 0,

@@ -1,12 +1,19 @@
 /**
  * Limits for a public deployment, so one client address cannot starve the others: per-address connection and
- * subscription budgets, a global subscription budget, the l4Book snapshot budget counted per address (a
- * mainnet BTC snapshot is ~16 MB and every connection buffers its own copy: 200 connections of one address
- * subscribing to it would queue 3 GB), an optional auth token, and the client address taken from a trusted
- * proxy header.
+ * subscription budgets, a per-address rate of new connections, a global subscription budget, the l4Book
+ * snapshot budget counted per address (a mainnet BTC snapshot is ~16 MB and every connection buffers its own
+ * copy: 200 connections of one address subscribing to it would queue 3 GB), an optional auth token, and the
+ * client address taken from a trusted proxy header.
  *
  * Addresses are grouped as an attacker would spread them: an IPv4 address is one group, IPv6 addresses by their
  * /64 prefix (one host usually owns a whole /64), IPv4-mapped IPv6 as the IPv4 address.
+ *
+ * The connection rate is what keeps a burst cheap for everyone else: hlbook writes an accepted connection that
+ * does not read its snapshots and updates until the kernel's socket buffers are full (~2.5 MB a connection on
+ * loopback, l4Book included) before the per-address share of unsent bytes even starts to count, so 200 such
+ * connections opened at once cost ~500 MB of copying within two seconds, on the thread that serves everyone.
+ * With a bucket of `2 × connectionRatePerIp` refilling at `connectionRatePerIp` a second, an address's
+ * connections arrive spread out however fast it tries; the cap on connections it holds is unchanged.
  *
  * Every refusal counts in a metric; a log line is written at most once per address per minute (with how many
  * refusals it stands for), so a flood cannot flood the log. The token is never logged.
@@ -23,6 +30,8 @@ const log = logger("server");
 export interface GuardOptions {
   /** WebSocket connections one address may hold. */
   readonly maxConnectionsPerIp: number;
+  /** New WebSocket connections one address may open a second, in bursts of twice that (a token bucket); 0 = any. */
+  readonly connectionRatePerIp: number;
   /** Subscriptions all connections of one address may hold together. */
   readonly maxSubscriptionsPerIp: number;
   /** Subscriptions all clients may hold together. */
@@ -43,6 +52,11 @@ export interface GuardOptions {
   /** Required on `/ws` and `POST /info` (query `token=` or `Authorization: Bearer`); "" = none. */
   readonly authToken: string;
 }
+
+/** A full connection-rate bucket holds this many seconds of the rate. */
+const BURST_SECONDS = 2;
+/** Addresses whose connection-rate bucket is remembered; past this, full buckets (which say nothing) are dropped. */
+const RATE_MEMORY = 65_536;
 
 /** The smallest per-connection share of `maxBufferedPerIp`: a few l2Book messages. */
 export const MIN_SHARE = 64 * 1024;
@@ -108,6 +122,15 @@ export class Guard {
   readonly #addresses: Gauge;
   /** The one reply to every upgrade over the per-address cap (a flood allocates nothing per refusal). */
   readonly #overConnections: Refusal;
+  /** The one reply to every upgrade over the per-address connection rate. */
+  readonly #overRate: Refusal;
+  /**
+   * Address → its connection-rate bucket: tokens left when last counted. Kept apart from the usage, which is
+   * forgotten as soon as an address holds nothing: a bucket must outlive the connections it refused.
+   */
+  readonly #rates = new Map<string, { tokens: number; at: number }>();
+  /** When full buckets were last dropped (at most once a second, so many addresses cannot make it costly). */
+  #ratesPrunedAt = 0;
 
   constructor(options: GuardOptions, feed: Feed, metrics: Metrics) {
     this.#options = options;
@@ -132,6 +155,10 @@ export class Guard {
         "buffered_per_ip",
         "l4Book subscriptions refused because the address had --max-snapshot-bytes-per-ip unsent",
       ),
+      connection_rate_per_ip: counter(
+        "connection_rate_per_ip",
+        "WebSocket upgrades refused (429) because the address opened more than --connection-rate-per-ip a second",
+      ),
       auth: counter("auth", "requests refused (401) for a missing or wrong --auth-token"),
       info_requests_per_ip: counter(
         "info_requests_per_ip",
@@ -146,6 +173,11 @@ export class Guard {
       status: 429,
       error: `too many connections from your address: at most ${options.maxConnectionsPerIp}`,
       headers: { "retry-after": "60" },
+    };
+    this.#overRate = {
+      status: 429,
+      error: `too many new connections from your address: at most ${options.connectionRatePerIp} a second`,
+      headers: { "retry-after": "1" },
     };
     this.#addresses = metrics.gauge("hlbook_client_addresses", "client addresses (IPv6: /64) connected");
   }
@@ -191,16 +223,26 @@ export class Guard {
   }
 
   /**
-   * Admits a WebSocket connection of `address`, or says why not (429). Loopback peers are not limited per
-   * address: on loopback the address tells no clients apart (local tools, benchmarks, a proxy on the same host
-   * — which is why a proxy must pass the client address with `trustProxy`).
+   * Admits a WebSocket connection of `address`, or says why not (429): over the connections it may hold, or
+   * over its rate of new ones. Loopback peers are not limited per address: on loopback the address tells no
+   * clients apart (local tools, benchmarks, a proxy on the same host — which is why a proxy must pass the
+   * client address with `trustProxy`).
    */
-  connect(address: string): Lease | Refusal {
+  connect(address: string, now = Date.now()): Lease | Refusal {
     const max = this.#options.maxConnectionsPerIp;
     const usage = this.#usage.get(address);
     if (max > 0 && usage !== undefined && usage.limited && usage.connections >= max) {
       this.#refuse("connections_per_ip", address, `over ${max} connections`);
       return this.#overConnections;
+    }
+    const limited = usage?.limited ?? !isLoopback(address);
+    if (limited && !this.#takeConnectionToken(address, now)) {
+      this.#refuse(
+        "connection_rate_per_ip",
+        address,
+        `over ${this.#options.connectionRatePerIp} new connections a second`,
+      );
+      return this.#overRate;
     }
     const own = usage ?? this.#add(address);
     own.connections++;
@@ -271,6 +313,32 @@ export class Guard {
   usage(address: string): { connections: number; subscriptions: number } {
     const usage = this.#usage.get(address);
     return { connections: usage?.connections ?? 0, subscriptions: usage?.subscriptions ?? 0 };
+  }
+
+  /** Takes one token of `address`'s connection-rate bucket; false when it has none (0 = no limit: true). */
+  #takeConnectionToken(address: string, now: number): boolean {
+    const rate = this.#options.connectionRatePerIp;
+    if (rate <= 0) return true;
+    const burst = rate * BURST_SECONDS;
+    let bucket = this.#rates.get(address);
+    if (bucket === undefined) {
+      if (this.#rates.size >= RATE_MEMORY && now - this.#ratesPrunedAt >= 1000) {
+        this.#ratesPrunedAt = now;
+        for (const [key, value] of this.#rates) {
+          if (value.tokens + ((now - value.at) * rate) / 1000 >= burst) this.#rates.delete(key);
+        }
+        // Many addresses each opening connections: each stays under the cap it holds; nothing to remember.
+        if (this.#rates.size >= RATE_MEMORY) return true;
+      }
+      bucket = { tokens: burst, at: now };
+      this.#rates.set(address, bucket);
+    } else {
+      bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.at) * rate) / 1000);
+      bucket.at = now;
+    }
+    if (bucket.tokens < 1) return false;
+    bucket.tokens--;
+    return true;
   }
 
   #add(address: string): Usage {
@@ -355,6 +423,7 @@ export class Guard {
 
 type RefusalKind =
   | "connections_per_ip"
+  | "connection_rate_per_ip"
   | "subscriptions_per_ip"
   | "subscriptions_total"
   | "buffered_per_ip"

@@ -1,8 +1,8 @@
 /**
- * Public-deployment limits, tried on the real `main.ts` as a subprocess: the per-address connection cap (429)
- * while a second address is still served, per-address and global subscription budgets (official error reply),
- * one log line per address per minute, the auth token on `/ws` and `POST /info`, and a request body that
- * trickles in being closed. A second client address comes from `--trust-proxy X-Forwarded-For` (every loopback
+ * Public-deployment limits, tried on the real `main.ts` as a subprocess: the per-address connection cap and
+ * connection rate (429) while a second address is still served, per-address and global subscription budgets
+ * (official error reply), one log line per address per minute, the auth token on `/ws` and `POST /info`, and
+ * a request body that trickles in being closed. A second client address comes from `--trust-proxy X-Forwarded-For` (every loopback
  * connection has the source 127.0.0.1).
  */
 import assert from "node:assert/strict";
@@ -150,6 +150,39 @@ Deno.test("per-address caps: 429 over the connection cap while another address i
     } finally {
       for (const client of clients) client.close();
     }
+  });
+});
+
+Deno.test("--connection-rate-per-ip: a burst of upgrades from one address gets 429 while another address is served", async () => {
+  await withHlbook(["--trust-proxy=X-Forwarded-For", "--connection-rate-per-ip=1"], async (hlbook, node) => {
+    const [coin] = node.coins();
+    const started = Date.now();
+    const statuses = await Promise.all(
+      Array.from({ length: 12 }, () => upgradeStatus(hlbook.port, "/ws", from("10.0.0.9"))),
+    );
+    const seconds = (Date.now() - started) / 1000;
+    const accepted = statuses.filter((s) => s === 101).length;
+    const refused = statuses.filter((s) => s === 429).length;
+    assert.equal(accepted + refused, statuses.length, `only 101 or 429: ${statuses}`);
+    // A bucket of 2 that refills at 1 a second: the burst, plus what refilled while the upgrades were made.
+    assert.ok(accepted >= 2, `the burst is admitted: ${statuses}`);
+    assert.ok(accepted <= 2 + Math.ceil(seconds), `${accepted} accepted in ${seconds} s`);
+    assert.equal(await hlbook.metric("hlbook_refused_connection_rate_per_ip_total"), refused);
+    assert.equal(await hlbook.metric("hlbook_refused_connections_per_ip_total"), 0);
+
+    // Another address is served at once: it connects and gets its book.
+    const other = await WsClient.open(hlbook.wsUrl, 5000, from("10.0.0.10"));
+    try {
+      other.send({ method: "subscribe", subscription: { type: "l2Book", coin } });
+      await other.nextMatching(isAck);
+      assert.equal(((await other.nextOn("l2Book")).data as { coin: string }).coin, coin);
+    } finally {
+      other.close();
+    }
+    // Loopback peers have no bucket (local tools, benchmarks): a burst without a forwarded address is served.
+    const local = await Promise.all(Array.from({ length: 6 }, () => upgradeStatus(hlbook.port, "/ws")));
+    assert.deepEqual(local, local.map(() => 101));
+    assert.ok(hlbook.alive);
   });
 });
 

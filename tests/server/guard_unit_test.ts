@@ -58,6 +58,7 @@ function liveGuard(options: Partial<GuardOptions>) {
   const guard = new Guard(
     {
       maxConnectionsPerIp: 10,
+      connectionRatePerIp: 0,
       maxSubscriptionsPerIp: 100,
       maxSubscriptionsTotal: 1000,
       maxBufferedPerIp: 1 << 20,
@@ -119,6 +120,7 @@ Deno.test("loopback peers are not limited per address; every other address is", 
   const guard = new Guard(
     {
       maxConnectionsPerIp: 2,
+      connectionRatePerIp: 0,
       maxSubscriptionsPerIp: 2,
       maxSubscriptionsTotal: 1000,
       maxBufferedPerIp: 1024,
@@ -146,6 +148,7 @@ Deno.test("loopback peers are not limited per address; every other address is", 
   const untrusting = new Guard(
     {
       maxConnectionsPerIp: 2,
+      connectionRatePerIp: 0,
       maxSubscriptionsPerIp: 2,
       maxSubscriptionsTotal: 1000,
       maxBufferedPerIp: 1024,
@@ -187,6 +190,7 @@ Deno.test("one address's connections share --max-buffered-per-ip: many slow ones
   const guard = new Guard(
     {
       maxConnectionsPerIp: 100,
+      connectionRatePerIp: 0,
       maxSubscriptionsPerIp: 1000,
       maxSubscriptionsTotal: 1000,
       maxBufferedPerIp: 4 << 20,
@@ -259,4 +263,35 @@ Deno.test("POST /info requests in flight are limited per address", () => {
   assert.ok("release" in guard.infoRequest("10.0.0.1"));
   assert.ok("status" in guard.infoRequest("10.0.0.1"));
   assert.equal(metrics.value("hlbook_refused_info_requests_per_ip_total"), 2);
+});
+
+Deno.test("new connections per address are rate-limited by a token bucket: bursts of twice the rate, then the rate", () => {
+  const { metrics, guard } = liveGuard({ maxConnectionsPerIp: 100, connectionRatePerIp: 3 });
+  const t0 = 1_000_000;
+  const take = (address: string, at: number) => {
+    const lease = guard.connect(address, at);
+    if ("status" in lease) return lease;
+    lease.release(); // the rate counts connections opened, not held
+    return null;
+  };
+  // A full bucket: 6 at once, the seventh refused with a short retry.
+  for (let i = 0; i < 6; i++) assert.equal(take("10.0.0.1", t0), null, `connection ${i}`);
+  const refused = take("10.0.0.1", t0);
+  assert.equal(refused?.status, 429);
+  assert.equal(refused?.headers?.["retry-after"], "1");
+  assert.match(refused?.error ?? "", /at most 3 a second/);
+  // Another address has its own bucket; loopback peers have none.
+  assert.equal(take("10.0.0.2", t0), null);
+  for (let i = 0; i < 20; i++) assert.equal(take("127.0.0.1", t0), null);
+  // It refills at the rate: one more after a third of a second, three after a second, never above the burst.
+  assert.notEqual(take("10.0.0.1", t0 + 200), null);
+  assert.equal(take("10.0.0.1", t0 + 340), null);
+  assert.notEqual(take("10.0.0.1", t0 + 340), null);
+  for (let i = 0; i < 3; i++) assert.equal(take("10.0.0.1", t0 + 1340), null);
+  assert.notEqual(take("10.0.0.1", t0 + 1340), null);
+  for (let i = 0; i < 6; i++) assert.equal(take("10.0.0.1", t0 + 60_000), null);
+  assert.notEqual(take("10.0.0.1", t0 + 60_000), null);
+  assert.equal(metrics.value("hlbook_refused_connection_rate_per_ip_total"), 5);
+  // The bucket outlives the address's connections: it was refused while holding none.
+  assert.deepEqual(guard.usage("10.0.0.1"), { connections: 0, subscriptions: 0 });
 });
