@@ -327,7 +327,7 @@ const FLAGS: readonly FlagSpec[] = [
     min: 1,
     help:
       "new WebSocket connections one client address may open a second (bursts of twice that); more get 429",
-    default: () => "10",
+    default: () => "5",
   },
   {
     name: "max-subscriptions-per-ip",

@@ -4,9 +4,9 @@
  * A simulated node (`src/sim/cli.ts`, 7 markets, load 1 ≈ mainnet BTC flow, 15 blocks/s) and hlbook (`main.ts`
  * with its default limits and `--trust-proxy X-Forwarded-For`, so each normal client has its own address) run
  * as subprocesses; 100 clients (`clients.ts`, l2Book + trades + bbo of coin i mod 7, addresses 10.0.1.x) record
- * every message. Phases, by the clients' receipt time:
+ * every message. After a 60 s warm-up (hlbook's RSS settles), phases by the clients' receipt time:
  *
- * 1. quiet (20 s): no abuser — the normal run's p99;
+ * 1. quiet (20 s): no abuser — the normal run's p99 and RSS "before";
  * 2. flood (30 s): `abuser.ts` opens 5,000 WebSocket connections from 10.66.6.6; the accepted ones subscribe
  *    to BTC l2Book, trades and l4Book and never read;
  * 3. after (60 s): the abuser is gone; memory should be back near the quiet level by the end;
@@ -26,7 +26,7 @@ const root = new URL("..", import.meta.url).pathname;
 const NORMAL = 100;
 const FLOOD = Number(Deno.env.get("BENCH_ABUSE_CONNECTIONS") ?? 5000);
 const SLOWLORIS = 2000;
-const QUIET_S = 20, FLOOD_S = 30, AFTER_S = 60, SLOW_S = 15;
+const WARM_UP_S = 60, QUIET_S = 20, FLOOD_S = 30, AFTER_S = 60, SLOW_S = 15;
 /** The simulator's block time is this much before its write (src/sim/node.ts). */
 const STAMP_OFFSET_MS = 370;
 const SECTION = "7 abuse";
@@ -36,6 +36,23 @@ function freePort(): number {
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
+}
+
+/**
+ * The environment `deno task start` gives hlbook: the `NAME=value` words its task line in deno.json starts with
+ * (the allocator settings, see README "Deploying"), so the bench measures hlbook as it is run.
+ * `BENCH_ABUSE_TASK_ENV=0` leaves them out, to compare.
+ */
+function startTaskEnv(): Record<string, string> {
+  if (Deno.env.get("BENCH_ABUSE_TASK_ENV") === "0") return {};
+  const config = JSON.parse(Deno.readTextFileSync(join(root, "deno.json")));
+  const env: Record<string, string> = {};
+  for (const word of String(config.tasks.start).split(/\s+/)) {
+    const assignment = /^([A-Za-z_][A-Za-z0-9_]*)=(\S*)$/.exec(word);
+    if (assignment === null) break;
+    env[assignment[1]] = assignment[2];
+  }
+  return env;
 }
 
 function rssMiB(pid: number): number {
@@ -128,6 +145,7 @@ try {
     }
   }
   const logLines: string[] = [];
+  const hlbookEnv = startTaskEnv();
   const profile = Deno.env.get("BENCH_HLBOOK_PROFILE"); // a dir: CPU profile of hlbook (written at SIGTERM)
   const hlbook = new Deno.Command(Deno.execPath(), {
     args: [
@@ -149,6 +167,7 @@ try {
       // Extra hlbook flags to compare limits within one run, e.g. "--max-buffered-per-ip=16MiB".
       ...(Deno.env.get("BENCH_ABUSE_HLBOOK_ARGS") ?? "").split(" ").filter((arg) => arg !== ""),
     ],
+    env: hlbookEnv,
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -203,7 +222,9 @@ try {
   };
   const heaps: Record<string, number> = {};
 
-  await sleep(10_000);
+  // hlbook's RSS grows for about a minute after the clients connect with no abuser at all (V8's young
+  // generation growing to the allocation rate, ~50 MiB; bench/README), so "before" is taken after it.
+  await sleep(WARM_UP_S * 1000);
   cpuAt("quietStart");
   await sleep(QUIET_S * 1000);
   cpuAt("quietEnd");
@@ -414,6 +435,8 @@ try {
     refused: Object.fromEntries([...during].filter(([k]) => k.startsWith("hlbook_refused_"))),
     clients: done,
     loadavg: { before: load0, after: load1 },
+    hlbookEnv,
+    hlbookArgs: Deno.env.get("BENCH_ABUSE_HLBOOK_ARGS") ?? "",
     cpuShare,
     openedAfterS: (marks.opened - marks.floodStart) / 1000,
     floodTimeline: timeline,

@@ -152,7 +152,7 @@ Deno.test("config", async (t) => {
     assert.equal(run([]).trustProxy, "");
     assert.equal(run([]).authToken, "");
     assert.equal(run([]).maxConnectionsPerIp, 200);
-    assert.equal(run([]).connectionRatePerIp, 10);
+    assert.equal(run([]).connectionRatePerIp, 5);
   });
 
   await t.step("environment variables override defaults and flags override them", () => {
