@@ -111,6 +111,17 @@ export function hlbookArgs(
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** CPU seconds (user + system, all threads) a process has used so far, from `/proc/<pid>/stat`; NaN elsewhere. */
+export function cpuSeconds(pid: number = Deno.pid): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
 /** A heap meter: used heap bytes after two full GCs. Throws at once unless run with `--v8-flags=--expose-gc`. */
 export function heapMeter(): () => number {
   const gc = (globalThis as { gc?: () => void }).gc;
