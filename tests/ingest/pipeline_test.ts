@@ -96,9 +96,12 @@ Deno.test(fixtureTest("ingestion of real node output, written live"), async (t) 
   });
 
   await t.step("streaming: the book ends equal to by-block mode", async () => {
-    const node = new FakeNode(fixture, "streaming");
+    // The real streaming lines; the book is checked after every block, on the trimmed snapshot (the by-block
+    // step above carries the whole one) so that each check compares a few thousand orders, not 51,351.
+    const trimmed = trimmedFixture(fixture);
+    const node = new FakeNode(trimmed, "streaming");
     const metrics = new Metrics();
-    const observer = new Observer(fixture);
+    const observer = new Observer(trimmed);
     await node.createFiles();
     node.serve();
     const ingest = startIngest(ingestOptions(node, metrics), observer);
