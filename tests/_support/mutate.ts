@@ -1,7 +1,7 @@
 /**
- * Mutations of node lines for the parsers' fuzz tests: one edit of a line's bytes (delete, insert, overwrite,
- * duplicate a span, truncate, swap) with bytes chosen to break JSON in every way (structure, quotes and
- * escapes, digits, controls, broken UTF-8).
+ * Node lines for the parsers' tests: an example `open` status, and mutations for the fuzz tests (one edit of
+ * a line's bytes: delete, insert, overwrite, duplicate a span, truncate, swap) with bytes chosen to break JSON
+ * in every way (structure, quotes and escapes, digits, controls, broken UTF-8).
  *
  * @module
  */
@@ -67,3 +67,30 @@ export const HEADER =
 export function smallLine(events: readonly unknown[]): string {
   return `${HEADER}${events.map((event) => JSON.stringify(event)).join(",")}]}`;
 }
+
+/** An `open` status as the node writes it (a BTC ALO ask). */
+export const OPEN_STATUS = {
+  time: "2026-05-05T17:39:13.024084407",
+  user: "0x4f23",
+  hash: null,
+  builder: null,
+  status: "open",
+  order: {
+    coin: "BTC",
+    side: "A",
+    limitPx: "65045.0",
+    sz: "0.0003",
+    oid: 412036451268,
+    timestamp: 1778002753024,
+    triggerCondition: "N/A",
+    isTrigger: false,
+    triggerPx: "0.0",
+    children: [],
+    isPositionTpsl: false,
+    reduceOnly: false,
+    orderType: "Limit",
+    origSz: "0.0003",
+    tif: "Alo",
+    cloid: null,
+  },
+};

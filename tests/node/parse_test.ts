@@ -12,32 +12,9 @@ import {
 import type { RawStatusEvent, StatusEvent } from "../../src/book/types.ts";
 import { l4UpdatesMessage } from "../../src/feed/messages.ts";
 import { fixtureTest, readFixtureLines, readFixtureText } from "../_support/fixtures.ts";
+import { OPEN_STATUS } from "../_support/mutate.ts";
 
-const STATUS = {
-  time: "2026-05-05T17:39:13.024084407",
-  user: "0x4f23",
-  hash: null,
-  builder: null,
-  status: "open",
-  order: {
-    coin: "BTC",
-    side: "A",
-    limitPx: "65045.0",
-    sz: "0.0003",
-    oid: 412036451268,
-    timestamp: 1778002753024,
-    triggerCondition: "N/A",
-    isTrigger: false,
-    triggerPx: "0.0",
-    children: [],
-    isPositionTpsl: false,
-    reduceOnly: false,
-    orderType: "Limit",
-    origSz: "0.0003",
-    tif: "Alo",
-    cloid: null,
-  },
-};
+const STATUS = OPEN_STATUS;
 const DIFF = { user: "0x5e", oid: 4120, coin: "BTC", side: "A", px: "81308.0", raw_book_diff: "remove" };
 const FILL = [
   "0x16",

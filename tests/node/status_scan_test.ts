@@ -14,7 +14,7 @@ import { mayInsert } from "../../src/book/mod.ts";
 import type { OrderStatusEvent, StatusEvent } from "../../src/book/types.ts";
 import { blockLines, Simulator } from "../../src/sim/mod.ts";
 import { fixtureTest, readFixtureLines } from "../_support/fixtures.ts";
-import { HEADER, mutate, smallLine } from "../_support/mutate.ts";
+import { HEADER, mutate, OPEN_STATUS, smallLine } from "../_support/mutate.ts";
 import { rng } from "../_support/rng.ts";
 
 const encoder = new TextEncoder();
@@ -161,31 +161,7 @@ Deno.test("the status fast path agrees with JSON.parse and the validator on simu
     },
   );
   await t.step("inserting statuses of several layouts in one line are built as JSON.parse gives them", () => {
-    const open = {
-      time: "2026-05-05T17:39:13.024084407",
-      user: "0x4f23",
-      hash: null,
-      builder: null,
-      status: "open",
-      order: {
-        coin: "BTC",
-        side: "A",
-        limitPx: "65045.0",
-        sz: "0.0003",
-        oid: 412036451268,
-        timestamp: 1778002753024,
-        triggerCondition: "N/A",
-        isTrigger: false,
-        triggerPx: "0.0",
-        children: [],
-        isPositionTpsl: false,
-        reduceOnly: false,
-        orderType: "Limit",
-        origSz: "0.0003",
-        tif: "Alo",
-        cloid: null,
-      },
-    };
+    const open = OPEN_STATUS;
     const variants = [
       open,
       { ...open, builder: { b: "0xb1", f: 10 }, status: "triggered" },
