@@ -9,6 +9,7 @@
  * @module
  */
 import { join } from "node:path";
+import process from "node:process";
 import { Books, type SnapshotFile } from "../src/book/mod.ts";
 import { BlockAligner, replay, TradeAssembler } from "../src/ingest/mod.ts";
 import { decodeLine, parseDiffLine, parseFillLine, parseStatusLine } from "../src/node/mod.ts";
@@ -49,22 +50,34 @@ async function readLines(stream: string, each: (bytes: Uint8Array) => void): Pro
   }
 }
 
-/** Seconds spent in `JSON.parse` over every line of the three streams (reading and decoding not counted). */
-async function parseOnly(): Promise<number> {
+/**
+ * CPU seconds of this process (every thread: V8's GC and compiler helpers too) since `from`: on a shared
+ * machine the wall clock also counts the time other processes held the cores, this does not.
+ */
+function cpuSince(from: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(from);
+  return (used.user + used.system) / 1e6;
+}
+
+/** Seconds (wall and CPU) spent in `JSON.parse` over every line of the three streams (reading and decoding not counted). */
+async function parseOnly(): Promise<{ seconds: number; cpu: number }> {
   let spent = 0;
+  let cpu = 0;
   for (const stream of ["fills", "raw_book_diffs", "order_statuses"]) {
     await readLines(stream, (bytes) => {
       const line = decodeLine(bytes) as string;
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       JSON.parse(line);
       spent += performance.now() - t0;
+      cpu += cpuSince(c0);
     });
   }
-  return spent / 1000;
+  return { seconds: spent / 1000, cpu };
 }
 
-/** parse → align → apply from whole-file reads: seconds (reading not counted) and events applied. */
-async function pipelineOnly(): Promise<{ seconds: number; events: number }> {
+/** parse → align → apply from whole-file reads: seconds, wall and CPU (reading not counted), and events applied. */
+async function pipelineOnly(): Promise<{ seconds: number; cpu: number; events: number }> {
   const books = Books.fromSnapshot(snapshot);
   let events = 0;
   let failure: string | null = null;
@@ -86,6 +99,7 @@ async function pipelineOnly(): Promise<{ seconds: number; events: number }> {
   await readLines("order_statuses", (b) => statusLines.push(b));
   await readLines("raw_book_diffs", (b) => diffLines.push(b));
   await readLines("fills", (b) => fillLines.push(b));
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < Math.max(statusLines.length, diffLines.length); i++) {
     // the node writes diffs before statuses
@@ -107,8 +121,9 @@ async function pipelineOnly(): Promise<{ seconds: number; events: number }> {
     trades.push(r.batch);
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSince(c0);
   if (failure) throw new Error(`pipeline: ${failure}`);
-  return { seconds, events };
+  return { seconds, cpu, events };
 }
 
 const replayRatios: number[] = [];
@@ -116,33 +131,49 @@ const pipeRatios: number[] = [];
 const replayRates: number[] = [];
 const pipeRates: number[] = [];
 const parseRates: number[] = [];
+/** The same ratios from CPU time (see `cpuSince`): info, steadier than the wall clock on a loaded machine. */
+const pipeCpuRatios: number[] = [];
+const replayCpuRatios: number[] = [];
 for (let round = -WARMUP; round < ROUNDS; round++) {
-  const parseSeconds = await parseOnly();
+  const parse = await parseOnly();
   const pipe = await pipelineOnly();
-  const ratio = parseSeconds / pipe.seconds;
+  const ratio = parse.seconds / pipe.seconds;
+  const cpuRatio = parse.cpu / pipe.cpu;
   note(
     `  ${round < 0 ? "warm-up" : `round ${round + 1}`}: ${fmt(pipe.events, 0)} events; JSON.parse alone ` +
-      `${parseSeconds.toFixed(2)} s; parse→align→apply ${pipe.seconds.toFixed(2)} s (ratio ${
+      `${parse.seconds.toFixed(2)} s; parse→align→apply ${pipe.seconds.toFixed(2)} s (ratio ${
         ratio.toFixed(2)
-      })`,
+      }; CPU ${parse.cpu.toFixed(2)} s vs ${pipe.cpu.toFixed(2)} s, ratio ${cpuRatio.toFixed(2)})`,
   );
   if (round < 0) continue;
   pipeRates.push(pipe.events / pipe.seconds);
-  parseRates.push(pipe.events / parseSeconds);
+  parseRates.push(pipe.events / parse.seconds);
   pipeRatios.push(ratio);
+  pipeCpuRatios.push(cpuRatio);
 }
 for (let round = -WARMUP; round < ROUNDS; round++) {
+  // replay() loads the snapshot first (not in its seconds): its CPU is measured alone and taken off.
+  let c0 = process.cpuUsage();
+  Books.fromSnapshot(snapshot);
+  const loadCpu = cpuSince(c0);
+  c0 = process.cpuUsage();
   const result = await replay({ dataDir, snapshot });
+  const replayCpu = cpuSince(c0) - loadCpu;
   if (result.blocks !== BLOCKS) throw new Error(`replayed ${result.blocks} of ${BLOCKS} blocks`);
-  const parseSeconds = await parseOnly();
-  const ratio = parseSeconds / result.seconds;
+  const parse = await parseOnly();
+  const ratio = parse.seconds / result.seconds;
+  const cpuRatio = parse.cpu / replayCpu;
   note(
     `  ${round < 0 ? "warm-up" : `round ${round + 1}`}: replay() ${result.seconds.toFixed(2)} s, ` +
-      `JSON.parse ${parseSeconds.toFixed(2)} s (ratio ${ratio.toFixed(2)})`,
+      `JSON.parse ${parse.seconds.toFixed(2)} s (ratio ${ratio.toFixed(2)}; CPU ${
+        parse.cpu.toFixed(2)
+      } s vs ` +
+      `${replayCpu.toFixed(2)} s, ratio ${cpuRatio.toFixed(2)})`,
   );
   if (round < 0) continue;
   replayRates.push(result.events / result.seconds);
   replayRatios.push(ratio);
+  replayCpuRatios.push(cpuRatio);
 }
 const needed = statusRate + diffRate;
 const rowRate = (figure: string, rate: number) => ({
@@ -170,12 +201,25 @@ emit([
     "replay() ÷ bare JSON.parse of the same lines",
     median(replayRatios),
     1.2,
-    ` (JSON.parse alone ${fmt(median(parseRates) / 1000, 0)} k events/s)`,
+    ` (JSON.parse alone ${fmt(median(parseRates) / 1000, 0)} k events/s; CPU-time ratio ${
+      median(replayCpuRatios).toFixed(2)
+    })`,
   ),
   rowRatio(
     "parse → align → apply (whole-file reads) ÷ JSON.parse",
     median(pipeRatios),
     1.5,
-    ` (${fmt(median(pipeRates) / 1000, 0)} k events/s)`,
+    ` (${fmt(median(pipeRates) / 1000, 0)} k events/s; CPU-time ratio ${median(pipeCpuRatios).toFixed(2)})`,
   ),
-], { replayRates, pipeRates, parseRates, replayRatios, pipeRatios, blocks: BLOCKS, statusRate, diffRate });
+], {
+  replayRates,
+  pipeRates,
+  parseRates,
+  replayRatios,
+  pipeRatios,
+  replayCpuRatios,
+  pipeCpuRatios,
+  blocks: BLOCKS,
+  statusRate,
+  diffRate,
+});
