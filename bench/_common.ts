@@ -4,6 +4,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { join } from "node:path";
 import {
   type BlockInput,
@@ -111,8 +112,15 @@ export function hlbookArgs(
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** CPU seconds (user + system, all threads) a process has used so far, from `/proc/<pid>/stat`; NaN elsewhere. */
+/**
+ * CPU seconds (user + system, all threads) a process has used so far: this process's to the microsecond
+ * (`getrusage`), another's from `/proc/<pid>/stat` (to 10 ms; NaN where there is no `/proc`).
+ */
 export function cpuSeconds(pid: number = Deno.pid): number {
+  if (pid === Deno.pid) {
+    const used = process.cpuUsage();
+    return (used.user + used.system) / 1e6;
+  }
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

@@ -9,11 +9,10 @@
  * @module
  */
 import { join } from "node:path";
-import process from "node:process";
 import { Books, type SnapshotFile } from "../src/book/mod.ts";
 import { BlockAligner, replay, TradeAssembler } from "../src/ingest/mod.ts";
 import { decodeLine, parseDiffLine, parseFillLine, parseStatusLine } from "../src/node/mod.ts";
-import { emit, fmt, generate, median, note, smallDataDir, walk } from "./_common.ts";
+import { cpuSeconds, emit, fmt, generate, median, note, smallDataDir, walk } from "./_common.ts";
 
 /** Blocks replayed (at 15 blocks/s: 2 s of chain, ≈ 370 k events). */
 const BLOCKS = Number(Deno.env.get("BENCH_INGEST_BLOCKS") ?? 30);
@@ -50,15 +49,6 @@ async function readLines(stream: string, each: (bytes: Uint8Array) => void): Pro
   }
 }
 
-/**
- * CPU seconds of this process (every thread: V8's GC and compiler helpers too) since `from`: on a shared
- * machine the wall clock also counts the time other processes held the cores, this does not.
- */
-function cpuSince(from: NodeJS.CpuUsage): number {
-  const used = process.cpuUsage(from);
-  return (used.user + used.system) / 1e6;
-}
-
 /** Seconds (wall and CPU) spent in `JSON.parse` over every line of the three streams (reading and decoding not counted). */
 async function parseOnly(): Promise<{ seconds: number; cpu: number }> {
   let spent = 0;
@@ -66,11 +56,11 @@ async function parseOnly(): Promise<{ seconds: number; cpu: number }> {
   for (const stream of ["fills", "raw_book_diffs", "order_statuses"]) {
     await readLines(stream, (bytes) => {
       const line = decodeLine(bytes) as string;
-      const c0 = process.cpuUsage();
+      const c0 = cpuSeconds();
       const t0 = performance.now();
       JSON.parse(line);
       spent += performance.now() - t0;
-      cpu += cpuSince(c0);
+      cpu += cpuSeconds() - c0;
     });
   }
   return { seconds: spent / 1000, cpu };
@@ -99,7 +89,7 @@ async function pipelineOnly(): Promise<{ seconds: number; cpu: number; events: n
   await readLines("order_statuses", (b) => statusLines.push(b));
   await readLines("raw_book_diffs", (b) => diffLines.push(b));
   await readLines("fills", (b) => fillLines.push(b));
-  const c0 = process.cpuUsage();
+  const c0 = cpuSeconds();
   const t0 = performance.now();
   for (let i = 0; i < Math.max(statusLines.length, diffLines.length); i++) {
     // the node writes diffs before statuses
@@ -121,7 +111,7 @@ async function pipelineOnly(): Promise<{ seconds: number; cpu: number; events: n
     trades.push(r.batch);
   }
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = cpuSince(c0);
+  const cpu = cpuSeconds() - c0;
   if (failure) throw new Error(`pipeline: ${failure}`);
   return { seconds, cpu, events };
 }
@@ -131,7 +121,10 @@ const pipeRatios: number[] = [];
 const replayRates: number[] = [];
 const pipeRates: number[] = [];
 const parseRates: number[] = [];
-/** The same ratios from CPU time (see `cpuSince`): info, steadier than the wall clock on a loaded machine. */
+/**
+ * The same ratios from this process's CPU time (`cpuSeconds`: every thread, V8's GC and compiler helpers too):
+ * info, steadier than the wall clock, which also counts the time other processes held the cores.
+ */
 const pipeCpuRatios: number[] = [];
 const replayCpuRatios: number[] = [];
 for (let round = -WARMUP; round < ROUNDS; round++) {
@@ -153,12 +146,12 @@ for (let round = -WARMUP; round < ROUNDS; round++) {
 }
 for (let round = -WARMUP; round < ROUNDS; round++) {
   // replay() loads the snapshot first (not in its seconds): its CPU is measured alone and taken off.
-  let c0 = process.cpuUsage();
+  let c0 = cpuSeconds();
   Books.fromSnapshot(snapshot);
-  const loadCpu = cpuSince(c0);
-  c0 = process.cpuUsage();
+  const loadCpu = cpuSeconds() - c0;
+  c0 = cpuSeconds();
   const result = await replay({ dataDir, snapshot });
-  const replayCpu = cpuSince(c0) - loadCpu;
+  const replayCpu = cpuSeconds() - c0 - loadCpu;
   if (result.blocks !== BLOCKS) throw new Error(`replayed ${result.blocks} of ${BLOCKS} blocks`);
   const parse = await parseOnly();
   const ratio = parse.seconds / result.seconds;
