@@ -153,7 +153,7 @@ export class Guard {
       ),
       buffered_per_ip: counter(
         "buffered_per_ip",
-        "l4Book subscriptions refused because the address had --max-snapshot-bytes-per-ip unsent",
+        "l4Book subscriptions refused because the address had --max-buffered-per-ip of snapshots unsent or started in 10 s",
       ),
       connection_rate_per_ip: counter(
         "connection_rate_per_ip",
