@@ -222,6 +222,9 @@ Deno.test("bad, flooding, churning and stalled clients never hurt hlbook or its 
         // sanity bound only. The heap itself is bounded by --max-old-space-size and the slow-reader test below.
         assert.ok(rss[rss.length - 1] < 600 * 1024, `RSS per round: ${rss.join(", ")} KiB`);
         const c = control as WsClient;
+        // The node keeps writing (a block every 50 ms): a control client that is still served gets more.
+        const count = () => c.messages.filter((m) => m.channel === "l2Book").length;
+        await waitFor("more than 50 control l2Book updates", () => count() > 50, 10_000).catch(() => {});
         const updates = c.messages.map((m) => ({ m })).filter(({ m }) => m.channel === "l2Book");
         assert.ok(updates.length > 50, `control client got ${updates.length} l2Book updates`);
         for (const { m } of updates) {
