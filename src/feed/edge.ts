@@ -126,6 +126,9 @@ export class Edge {
 
   /** Handles one text message from a client; answers on the client's socket. Never throws. */
   handle(client: Client, text: string): void {
+    // A client the feed closed (too slow) may still have messages queued before its socket's close event:
+    // answering them would subscribe a connection nobody reads, and keep its views alive for good.
+    if (client.closed) return;
     try {
       const parsed = parseClientMessage(text, this.coinCheck());
       if (!parsed.ok) {

@@ -129,6 +129,17 @@ Deno.test("views nobody watches cost nothing and disappear with their last subsc
   assert.deepEqual(sink.channels(), ["subscriptionResponse"]);
 });
 
+Deno.test("messages still queued for a client the feed already closed subscribe nothing and get no reply", () => {
+  const { feed, connect } = setup();
+  const [client, sink] = connect({ type: "l2Book", coin: "ETH" });
+  feed.detach(client); // as the feed does when it closes a slow client, before the socket's close event
+  feed.handle(client, JSON.stringify({ method: "subscribe", subscription: { type: "l2Book", coin: "BTC" } }));
+  feed.handle(client, '{"method":"ping"}');
+  assert.equal(feed.status().subscriptions, 0);
+  assert.equal(feed.status().clients, 0);
+  assert.deepEqual(sink.sent, []);
+});
+
 Deno.test("the subscription limit per connection is answered with an error the SDK can match", () => {
   const { feed, connect } = setup();
   const [client, sink] = connect();
