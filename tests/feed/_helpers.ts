@@ -256,3 +256,54 @@ export function applyL4Updates(mirror: Books, texts: readonly string[]): number 
   }
   return updates;
 }
+
+/**
+ * A seeded random market over a {@link BlockMaker}: prices within 60 ticks (1e-2) of a per-coin mid, and random
+ * steps of places, cancels and resizes (a size of 0 now and then), as the feed's fuzz and property tests use.
+ */
+export class RandomMarket {
+  constructor(
+    readonly maker: BlockMaker,
+    readonly random: () => number,
+    /** Coin → mid in ticks of 1e-2. */
+    readonly mids: Readonly<Record<string, number>>,
+  ) {}
+
+  get coins(): string[] {
+    return Object.keys(this.mids);
+  }
+
+  /** A price string on `side` of the coin's mid (5 significant digits at most for mids below 1e5 ticks). */
+  px(coin: Coin, side: "B" | "A"): string {
+    const off = 1 + Math.floor(this.random() * 60);
+    return ((side === "B" ? this.mids[coin] - off : this.mids[coin] + off) / 100).toFixed(2);
+  }
+
+  /** Places `perCoin` random orders on every coin. */
+  fill(perCoin: number): void {
+    for (const coin of this.coins) {
+      for (let i = 0; i < perCoin; i++) this.#place(coin);
+    }
+  }
+
+  /** `n` random changes: a place (always while a coin has fewer than 5 orders), a cancel or a resize. */
+  step(n: number): void {
+    const { maker, random } = this;
+    for (let i = 0; i < n; i++) {
+      const coin = this.coins[Math.floor(random() * this.coins.length)];
+      const mine = [...maker.resting].filter(([, o]) => o.coin === coin);
+      const r = random();
+      if (r < 0.4 || mine.length < 5) this.#place(coin);
+      else if (r < 0.75) maker.cancel(mine[Math.floor(random() * mine.length)][0]);
+      else {
+        const [oid] = mine[Math.floor(random() * mine.length)];
+        maker.resize(oid, random() < 0.2 ? "0.0" : `${1 + Math.floor(random() * 9)}.5`);
+      }
+    }
+  }
+
+  #place(coin: Coin): void {
+    const side = this.random() < 0.5 ? "B" : "A";
+    this.maker.place(coin, side, this.px(coin, side), `${1 + Math.floor(this.random() * 9)}.0`);
+  }
+}

@@ -4,7 +4,7 @@ import type { L2Params } from "../../src/book/mod.ts";
 import { type Client, type ClientSink, Feed } from "../../src/feed/mod.ts";
 import { Metrics } from "../../src/metrics.ts";
 import { rng } from "../_support/rng.ts";
-import { BlockMaker } from "./_helpers.ts";
+import { BlockMaker, RandomMarket } from "./_helpers.ts";
 import { referenceLevelsJson } from "../_support/l2_reference.ts";
 
 class Sink implements ClientSink {
@@ -59,20 +59,9 @@ function runFuzz(seed: number, blocks: number): void {
     return result.diff;
   };
   const coins = ["HYPE", "SOL"];
-  const base: Record<string, number> = { HYPE: 3000, SOL: 15000 };
-  const pxOf = (coin: string, side: "B" | "A") => {
-    // prices around a mid with 1e-2 ticks; 5 significant digits at most
-    const mid = base[coin];
-    const off = 1 + Math.floor(random() * 60);
-    const ticks = side === "B" ? mid - off : mid + off;
-    return (ticks / 100).toFixed(2);
-  };
-  for (const coin of coins) {
-    for (let i = 0; i < 30; i++) {
-      const side = random() < 0.5 ? "B" : "A";
-      maker.place(coin, side, pxOf(coin, side), `${1 + Math.floor(random() * 9)}.0`);
-    }
-  }
+  // prices around a mid with 1e-2 ticks; 5 significant digits at most
+  const market = new RandomMarket(maker, random, { HYPE: 3000, SOL: 15000 });
+  market.fill(30);
   apply();
   feed.reset(books);
   feed.state({ phase: "ready", height: books.height, time: books.time });
@@ -189,21 +178,7 @@ function runFuzz(seed: number, blocks: number): void {
   check("end");
 
   function mutate(): void {
-    const n = 1 + Math.floor(random() * 4);
-    for (let i = 0; i < n; i++) {
-      const coin = coins[Math.floor(random() * coins.length)];
-      const mine = [...maker.resting].filter(([, o]) => o.coin === coin);
-      const r = random();
-      if (r < 0.4 || mine.length < 5) {
-        const side = random() < 0.5 ? "B" : "A";
-        maker.place(coin, side, pxOf(coin, side), `${1 + Math.floor(random() * 9)}.0`);
-      } else if (r < 0.75) {
-        maker.cancel(mine[Math.floor(random() * mine.length)][0]);
-      } else {
-        const [oid] = mine[Math.floor(random() * mine.length)];
-        maker.resize(oid, random() < 0.2 ? "0.0" : `${1 + Math.floor(random() * 9)}.5`);
-      }
-    }
+    market.step(1 + Math.floor(random() * 4));
   }
 }
 

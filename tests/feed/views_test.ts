@@ -4,7 +4,7 @@ import { subscriptionKey, Views, type ViewSubscription } from "../../src/feed/mo
 import type { BlockOutput } from "../../src/link/mod.ts";
 import { big, referenceL2, str } from "../_support/l2_reference.ts";
 import { rng } from "../_support/rng.ts";
-import { applyL4Updates, BlockMaker, sampleBooks, trade } from "./_helpers.ts";
+import { applyL4Updates, BlockMaker, RandomMarket, sampleBooks, trade } from "./_helpers.ts";
 
 /**
  * The views are checked against an independent model: the reference L2 (tests/_support/l2_reference.ts) for
@@ -97,17 +97,8 @@ function runProperty(seed: number, blocks: number): void {
   const books = new Books();
   const maker = new BlockMaker(books);
   const coins = ["HYPE", "SOL", "ETH"];
-  const base: Record<string, number> = { HYPE: 3000, SOL: 15000, ETH: 250_000 };
-  const pxOf = (coin: Coin, side: "B" | "A") => {
-    const off = 1 + Math.floor(random() * 60);
-    return ((side === "B" ? base[coin] - off : base[coin] + off) / 100).toFixed(2);
-  };
-  for (const coin of coins) {
-    for (let i = 0; i < 20; i++) {
-      const side = random() < 0.5 ? "B" : "A";
-      maker.place(coin, side, pxOf(coin, side), `${1 + Math.floor(random() * 9)}.0`);
-    }
-  }
+  const market = new RandomMarket(maker, random, { HYPE: 3000, SOL: 15000, ETH: 250_000 });
+  market.fill(20);
   maker.apply();
   const views = new Views();
   views.serve(books);
@@ -134,20 +125,7 @@ function runProperty(seed: number, blocks: number): void {
         }
       }
     }
-    const n = random() < 0.2 ? 0 : 1 + Math.floor(random() * 4);
-    for (let i = 0; i < n; i++) {
-      const coin = coins[Math.floor(random() * coins.length)];
-      const mine = [...maker.resting].filter(([, o]) => o.coin === coin);
-      const r = random();
-      if (r < 0.4 || mine.length < 5) {
-        const side = random() < 0.5 ? "B" : "A";
-        maker.place(coin, side, pxOf(coin, side), `${1 + Math.floor(random() * 9)}.0`);
-      } else if (r < 0.75) maker.cancel(mine[Math.floor(random() * mine.length)][0]);
-      else {
-        const [oid] = mine[Math.floor(random() * mine.length)];
-        maker.resize(oid, random() < 0.2 ? "0.0" : `${1 + Math.floor(random() * 9)}.5`);
-      }
-    }
+    market.step(random() < 0.2 ? 0 : 1 + Math.floor(random() * 4));
     const diff: BookDiff = maker.apply();
     const output = views.block(books, diff);
     const where = `seed ${seed} block ${b}`;
@@ -187,7 +165,7 @@ function runProperty(seed: number, blocks: number): void {
     // Trades: one message per watched coin that traded, with that coin's trades in order.
     const trades = Array.from({ length: Math.floor(random() * 4) }, () => {
       const coin = coins[Math.floor(random() * coins.length)];
-      return trade(coin, tid++, pxOf(coin, "B"));
+      return trade(coin, tid++, market.px(coin, "B"));
     });
     const traded = byKey(views.trades(trades).queued);
     for (const coin of coins) {
