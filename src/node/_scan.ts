@@ -30,6 +30,7 @@ import {
   OPEN_SQUARE,
   QUOTE,
   skipSpace,
+  SPECIAL,
   stringEnd,
   valueEnd,
 } from "./_walk.ts";
@@ -207,11 +208,18 @@ export class EventLayouts {
             (((slash - 0x01010101) | 0) & ~slash) | x;
           if ((special & 0x80808080) !== 0) break;
         }
-        i = stringEnd(b, j - 1, n);
-        if (i === -1) return this.#differs(k, at);
-        const odd = i < -1;
-        if (odd) i = -2 - i;
-        odds[k] = odd;
+        // The rest of a plain string (its closing quote is usually within the next four bytes).
+        while (j < n && SPECIAL[b[j]] === 0) j++;
+        if (j < n && b[j] === QUOTE) {
+          odds[k] = false;
+          i = j + 1;
+        } else {
+          i = stringEnd(b, j - 1, n);
+          if (i === -1) return this.#differs(k, at);
+          const odd = i < -1;
+          if (odd) i = -2 - i;
+          odds[k] = odd;
+        }
       } else if (c >= 49 && c <= 57) {
         // An integer, unless a fraction or an exponent follows (then the full number grammar).
         odds[k] = false;

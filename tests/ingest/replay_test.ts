@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { compareBooks } from "../../src/book/mod.ts";
 import { replay } from "../../src/ingest/mod.ts";
+import { streamLines } from "../../src/ingest/replay.ts";
 import { FIXTURE_DIR, fixtureTest } from "../_support/fixtures.ts";
 import { FakeNode, loadFixture, Reference } from "./_fake_node.ts";
 
@@ -161,4 +162,38 @@ Deno.test(fixtureTest("replay pushes recorded files through parse, align and app
     assert.equal(output.code, 2);
     assert.match(new TextDecoder().decode(output.stderr), /--data-dir and --snapshot are required/);
   });
+});
+
+Deno.test("the replay reader gives every line whole, whatever the read size", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "hlbook-lines-" });
+  try {
+    // Lines shorter and longer than a read, empty lines, and a last line without its newline.
+    const lines = ["a", "", "bc".repeat(40), "d", "", "", "e".repeat(7), "f".repeat(300), "g", "tail"];
+    const files = [`${dir}/one`, `${dir}/two`];
+    await Deno.writeTextFile(files[0], lines.join("\n"));
+    await Deno.writeTextFile(files[1], lines.slice(2).join("\n") + "\n");
+    const decoder = new TextDecoder();
+    const want = [
+      ...lines.map((text, i) => ({ file: files[0], line: i + 1, text })),
+      ...lines.slice(2).map((text, i) => ({ file: files[1], line: i + 1, text })),
+    ].filter((line) => line.text !== "");
+    for (const readSize of [1, 3, 7, 8, 64, 1 << 20]) {
+      await t.step(`reads of ${readSize} bytes`, async () => {
+        const got = [];
+        for await (const { file, line, bytes } of streamLines(files, readSize)) {
+          got.push({ file, line, text: decoder.decode(bytes) });
+        }
+        assert.deepEqual(got, want);
+      });
+    }
+    await t.step("a reader stopped early leaves no read under way and no file open", async () => {
+      // The test sanitizers fail the step on a pending read or an open file.
+      for await (const { bytes } of streamLines(files, 5)) {
+        assert.equal(decoder.decode(bytes), "a");
+        break;
+      }
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
