@@ -63,7 +63,144 @@ class Layout {
     readonly assignable: boolean,
     /** Slot of each path the scanner asked for, -1 when the path is not a value of this layout. */
     readonly marks: readonly number[],
+    /** The first byte of slot k's value in the event the layout was learned from (its kind). */
+    readonly kinds: readonly number[],
   ) {}
+
+  /** Events matched so far by the generic matcher (the layout is compiled at `COMPILE_AFTER`). */
+  uses = 0;
+  /** The layout's own matcher (see `compileLayout`), once it has been used often enough. */
+  compiled: CompiledMatch | null = null;
+}
+
+/**
+ * A layout's matcher compiled to straight-line code: `(view, b, i, n, k, starts, ends, odds, fail)` matches
+ * from run k as `EventLayouts.#match` does (index past the event, or -2 with the run and its start in `fail`).
+ */
+type CompiledMatch = (
+  view: DataView<ArrayBufferLike>,
+  b: Uint8Array,
+  i: number,
+  n: number,
+  k: number,
+  starts: number[],
+  ends: number[],
+  odds: boolean[],
+  fail: Int32Array,
+) => number;
+
+/** Events a layout matches before it is compiled (layouts seen a few times only are never compiled). */
+const COMPILE_AFTER = 64;
+
+/**
+ * The value at `i` of a layout's slot, walked: the index past it, `oddEnd(index)` for a string holding an
+ * escape or a non-ASCII byte, or -1 when it is not a value this slot takes (a non-empty object is another
+ * layout: a layout's objects are all descended into).
+ */
+export function walkSlot(b: Uint8Array, i: number, n: number): number {
+  const c = b[i];
+  if (c === QUOTE) return stringEnd(b, i, n);
+  if (c >= 49 && c <= 57) {
+    // An integer, unless a fraction or an exponent follows (then the full number grammar).
+    let j = i + 1;
+    while (j < n && b[j] >= 48 && b[j] <= 57) j++;
+    const d = b[j];
+    return d === 46 || d === 101 || d === 69 ? numberEnd(b, i, n) : j;
+  }
+  if (c === 110) return b[i + 1] === 117 && b[i + 2] === 108 && b[i + 3] === 108 && i + 3 < n ? i + 4 : -1;
+  if (c === OPEN_CURLY && b[skipSpace(b, i + 1, n)] !== CLOSE_CURLY) return -1;
+  return valueEnd(b, i, n);
+}
+
+/**
+ * Compiles a layout's matcher. The generated code holds only numbers taken from the runs (their bytes as
+ * doubles or integers, their sizes) and the slots' indexes: the run compares are unrolled with the words as
+ * constants, string slots are walked inline four bytes at a time, every other value goes through `walkSlot`.
+ * It does exactly what the generic loop does (the status fuzz tests run both: a layout is compiled after
+ * `COMPILE_AFTER` events), without its per-slot loads of runs, words and sizes.
+ */
+function compileLayout(layout: Layout): CompiledMatch {
+  const runs = layout.runs;
+  const last = runs.length - 1;
+  const lines: string[] = ["let at = i;", "switch (k) {"];
+  const failAt = (k: number, where: string) => `{ fail[0] = ${k}; fail[1] = ${where}; return -2; }`;
+  for (let k = 0; k <= last; k++) {
+    const run = runs[k];
+    const size = run.length;
+    const view = new DataView(run.buffer, run.byteOffset, run.byteLength);
+    const printable = run.every((c) => c >= 0x20 && c <= 0x7e);
+    const tests: string[] = [];
+    if (size >= 8 && printable) {
+      for (let w = 0; w + 8 <= size; w += 8) {
+        tests.push(`view.getFloat64(i + ${w}, true) !== ${view.getFloat64(w, true)}`);
+      }
+      if (size % 8 !== 0) {
+        tests.push(`view.getFloat64(i + ${size - 8}, true) !== ${view.getFloat64(size - 8, true)}`);
+      }
+    } else if (size >= 4 && size < 8) {
+      tests.push(`view.getInt32(i, true) !== ${view.getInt32(0, true)}`);
+      tests.push(`view.getInt32(i + ${size - 4}, true) !== ${view.getInt32(size - 4, true)}`);
+    } else {
+      for (let j = 0; j < size; j++) tests.push(`b[i + ${j}] !== ${run[j]}`);
+    }
+    lines.push(`case ${k}:`, "at = i;", `if (i + ${size} > n) ${failAt(k, "i")}`);
+    if (tests.length > 0) lines.push(`if (${tests.join(" || ")}) ${failAt(k, "i")}`);
+    lines.push(`i += ${size};`);
+    if (k === last) {
+      lines.push("return i;");
+      break;
+    }
+    lines.push(`starts[${k}] = i;`);
+    const walked = [
+      "{",
+      "const e = walk(b, i, n);",
+      `if (e === -1) ${failAt(k, "at")}`,
+      `odds[${k}] = e < -1;`,
+      "i = e < -1 ? -2 - e : e;",
+      "}",
+    ].join(" ");
+    const kind = layout.kinds[k];
+    if (kind === QUOTE) {
+      // Eight bytes at a time while none is a control, a quote, a backslash or non-ASCII, then byte by byte.
+      const special = (x: string) =>
+        `((((${x} - 0x20202020) | 0) | (((${x} ^ 0x22222222) - 0x01010101) & ~(${x} ^ 0x22222222)) | ` +
+        `(((${x} ^ 0x5c5c5c5c) - 0x01010101) & ~(${x} ^ 0x5c5c5c5c)) | ${x}) & 0x80808080)`;
+      lines.push(
+        "if (b[i] === 34) {",
+        "let j = i + 1;",
+        "for (; j + 8 <= n; j += 8) {",
+        "const x = view.getInt32(j, true);",
+        "const y = view.getInt32(j + 4, true);",
+        `if ((${special("x")} | ${special("y")}) !== 0) break;`,
+        "}",
+        "while (j < n && SPECIAL[b[j]] === 0) j++;",
+        `if (j < n && b[j] === 34) { odds[${k}] = false; i = j + 1; }`,
+        `else ${walked}`,
+        `} else ${walked}`,
+      );
+    } else if (kind >= 49 && kind <= 57) {
+      // An integer (a fraction or an exponent after it: walked in full).
+      lines.push(
+        "{",
+        "let j = i;",
+        "while (j < n && b[j] >= 48 && b[j] <= 57) j++;",
+        "const d = b[j];",
+        `if (j > i && b[i] !== 48 && d !== 46 && d !== 101 && d !== 69) { odds[${k}] = false; i = j; }`,
+        `else ${walked}`,
+        "}",
+      );
+    } else if (kind === 110 || kind === 116 || kind === 102 || kind === OPEN_SQUARE) {
+      // The literal (or `[]`) the layout was learned with, compared whole; anything else walked.
+      const text = kind === 110 ? "null" : kind === 116 ? "true" : kind === 102 ? "false" : "[]";
+      const tests = [`i + ${text.length} <= n`];
+      for (let j = 0; j < text.length; j++) tests.push(`b[i + ${j}] === ${text.charCodeAt(j)}`);
+      lines.push(`if (${tests.join(" && ")}) { odds[${k}] = false; i += ${text.length}; }`, `else ${walked}`);
+    } else lines.push(walked);
+    lines.push(`ends[${k}] = i;`);
+  }
+  lines.push("}", "return -2;");
+  const body = `return function match(view, b, i, n, k, starts, ends, odds, fail) {\n${lines.join("\n")}\n};`;
+  return new Function("SPECIAL", "walk", body)(SPECIAL, walkSlot) as CompiledMatch;
 }
 
 function wordsOf(run: Uint8Array): Float64Array {
@@ -116,6 +253,7 @@ export class EventLayouts {
   /** Where the last `#match` found a run that differs: run index and byte index. */
   #failRun = 0;
   #failAt = 0;
+  readonly #fail = new Int32Array(2);
   readonly #stack: Json[] = [];
 
   /** `paths`: members whose slots the caller reads (`["order", "coin"]`: `coin` of the `order` object). */
@@ -175,6 +313,16 @@ export class EventLayouts {
    * differs or the value after it is not valid JSON (`#failRun`/`#failAt` say which run and where it starts).
    */
   #match(layout: Layout, b: Uint8Array, i: number, n: number, k: number): number {
+    const compiled = layout.compiled;
+    if (compiled !== null) {
+      const end = compiled(this.#view, b, i, n, k, this.slotStart, this.slotEnd, this.slotOdd, this.#fail);
+      if (end === -2) {
+        this.#failRun = this.#fail[0];
+        this.#failAt = this.#fail[1];
+      }
+      return end;
+    }
+    if (++layout.uses === COMPILE_AFTER) layout.compiled = compileLayout(layout);
     const runs = layout.runs;
     const words = layout.words;
     const last = runs.length - 1;
@@ -220,27 +368,9 @@ export class EventLayouts {
           if (odd) i = -2 - i;
           odds[k] = odd;
         }
-      } else if (c >= 49 && c <= 57) {
-        // An integer, unless a fraction or an exponent follows (then the full number grammar).
-        odds[k] = false;
-        let j = i + 1;
-        while (j < n && b[j] >= 48 && b[j] <= 57) j++;
-        const d = b[j];
-        i = d === 46 || d === 101 || d === 69 ? numberEnd(b, i, n) : j;
-        if (i < 0) return this.#differs(k, at);
-      } else if (c === 102) {
-        odds[k] = false;
-        if (b[i + 1] !== 97 || b[i + 2] !== 108 || b[i + 3] !== 115 || b[i + 4] !== 101 || i + 4 >= n) {
-          return this.#differs(k, at);
-        }
-        i += 5;
       } else {
-        // A layout's objects are all descended into: an object here is another layout (remove vs new).
-        if (c === OPEN_CURLY && b[skipSpace(b, i + 1, n)] !== CLOSE_CURLY) return this.#differs(k, at);
         odds[k] = false;
-        i = c === 110
-          ? (b[i + 1] === 117 && b[i + 2] === 108 && b[i + 3] === 108 && i + 3 < n ? i + 4 : -1)
-          : valueEnd(b, i, n);
+        i = walkSlot(b, i, n);
         // Not a value here (perhaps spaces where the layout has none): another layout or the full walk decides.
         if (i < 0) return this.#differs(k, at);
       }
@@ -289,6 +419,7 @@ export class EventLayouts {
       learning.opens,
       learning.assignable,
       marks,
+      learning.keys.map((_, k) => b[this.slotStart[k]]),
     );
     if (this.#layouts.length === MAX_LAYOUTS) this.#layouts.shift();
     this.#layouts.push(layout);

@@ -160,6 +160,88 @@ Deno.test("the status fast path agrees with JSON.parse and the validator on simu
       for (const [i, text] of odd.entries()) check(scanner, encoder.encode(text), `odd line ${i}`);
     },
   );
+  await t.step("any value in an event of a compiled layout: same events or the same error", () => {
+    // More events of one layout than the scanner needs to compile it, then one event whose value at one
+    // member is replaced by text that is valid JSON of another kind, or almost valid JSON.
+    const variants = [
+      "0",
+      "7",
+      "0123",
+      "-1",
+      "-0",
+      "1.5",
+      "1.",
+      "1e5",
+      "1E+2",
+      "12a",
+      "-",
+      "--1",
+      "2 ",
+      " 3",
+      '""',
+      '"x"',
+      '"0x4f23"',
+      '"a\\u0041"',
+      '"\\x"',
+      '"\u00e9"',
+      '"\u0001"',
+      '"\\"',
+      '"unclosed',
+      '"a"b"',
+      "null",
+      "nul",
+      "nulll",
+      "true",
+      "truex",
+      "false",
+      "fals",
+      "[]",
+      "[ ]",
+      "[1,2]",
+      "[",
+      "{}",
+      "{ }",
+      '{"a":1}',
+      "{",
+      '"81308.0"',
+      '"0.00033"',
+      '"1e3"',
+      '"B"',
+      '"A"',
+      '"Ioc"',
+      '"Gtc"',
+      '"open"',
+      '"triggered"',
+      '"filled"',
+      "1778002753024",
+      "9007199254740993",
+    ];
+    const paths = [
+      ...Object.keys(OPEN_STATUS).filter((key) => key !== "order").map((key) => [key]),
+      ...Object.keys(OPEN_STATUS.order).map((key) => ["order", key]),
+    ];
+    const bases = [OPEN_STATUS, { ...OPEN_STATUS, status: "canceled" }];
+    const scanner = new StatusScanner();
+    const random = rng(99);
+    let rounds = 0;
+    for (const base of bases) {
+      const plain = JSON.stringify(base);
+      for (const path of paths) {
+        const marked = structuredClone(base) as unknown as Record<string, Record<string, unknown>>;
+        if (path.length === 1) (marked as Record<string, unknown>)[path[0]] = "@@value@@";
+        else marked[path[0]][path[1]] = "@@value@@";
+        const template = JSON.stringify(marked);
+        for (const variant of variants) {
+          const odd = template.replace('"@@value@@"', variant);
+          const before = 10 + Math.floor(random() * 80); // before and after the layout is compiled
+          const events = [...Array(before).fill(plain), odd, plain, plain];
+          check(scanner, encoder.encode(`${HEADER}${events.join(",")}]}`), `${path.join(".")} = ${variant}`);
+          rounds++;
+        }
+      }
+    }
+    assert.equal(rounds, bases.length * paths.length * variants.length);
+  });
   await t.step("inserting statuses of several layouts in one line are built as JSON.parse gives them", () => {
     const open = OPEN_STATUS;
     const variants = [
