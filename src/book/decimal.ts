@@ -32,28 +32,32 @@ export interface Sz {
 let parsedInt = 0;
 let parsedFrac = 0;
 
-/** Parses `digits[.digits]` into parsedInt/parsedFrac; false when malformed, > 8 non-zero decimals, or too big. */
-function parseParts(s: string, maxInt: number): boolean {
-  const len = s.length;
-  if (len === 0) return false;
-  let i = 0;
+/**
+ * Parses `digits[.digits]`, the characters `start..end` of a string or the bytes of a byte array (a JSON
+ * string's contents, for readers that never decode it: the same rules for both), into parsedInt/parsedFrac;
+ * false when malformed, > 8 non-zero decimals, or too big.
+ */
+function parseParts(s: string | Uint8Array, start: number, end: number, maxInt: number): boolean {
+  if (start >= end) return false;
+  const text = typeof s === "string";
+  let i = start;
   let int = 0;
-  let c = s.charCodeAt(0);
+  let c = text ? (s as string).charCodeAt(i) : (s as Uint8Array)[i];
   if (c < 48 || c > 57) return false;
-  while (i < len) {
-    c = s.charCodeAt(i);
+  while (i < end) {
+    c = text ? (s as string).charCodeAt(i) : (s as Uint8Array)[i];
     if (c < 48 || c > 57) break;
     int = int * 10 + (c - 48);
     if (int > maxInt) return false;
     i++;
   }
   let frac = 0;
-  if (i < len) {
-    if (c !== 46 || i + 1 === len) return false; // "."
+  if (i < end) {
+    if (c !== 46 || i + 1 === end) return false; // "."
     i++;
     let nd = 0;
-    while (i < len) {
-      c = s.charCodeAt(i);
+    while (i < end) {
+      c = text ? (s as string).charCodeAt(i) : (s as Uint8Array)[i];
       if (c < 48 || c > 57) return false;
       if (nd < 8) frac = frac * 10 + (c - 48);
       else if (c !== 48) return false; // a non-zero 9th decimal cannot be represented
@@ -69,49 +73,15 @@ function parseParts(s: string, maxInt: number): boolean {
 
 /** A price string as 1e-8 units, or NaN when it is not a plain non-negative decimal with ≤ 8 decimals. */
 export function parsePx(s: string): number {
-  if (typeof s !== "string" || !parseParts(s, MAX_PX_INT)) return NaN;
+  if (typeof s !== "string" || !parseParts(s, 0, s.length, MAX_PX_INT)) return NaN;
   return parsedInt * SCALE + parsedFrac;
 }
 
 /** Parses a size string into `out`; false (out untouched) when it is not a plain decimal with ≤ 8 decimals. */
 export function parseSzInto(s: string, out: Sz): boolean {
-  if (typeof s !== "string" || !parseParts(s, MAX_SZ_INT)) return false;
+  if (typeof s !== "string" || !parseParts(s, 0, s.length, MAX_SZ_INT)) return false;
   out.int = parsedInt;
   out.frac = parsedFrac;
-  return true;
-}
-
-/** `parseParts` over the bytes `b[start..end)` (ASCII digits and a dot), same rules. */
-function parsePartsOfBytes(b: Uint8Array, start: number, end: number, maxInt: number): boolean {
-  if (start >= end) return false;
-  let i = start;
-  let int = 0;
-  let c = b[i];
-  if (c < 48 || c > 57) return false;
-  while (i < end) {
-    c = b[i];
-    if (c < 48 || c > 57) break;
-    int = int * 10 + (c - 48);
-    if (int > maxInt) return false;
-    i++;
-  }
-  let frac = 0;
-  if (i < end) {
-    if (c !== 46 || i + 1 === end) return false; // "."
-    i++;
-    let nd = 0;
-    while (i < end) {
-      c = b[i];
-      if (c < 48 || c > 57) return false;
-      if (nd < 8) frac = frac * 10 + (c - 48);
-      else if (c !== 48) return false;
-      nd++;
-      i++;
-    }
-    if (nd < 8) frac *= POW10[8 - nd];
-  }
-  parsedInt = int;
-  parsedFrac = frac;
   return true;
 }
 
@@ -120,7 +90,7 @@ function parsePartsOfBytes(b: Uint8Array, start: number, end: number, maxInt: nu
  * never decode it: true exactly when `parseSzInto` of that text is, with the same result.
  */
 export function parseSzBytesInto(b: Uint8Array, start: number, end: number, out: Sz): boolean {
-  if (!parsePartsOfBytes(b, start, end, MAX_SZ_INT)) return false;
+  if (!parseParts(b, start, end, MAX_SZ_INT)) return false;
   out.int = parsedInt;
   out.frac = parsedFrac;
   return true;
