@@ -71,7 +71,14 @@ class Layout {
   uses = 0;
   /** The layout's own matcher (see `compileLayout`), once it has been used often enough. */
   compiled: CompiledMatch | null = null;
+  /** Events built so far by the generic builder (the builder is compiled at `COMPILE_AFTER`). */
+  builds = 0;
+  /** The layout's own builder (see `compileBuilder`), once it has built often enough. */
+  builder: CompiledBuild | null = null;
 }
+
+/** A layout's builder compiled to one object literal: `(b, starts, ends, odds)` → the event last matched. */
+type CompiledBuild = (b: Uint8Array, starts: number[], ends: number[], odds: boolean[]) => Json;
 
 /**
  * A layout's matcher compiled to straight-line code: `(view, b, i, n, k, starts, ends, odds, fail)` matches
@@ -201,6 +208,34 @@ function compileLayout(layout: Layout): CompiledMatch {
   lines.push("}", "return -2;");
   const body = `return function match(view, b, i, n, k, starts, ends, odds, fail) {\n${lines.join("\n")}\n};`;
   return new Function("SPECIAL", "walk", body)(SPECIAL, walkSlot) as CompiledMatch;
+}
+
+/**
+ * Compiles a layout's builder: one nested object literal with the layout's member names in its order, each
+ * value read from its slot by `valueAt`. V8 makes such a literal from a prepared shape in one step, where the
+ * generic builder's stores by computed name (a different name at each store) cost ~50 ns each. A literal
+ * keeps the members in the order written and gives a repeated name the last value at its first place, as
+ * `JSON.parse` does; layouts with a `__proto__` member never get here (a literal would set the prototype).
+ */
+function compileBuilder(layout: Layout): CompiledBuild {
+  const keys = layout.keys;
+  let code = "{";
+  let depth = 0;
+  let first = true;
+  for (let k = 0; k < keys.length; k++) {
+    for (let m = 0; m < layout.pops[k]; m++, depth--) code += "}";
+    if (layout.pops[k] > 0) first = false;
+    for (const name of layout.opens[k] ?? []) {
+      code += `${first ? "" : ","}${JSON.stringify(name)}:{`;
+      depth++;
+      first = true;
+    }
+    code += `${first ? "" : ","}${JSON.stringify(keys[k])}:value(b, starts[${k}], ends[${k}], odds[${k}])`;
+    first = false;
+  }
+  code += "}".repeat(depth + 1);
+  const body = `return function build(b, starts, ends, odds) {\nreturn ${code};\n};`;
+  return new Function("value", body)(valueAt) as CompiledBuild;
 }
 
 function wordsOf(run: Uint8Array): Float64Array {
@@ -481,13 +516,16 @@ export class EventLayouts {
   build(b: Uint8Array, start: number, end: number): Json {
     const layout = this.layout as Layout;
     if (!layout.assignable) return JSON.parse(UTF8.decode(b.subarray(start, end)));
-    // The layout's objects, made once from the first event: copies of them have all members in place, so
-    // the stores below neither add members nor grow the objects.
-    return this.#objects(b, null)[0];
+    let builder = layout.builder;
+    if (builder === null) {
+      if (++layout.builds < COMPILE_AFTER) return this.#objects(b);
+      builder = layout.builder = compileBuilder(layout);
+    }
+    return builder(b, this.slotStart, this.slotEnd, this.slotOdd);
   }
 
-  /** The objects of the event last walked, outermost first; copies of `templates` when given. */
-  #objects(b: Uint8Array, templates: readonly Json[] | null): Json[] {
+  /** The event last walked, built member by member (the layout's first events, before its builder is compiled). */
+  #objects(b: Uint8Array): Json {
     const layout = this.layout as Layout;
     const keys = layout.keys;
     const pops = layout.pops;
@@ -496,9 +534,7 @@ export class EventLayouts {
     const ends = this.slotEnd;
     const odds = this.slotOdd;
     const stack = this.#stack;
-    const root: Json = templates === null ? {} : { ...templates[0] };
-    const made = templates === null ? [root] : null;
-    let next = 1;
+    const root: Json = {};
     stack[0] = root;
     let top = 0;
     for (let k = 0; k < keys.length; k++) {
@@ -506,15 +542,14 @@ export class EventLayouts {
       const open = opens[k];
       if (open !== null) {
         for (let m = 0; m < open.length; m++) {
-          const inner: Json = templates === null ? {} : { ...templates[next++] };
-          made?.push(inner);
+          const inner: Json = {};
           stack[top][open[m]] = inner;
           stack[++top] = inner;
         }
       }
       stack[top][keys[k]] = valueAt(b, starts[k], ends[k], odds[k]);
     }
-    return made ?? [root];
+    return root;
   }
 }
 
