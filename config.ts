@@ -62,6 +62,20 @@ export interface Config {
   readonly authTokenFile: string;
   /** Milliseconds a request body may take to arrive. */
   readonly handshakeTimeout: number;
+  /** `all`: one machine; `core`/`edge`: the two halves of a NATS deployment (docs/scale-out.md). */
+  readonly role: "all" | "core" | "edge";
+  /** NATS server URLs (one deployment, a cluster's members); required by `core` and `edge`. */
+  readonly nats: readonly string[];
+  /** NATS credentials file (JWT + nkey seed); "" = none. Never log it. */
+  readonly natsCreds: string;
+  /** NATS user, password and token; "" = none. Never log them. */
+  readonly natsUser: string;
+  readonly natsPassword: string;
+  readonly natsToken: string;
+  /** Milliseconds the stream keeps block outputs (also how far back a client can resume). */
+  readonly streamMaxAge: number;
+  /** Bytes the stream may hold. */
+  readonly streamMaxBytes: number;
 }
 
 /** Log levels accepted by `--log-level`. */
@@ -91,7 +105,9 @@ type Kind =
   | "enum"
   | "header"
   | "secret"
-  | "file";
+  | "credential"
+  | "file"
+  | "urls";
 
 interface FlagSpec {
   readonly name: string;
@@ -108,6 +124,8 @@ interface FlagSpec {
   readonly max?: number;
   /** Paths: must be absolute. */
   readonly absolute?: boolean;
+  /** The flag may be given more than once (its values are joined with commas). */
+  readonly multiple?: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -395,6 +413,72 @@ const FLAGS: readonly FlagSpec[] = [
     help: "seconds a POST /info request body may take to arrive before the connection is closed",
     default: () => "5",
   },
+  {
+    name: "role",
+    key: "role",
+    kind: "enum",
+    choices: ["all", "core", "edge"],
+    help:
+      "all: everything on this machine; core: ingest and books, publishing to --nats; edge: client sockets fed from --nats",
+    default: () => "all",
+  },
+  {
+    name: "nats",
+    defaultText: "none",
+    key: "nats",
+    kind: "urls",
+    multiple: true,
+    help: "NATS server URL for --role core/edge (repeat the flag or separate with commas for a cluster)",
+    default: () => "",
+  },
+  {
+    name: "nats-creds",
+    defaultText: "none",
+    key: "natsCreds",
+    kind: "file",
+    help: "NATS credentials file (.creds)",
+    default: () => "",
+  },
+  {
+    name: "nats-user",
+    defaultText: "none",
+    key: "natsUser",
+    kind: "credential",
+    help: "NATS user name (with --nats-password)",
+    default: () => "",
+  },
+  {
+    name: "nats-password",
+    defaultText: "none",
+    key: "natsPassword",
+    kind: "credential",
+    help: "NATS password (better set by its environment variable)",
+    default: () => "",
+  },
+  {
+    name: "nats-token",
+    defaultText: "none",
+    key: "natsToken",
+    kind: "credential",
+    help: "NATS token (better set by its environment variable)",
+    default: () => "",
+  },
+  {
+    name: "stream-max-age",
+    key: "streamMaxAge",
+    kind: "duration",
+    min: 1,
+    help: "seconds the core's NATS stream keeps block outputs (how far back a client can resume)",
+    default: () => "3600",
+  },
+  {
+    name: "stream-max-bytes",
+    key: "streamMaxBytes",
+    kind: "bytes",
+    min: 1024 * 1024,
+    help: "bytes the core's NATS stream may hold (oldest dropped first)",
+    default: () => "4GiB",
+  },
 ];
 
 /** `--port` → `HLBOOK_PORT`. */
@@ -406,7 +490,7 @@ function fail(flag: string, raw: string, allowed: string): never {
   throw new ConfigError(`--${flag} must be ${allowed}, got ${JSON.stringify(raw)}`);
 }
 
-function convert(spec: FlagSpec, raw: string): string | number | boolean {
+function convert(spec: FlagSpec, raw: string): string | number | boolean | string[] {
   const flag = spec.name;
   switch (spec.kind) {
     case "string":
@@ -475,8 +559,21 @@ function convert(spec: FlagSpec, raw: string): string | number | boolean {
         );
       }
       return raw;
+    case "credential":
+      // Never echoed: a credential with a typo is still a credential.
+      if (/[\r\n]/.test(raw)) throw new ConfigError(`--${flag} must be one line`);
+      return raw;
     case "file":
       return raw;
+    case "urls": {
+      const urls = raw.split(",").map((url) => url.trim()).filter((url) => url !== "");
+      for (const url of urls) {
+        if (!/^(nats|tls|ws|wss):\/\/[^\s/]+/.test(url) && !/^[^\s/:]+:\d+$/.test(url)) {
+          fail(flag, url, "a NATS URL such as nats://host:4222 (or host:port)");
+        }
+      }
+      return urls;
+    }
   }
 }
 
@@ -542,11 +639,14 @@ export function helpText(env: Env = {}): string {
  * Throws {@link ConfigError} with a one-line message on any invalid flag, value or variable.
  */
 export function parseConfig(args: readonly string[], env: Env = {}): ConfigResult {
-  const options: Record<string, { type: "string" | "boolean" }> = {
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {
     help: { type: "boolean" },
     version: { type: "boolean" },
   };
-  for (const spec of FLAGS) options[spec.name] = { type: spec.kind === "bool" ? "boolean" : "string" };
+  for (const spec of FLAGS) {
+    options[spec.name] = { type: spec.kind === "bool" ? "boolean" : "string" };
+    if (spec.multiple) options[spec.name].multiple = true;
+  }
   let parsed;
   try {
     parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: false });
@@ -567,14 +667,14 @@ export function parseConfig(args: readonly string[], env: Env = {}): ConfigResul
     if (flag && /missing/.test(text)) throw new ConfigError(`${flag} needs a value; see --help`);
     throw new ConfigError(text.split("\n")[0]);
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
   if (values.help) return { kind: "help", text: helpText(env) };
   if (values.version) return { kind: "version", text: `hlbook ${VERSION}` };
   const config: Record<string, unknown> = {};
   for (const spec of FLAGS) {
     const fromFlag = values[spec.name];
     let raw: string;
-    if (fromFlag !== undefined) raw = String(fromFlag);
+    if (fromFlag !== undefined) raw = Array.isArray(fromFlag) ? fromFlag.join(",") : String(fromFlag);
     else if (env[envName(spec.name)] !== undefined) {
       raw = env[envName(spec.name)] as string;
       try {
@@ -588,6 +688,14 @@ export function parseConfig(args: readonly string[], env: Env = {}): ConfigResul
   }
   if (config.authToken !== "" && config.authTokenFile !== "") {
     throw new ConfigError("--auth-token and --auth-token-file both given: set only one");
+  }
+  if (config.role !== "all" && (config.nats as string[]).length === 0) {
+    throw new ConfigError(
+      `--role ${config.role} needs --nats URL (the NATS server the core and edges share)`,
+    );
+  }
+  if ((config.natsUser === "") !== (config.natsPassword === "")) {
+    throw new ConfigError("--nats-user and --nats-password go together: set both or neither");
   }
   return { kind: "run", config: Object.freeze(config) as unknown as Config };
 }

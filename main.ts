@@ -16,6 +16,7 @@ import {
   startServer,
 } from "./src/server/mod.ts";
 import { backfillFills, type Ingest, type IngestState, startIngest } from "./src/ingest/mod.ts";
+import { runRole } from "./src/scaleout/roles.ts";
 
 async function main(): Promise<number> {
   let result;
@@ -44,6 +45,7 @@ async function main(): Promise<number> {
   await setupLogging(config.logLevel, config.logFormat);
   const log = logger("main");
   const metrics = new Metrics();
+  if (config.role !== "all") return await runRole(config, metrics, auth.token);
   const feed = new Feed({
     metrics,
     streams: {

@@ -94,6 +94,16 @@ Deno.test("config", async (t) => {
       "--trust-proxy=X-Forwarded-For",
       "--auth-token=0123456789abcdef",
       "--handshake-timeout=2",
+      "--role=edge",
+      "--nats=nats://a:4222,nats://b:4222",
+      "--nats",
+      "tls://c:4222",
+      "--nats-creds=/n.creds",
+      "--nats-user=u",
+      "--nats-password=p w",
+      "--nats-token=t",
+      "--stream-max-age=60",
+      "--stream-max-bytes=1GiB",
     ]);
     assert.deepEqual({ ...config }, {
       address: "0.0.0.0",
@@ -131,7 +141,24 @@ Deno.test("config", async (t) => {
       authToken: "0123456789abcdef",
       authTokenFile: "",
       handshakeTimeout: 2000,
+      role: "edge",
+      nats: ["nats://a:4222", "nats://b:4222", "tls://c:4222"],
+      natsCreds: "/n.creds",
+      natsUser: "u",
+      natsPassword: "p w",
+      natsToken: "t",
+      streamMaxAge: 60_000,
+      streamMaxBytes: 1024 ** 3,
     });
+  });
+
+  await t.step("the NATS roles need a server, and a bad NATS credential is never echoed", () => {
+    rejects(["--role=core"], /^--role core needs --nats URL/);
+    rejects(["--role=edge", "--nats=http://x"], /^--nats must be a NATS URL such as nats:\/\/host:4222/);
+    rejects(["--nats-user=u", "--nats=nats://x:1"], /--nats-user and --nats-password go together/);
+    rejects(["--nats-password=a\nsecret"], /^--nats-password must be one line$/);
+    assert.deepEqual(run(["--role=core"], { HLBOOK_NATS: "nats://x:1" }).nats, ["nats://x:1"]);
+    assert.equal(run([]).role, "all");
   });
 
   await t.step("auth and proxy flags are checked, and a bad token is never echoed", () => {

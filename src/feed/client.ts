@@ -162,15 +162,16 @@ export class Delivery {
   }
 
   /**
-   * The l4Book snapshot of request `id` at `height` is ready (null: there is none): sent, then the Updates
-   * queued behind it that are newer — unless the client left, unsubscribed or waits for another one.
+   * The l4Book snapshot of request `id` at `height` is ready (null: there is none): sent (with whatever else
+   * comes before the Updates, e.g. a resume's replay), then the Updates queued behind it that are newer —
+   * unless the client left, unsubscribed or waits for another one.
    */
-  l4Ready(client: Client, key: string, id: number, text: string | null, height: number): void {
+  l4Ready(client: Client, key: string, id: number, texts: readonly string[] | null, height: number): void {
     const wait = client.l4Waiting?.get(key);
     if (client.closed || wait === undefined || wait.id !== id) return;
     client.l4Waiting?.delete(key);
-    if (text === null) return;
-    this.deliverL4Snapshot(client, text);
+    if (texts === null) return;
+    for (const text of texts) this.deliverL4Snapshot(client, text);
     for (const update of wait.queued) if (update.height > height) this.deliver(client, update.text, null);
   }
 

@@ -300,11 +300,14 @@ export class Edge {
         if (reply.texts === null) {
           this.#delivery.stopWaitingL4(client, reply.key);
           this.#delivery.deliver(client, statusMessage(this.#phase, this.#height, this.#time), null);
-        } else this.#delivery.l4Ready(client, reply.key, reply.id, text, reply.height);
+        } else {
+          const texts = reply.resume ? reply.texts : text === null ? null : [text];
+          this.#delivery.l4Ready(client, reply.key, reply.id, texts, reply.height);
+        }
       }
       return;
     }
-    const key = isUserSubscription(sub) ? null : reply.key;
+    const key = isUserSubscription(sub) || reply.resume ? null : reply.key;
     for (const client of view.subscribers) {
       if (client.awaiting?.get(reply.key) !== reply.id) continue;
       client.awaiting.delete(reply.key);

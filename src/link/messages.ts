@@ -64,6 +64,12 @@ export interface SnapshotReply {
   readonly key: string;
   readonly height: number;
   readonly texts: readonly string[] | null;
+  /**
+   * The texts are to be sent as they are, in order, never conflated: a resume's replay of the view's messages
+   * after the client's height (and any notice), not a first message. l4Book Updates queued meanwhile follow
+   * when newer than `height`. Absent for ordinary snapshots.
+   */
+  readonly resume?: boolean;
 }
 
 /** Outcome of an info request: serialised `data` object or an error with an HTTP status. */

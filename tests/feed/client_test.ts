@@ -62,9 +62,9 @@ Deno.test("l4Book Updates newer than the awaited snapshot wait behind it; older 
   delivery.waitL4(client, "l4", "BTC", 2);
   delivery.deliverL4Update(client, "l4", "u11", 11);
   delivery.deliverL4Update(client, "l4", "u12", 12);
-  delivery.l4Ready(client, "l4", 1, "old snapshot", 9);
+  delivery.l4Ready(client, "l4", 1, ["old snapshot"], 9);
   assert.deepEqual(sink.sent, [], "the first wait was superseded");
-  delivery.l4Ready(client, "l4", 2, "snapshot at 11", 11);
+  delivery.l4Ready(client, "l4", 2, ["snapshot at 11"], 11);
   assert.deepEqual(sink.sent, ["snapshot at 11", "u12"], "u11 is in the snapshot already");
   delivery.deliverL4Update(client, "l4", "u13", 13);
   assert.deepEqual(sink.sent, ["snapshot at 11", "u12", "u13"], "no longer waiting");

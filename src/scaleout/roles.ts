@@ -1,0 +1,280 @@
+/**
+ * `--role core` and `--role edge` (docs/scale-out.md): the two halves of a NATS deployment as processes.
+ *
+ * - core: ingest, books and views from the node's files, published to NATS; no client sockets, only `/health`
+ *   and `/metrics` on `--port` (ready while the book is served and this core holds the core lock).
+ * - edge: the WebSocket server of `--role all` fed over NATS; no data dir, no node.
+ *
+ * Both connect with reconnects forever: an outage is logged, counted, reported by `/health`, and the process
+ * carries on. Credentials come from the config and never reach a log line.
+ *
+ * @module
+ */
+import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
+import {
+  credsAuthenticator,
+  tokenAuthenticator,
+  usernamePasswordAuthenticator,
+} from "@nats-io/transport-node";
+import type { Config } from "../../config.ts";
+import { VERSION } from "../../config.ts";
+import { logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { Core } from "../feed/mod.ts";
+import type { Feed } from "../feed/mod.ts";
+import { ListenError, type Server, startServer } from "../server/mod.ts";
+import { backfillFills, type Ingest, startIngest } from "../ingest/mod.ts";
+import { NatsCoreLink } from "./core_link.ts";
+import { NatsEdge } from "./edge_link.ts";
+
+const log = logger("scaleout");
+
+/** What a role needs from main: its config, metrics, and a promise that resolves on SIGINT/SIGTERM. */
+export interface RoleContext {
+  readonly config: Config;
+  readonly metrics: Metrics;
+  readonly stopped: Promise<void>;
+}
+
+/** Connection options of a config: servers, reconnect forever, credentials (never logged). */
+export async function natsOptions(config: Config, name: string): Promise<ConnectionOptions> {
+  const authenticator = [];
+  if (config.natsCreds !== "") authenticator.push(credsAuthenticator(await Deno.readFile(config.natsCreds)));
+  if (config.natsUser !== "") {
+    authenticator.push(usernamePasswordAuthenticator(config.natsUser, config.natsPassword));
+  }
+  if (config.natsToken !== "") authenticator.push(tokenAuthenticator(config.natsToken));
+  return {
+    servers: [...config.nats],
+    name,
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: true,
+    ...(authenticator.length > 0 ? { authenticator } : {}),
+  };
+}
+
+/** The servers as logged: no user info, even if a URL carried some. */
+function serversText(config: Config): string {
+  return config.nats.map((url) => url.replace(/\/\/[^@/]*@/, "//")).join(",");
+}
+
+async function connectNats(config: Config, name: string): Promise<NatsConnection> {
+  const nc = await connect(await natsOptions(config, name));
+  log.info("connected to NATS {servers} as {name}", { servers: serversText(config), name });
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect") log.warn("NATS connection lost: reconnecting", {});
+      else if (status.type === "reconnect") log.info("NATS connection back", {});
+    }
+  })().catch(() => {});
+  return nc;
+}
+
+/** A short id for this process in locks and leases. */
+function processId(role: string): string {
+  return `${role}-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Runs `--role core` or `--role edge` until SIGINT or SIGTERM; returns the exit code. Failing to reach NATS at
+ * start is not fatal: the connection is retried until it succeeds or the process is stopped.
+ */
+export async function runRole(config: Config, metrics: Metrics, authToken: string): Promise<number> {
+  const stopped = Promise.withResolvers<void>();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      log.info("{signal} received: shutting down", { signal });
+      stopped.resolve();
+    });
+  }
+  const context = { config, metrics, stopped: stopped.promise };
+  return config.role === "core" ? await runCore(context) : await runEdge(context, authToken);
+}
+
+/** Runs `--role core` until `stopped`; returns the exit code. */
+export async function runCore(context: RoleContext): Promise<number> {
+  const { config, metrics } = context;
+  const id = processId("core");
+  const nc = await connectNats(config, id);
+  const link = new NatsCoreLink({
+    nc,
+    id,
+    metrics,
+    retention: { maxAgeMs: config.streamMaxAge, maxBytes: config.streamMaxBytes },
+  });
+  const core = new Core({
+    metrics,
+    emit: link.emit,
+    streams: {
+      historyMs: config.historyHours * 3600_000,
+      fillsPerUser: config.fillsPerUser,
+      maxFills: config.maxFills,
+      tradesPerCoin: 100,
+      candlesKept: config.candlesKept,
+    },
+  });
+  await link.start(core);
+
+  let ingest: Ingest | null = null;
+  let http: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    http = serveHealth(config, metrics, () => {
+      const status = core.status();
+      const reason = !link.publishing
+        ? "not publishing: another core holds the lock, or NATS is away"
+        : ingest?.reason ?? null;
+      const ready = status.live && status.phase === "ready" && reason === null;
+      return {
+        ready,
+        stale: status.phase === "stale",
+        phase: status.phase,
+        reason,
+        height: status.height,
+        blockTime: status.time > 0 ? status.time : null,
+        lagMs: status.time > 0 ? Date.now() - status.time : null,
+        role: "core",
+        publishing: link.publishing,
+        clients: 0,
+        subscriptions: 0,
+        version: VERSION,
+      };
+    });
+  } catch (error) {
+    await link.close();
+    await nc.close();
+    if (!(error instanceof ListenError)) throw error;
+    // deno-lint-ignore no-console
+    console.error(`hlbook: ${error.message}`);
+    return 2;
+  }
+  let exitCode = 0;
+  const stall = Promise.withResolvers<void>();
+  ingest = startIngest({
+    dataDir: config.dataDir,
+    infoUrl: config.infoUrl,
+    snapshotPath: config.snapshotPath,
+    mode: config.ingest,
+    validateInterval: config.validateInterval,
+    stallTimeout: config.stallTimeout,
+    blockCache: config.blockCache,
+    metrics,
+  }, {
+    onReset: (books) => core.reset(books),
+    onBlock: (books, diff) => core.block(books, diff),
+    onTrades: (trades) => core.trades(trades),
+    onFills: (block, events) => core.fills(block, events),
+    onState: (next) => {
+      core.state(next);
+      if (next.phase === "stale" && config.exitOnStall) {
+        log.error("node stalled and --exit-on-stall is set: exiting", {});
+        exitCode = 1;
+        stall.resolve();
+      }
+    },
+  });
+  const stopBackfill = new AbortController();
+  const backfill = backfillFills({
+    dataDir: config.dataDir,
+    mode: config.ingest,
+    hours: config.historyHours,
+    signal: stopBackfill.signal,
+  }, core.backfill());
+
+  await Promise.race([context.stopped, stall.promise]);
+  stopBackfill.abort();
+  await backfill;
+  await ingest.stop();
+  await link.close();
+  await nc.drain().catch(() => {});
+  await http.shutdown();
+  log.info("core stopped at height {height}", { height: core.status().height });
+  return exitCode;
+}
+
+/** `/health` and `/metrics` of a core (it has no client sockets). */
+function serveHealth(config: Config, metrics: Metrics, health: () => { ready: boolean }) {
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: config.address,
+      port: config.port,
+      onListen: () => {},
+    }, (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/health") {
+        const body = health();
+        return Response.json(body, { status: body.ready ? 200 : 503 });
+      }
+      if (path === "/metrics") {
+        return new Response(metrics.render(), {
+          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        });
+      }
+      return Response.json({ error: "a core serves /health and /metrics only; clients connect to edges" }, {
+        status: 404,
+      });
+    });
+  } catch (error) {
+    throw new ListenError(`cannot listen on ${config.address}:${config.port}: ${(error as Error).message}`);
+  }
+  const host = server.addr.hostname.includes(":") ? `[${server.addr.hostname}]` : server.addr.hostname;
+  log.info("hlbook core listening on {url} (/health, /metrics)", {
+    url: `http://${host}:${server.addr.port}/`,
+  });
+  return server;
+}
+
+/** Runs `--role edge` until `stopped`; returns the exit code. `authToken`: the resolved `--auth-token`. */
+export async function runEdge(context: RoleContext, authToken: string): Promise<number> {
+  const { config, metrics } = context;
+  const id = processId("edge");
+  const nc = await connectNats(config, id);
+  const edge = new NatsEdge({ nc, metrics, id });
+  await edge.start();
+  let server: Server;
+  try {
+    server = startServer({
+      address: config.address,
+      port: config.port,
+      maxBuffered: config.maxBuffered,
+      maxConnections: config.maxConnections,
+      maxSubscriptions: config.maxSubscriptions,
+      maxMessageSize: config.maxMessageSize,
+      maxMessagesPerMinute: config.maxMessagesPerMinute,
+      metrics,
+      health: () => ({ version: VERSION, role: "edge" }),
+      guard: {
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        connectionRatePerIp: config.connectionRatePerIp,
+        maxSubscriptionsPerIp: config.maxSubscriptionsPerIp,
+        maxSubscriptionsTotal: config.maxSubscriptionsTotal,
+        maxBufferedPerIp: config.maxBufferedPerIp,
+        maxInfoRequestsPerIp: config.maxInfoRequestsPerIp,
+        trustProxy: config.trustProxy,
+        authToken,
+      },
+      handshakeTimeout: config.handshakeTimeout,
+      // The server types its feed as the one-process Feed; it calls only the ServedFeed part of it.
+    }, edge as unknown as Feed);
+  } catch (error) {
+    await edge.close();
+    await nc.close();
+    if (!(error instanceof ListenError)) throw error;
+    // deno-lint-ignore no-console
+    console.error(`hlbook: ${error.message}`);
+    return 2;
+  }
+  const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
+  log.info("hlbook edge listening on {url} (WebSocket at {ws})", {
+    url: `http://${host}:${server.port}/`,
+    ws: `ws://${host}:${server.port}/ws`,
+  });
+  await context.stopped;
+  await server.shutdown();
+  await edge.close();
+  await nc.drain().catch(() => {});
+  log.info("edge stopped", {});
+  return 0;
+}

@@ -1,0 +1,45 @@
+/**
+ * One core and two edges over a real `nats-server -js`, fed by the simulated node, all real processes: every
+ * l2Book, trades and l4Book message on both edges equals the simulator at the block it names, and no trade is
+ * missed or repeated.
+ */
+import assert from "node:assert/strict";
+import { natsServerAvailable } from "../_support/nats.ts";
+import { Checker, Deployment } from "./_deployment.ts";
+
+const available = natsServerAvailable();
+
+Deno.test({
+  name: available
+    ? "one core + two edges over NATS: every l2Book, trades and l4Book on both edges equals the simulator"
+    : "the scale-out end-to-end test is skipped: no nats-server on the PATH (apt-get install nats-server)",
+  ignore: !available && Deno.env.get("CI") === undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const deployment = await Deployment.start(2);
+    const checkers: Checker[] = [];
+    try {
+      for (const edge of deployment.edges) checkers.push(await Checker.open(deployment, edge.wsUrl));
+      for (const checker of checkers) {
+        await checker.until(
+          "60 l2Book messages, 30 l4Book Updates and some trades",
+          (seen) => seen.l2 >= 60 && seen.l4Updates >= 30 && seen.tids.length > 0,
+        );
+      }
+      for (const checker of checkers) {
+        assert.equal(checker.seen.l4Snapshots, 1, "one l4Book snapshot, then updates only");
+        checker.assertTradesComplete();
+      }
+      const published = await deployment.core!.metric("hlbook_nats_published_total");
+      assert.ok(published > 0, "the core published view messages");
+      for (const edge of deployment.edges) {
+        assert.ok((await edge.metric("hlbook_nats_received_total")) > 0, "the edge received them");
+        assert.equal(await edge.metric("hlbook_nats_gaps_total"), 0, "no block height skipped");
+      }
+    } finally {
+      for (const checker of checkers) await checker.close();
+      await deployment.stop();
+    }
+  },
+});
