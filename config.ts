@@ -76,6 +76,8 @@ export interface Config {
   readonly streamMaxAge: number;
   /** Bytes the stream may hold. */
   readonly streamMaxBytes: number;
+  /** Edges serving clients beside the core's worker; 0 = core and edge on one thread. */
+  readonly edges: number;
 }
 
 /** Log levels accepted by `--log-level`. */
@@ -134,6 +136,12 @@ function home(env: Env): string {
   return env.HOME ?? ".";
 }
 
+/** `--edges`' default: one edge per core the core worker leaves free, at most 4, at least 1. */
+function defaultEdges(): string {
+  const cores = typeof navigator === "undefined" ? 2 : navigator.hardwareConcurrency;
+  return String(Math.max(1, Math.min(4, cores - 1)));
+}
+
 const FLAGS: readonly FlagSpec[] = [
   {
     name: "address",
@@ -148,6 +156,17 @@ const FLAGS: readonly FlagSpec[] = [
     kind: "port",
     help: "port to listen on (0 = any free port)",
     default: () => "8000",
+  },
+  {
+    name: "edges",
+    key: "edges",
+    kind: "count",
+    min: 0,
+    max: 64,
+    help:
+      "threads serving clients on --port (the core, ingest and books run in a worker of their own); 0 = everything on one thread",
+    default: defaultEdges,
+    defaultText: "min(4, CPU cores − 1), at least 1",
   },
   {
     name: "data-dir",
@@ -534,8 +553,11 @@ function convert(spec: FlagSpec, raw: string): string | number | boolean | strin
     }
     case "count": {
       const min = spec.min ?? 0;
-      if (!/^\d+$/.test(raw) || Number(raw) < min || !Number.isSafeInteger(Number(raw))) {
-        fail(flag, raw, `a whole number ≥ ${min}`);
+      const max = spec.max ?? Number.MAX_SAFE_INTEGER;
+      if (
+        !/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max || !Number.isSafeInteger(Number(raw))
+      ) {
+        fail(flag, raw, spec.max === undefined ? `a whole number ≥ ${min}` : `${min}..${max}`);
       }
       return Number(raw);
     }

@@ -1,21 +1,17 @@
 /**
- * hlbook: wiring only — config → logging → components → serve, and a graceful shutdown.
+ * hlbook: wiring only — config → logging → components → serve, and a graceful shutdown. With `--edges 0` the
+ * feed runs on this thread; otherwise the core (ingest, books, views) runs in a worker and this thread is the
+ * first edge and the supervisor of the others (`src/workers/`).
  *
  * @module
  */
-import { ConfigError, envNames, parseConfig, VERSION } from "./config.ts";
+import { ConfigError, envNames, parseConfig } from "./config.ts";
 import { logger, setupLogging } from "./src/log.ts";
 import { Metrics } from "./src/metrics.ts";
-import { Feed } from "./src/feed/mod.ts";
-import {
-  InfoForwarder,
-  InfoProxy,
-  ListenError,
-  resolveAuthToken,
-  type Server,
-  startServer,
-} from "./src/server/mod.ts";
-import { backfillFills, type Ingest, type IngestState, startIngest } from "./src/ingest/mod.ts";
+import { Feed, LinkedFeed } from "./src/feed/mod.ts";
+import { ListenError, resolveAuthToken, type Server } from "./src/server/mod.ts";
+import { type RunningIngest, serveEdge, startFeedIngest, streamLimits } from "./src/workers/wiring.ts";
+import { Supervisor } from "./src/workers/supervisor.ts";
 import { runRole } from "./src/scaleout/roles.ts";
 
 async function main(): Promise<number> {
@@ -46,62 +42,36 @@ async function main(): Promise<number> {
   const log = logger("main");
   const metrics = new Metrics();
   if (config.role !== "all") return await runRole(config, metrics, auth.token);
-  const feed = new Feed({
-    metrics,
-    streams: {
-      historyMs: config.historyHours * 3600_000,
-      fillsPerUser: config.fillsPerUser,
-      maxFills: config.maxFills,
-      tradesPerCoin: 100,
-      candlesKept: config.candlesKept,
-    },
-  });
-  const infoProxy = new InfoProxy(
-    new InfoForwarder({
-      url: config.infoUrl,
-      timeoutMs: config.infoTimeout,
-      maxConcurrent: config.infoConcurrency,
-      maxResponseBytes: config.infoMaxResponse,
-      cacheMs: config.infoCache,
-      metrics,
-    }),
-    feed,
-    metrics,
-  );
-  feed.setInfoFallback((payload) => infoProxy.post(payload));
-
-  let state: IngestState = { phase: "starting", height: 0, time: 0 };
   let exitCode = 0;
-  let lastHeight = 0;
   const stopped = Promise.withResolvers<void>();
+  const exit = (code: number) => {
+    exitCode = code;
+    stopped.resolve();
+  };
 
-  let ingest: Ingest | null = null;
+  // --edges 0: core and edge on this thread; otherwise the core in a worker, the first edge here.
+  const single = config.edges === 0 ? new Feed({ metrics, streams: streamLimits(config) }) : null;
+  const linked = single === null
+    ? new LinkedFeed({ metrics, peers: () => supervisor?.peers(0) ?? [] })
+    : null;
+  let supervisor: Supervisor | null = null;
+  let ingest: RunningIngest | null = null;
   let server: Server;
   try {
-    server = startServer({
-      address: config.address,
-      port: config.port,
-      maxBuffered: config.maxBuffered,
-      maxConnections: config.maxConnections,
-      maxSubscriptions: config.maxSubscriptions,
-      maxMessageSize: config.maxMessageSize,
-      maxMessagesPerMinute: config.maxMessagesPerMinute,
-      metrics,
-      health: () => ({ version: VERSION }),
-      reason: () => ingest?.reason ?? null,
-      infoProxy,
-      guard: {
-        maxConnectionsPerIp: config.maxConnectionsPerIp,
-        connectionRatePerIp: config.connectionRatePerIp,
-        maxSubscriptionsPerIp: config.maxSubscriptionsPerIp,
-        maxSubscriptionsTotal: config.maxSubscriptionsTotal,
-        maxBufferedPerIp: config.maxBufferedPerIp,
-        maxInfoRequestsPerIp: config.maxInfoRequestsPerIp,
-        trustProxy: config.trustProxy,
-        authToken: auth.token,
-      },
-      handshakeTimeout: config.handshakeTimeout,
-    }, feed);
+    server = single !== null
+      ? serveEdge(config, auth.token, single, metrics, {
+        port: config.port,
+        reusePort: false,
+        reason: () => ingest?.reason ?? null,
+      })
+      : serveEdge(config, auth.token, linked as LinkedFeed, metrics, {
+        port: config.port,
+        reusePort: config.edges > 1,
+        reason: () => (linked as LinkedFeed).reason(),
+        otherMetrics: () => (linked as LinkedFeed).otherMetrics(),
+        refresh: () => (linked as LinkedFeed).refresh(),
+        health: () => ({ edgeClients: (linked as LinkedFeed).edgeClients() }),
+      });
   } catch (error) {
     if (!(error instanceof ListenError)) throw error;
     // deno-lint-ignore no-console
@@ -114,44 +84,23 @@ async function main(): Promise<number> {
     ws: `ws://${host}:${server.port}/ws`,
   });
 
-  ingest = startIngest({
-    dataDir: config.dataDir,
-    infoUrl: config.infoUrl,
-    snapshotPath: config.snapshotPath,
-    mode: config.ingest,
-    validateInterval: config.validateInterval,
-    stallTimeout: config.stallTimeout,
-    blockCache: config.blockCache,
-    metrics,
-  }, {
-    onReset: (books) => feed.reset(books),
-    onBlock: (books, diff) => {
-      lastHeight = books.height;
-      feed.block(books, diff);
-    },
-    onTrades: (trades) => feed.trades(trades),
-    onFills: (block, events) => feed.fills(block, events),
-    onState: (next) => {
-      state = next;
-      lastHeight = Math.max(lastHeight, next.height);
-      feed.state(next);
-      if (next.phase === "stale" && config.exitOnStall) {
-        log.error("node stalled for {ms} ms and --exit-on-stall is set: exiting", {
-          ms: config.stallTimeout,
-        });
-        exitCode = 1;
-        stopped.resolve();
-      }
-    },
-  });
-
-  const stopBackfill = new AbortController();
-  const backfill = backfillFills({
-    dataDir: config.dataDir,
-    mode: config.ingest,
-    hours: config.historyHours,
-    signal: stopBackfill.signal,
-  }, feed.backfill());
+  if (single !== null) ingest = startFeedIngest(config, single, metrics, () => exit(1));
+  else {
+    supervisor = new Supervisor({
+      config,
+      authToken: auth.token,
+      metrics,
+      main: linked as LinkedFeed,
+      edges: config.edges,
+      port: server.port,
+      onExit: exit,
+    });
+    supervisor.start();
+    if (Deno.env.get("HLBOOK_DEBUG_CRASH") === "1") {
+      const target = supervisor;
+      Deno.addSignalListener("SIGUSR2", () => target.crashCore());
+    }
+  }
 
   const onSignal = (signal: Deno.Signal) => {
     log.info("{signal} received: shutting down", { signal });
@@ -161,11 +110,13 @@ async function main(): Promise<number> {
   for (const signal of signals) Deno.addSignalListener(signal, () => onSignal(signal));
 
   await stopped.promise;
-  stopBackfill.abort();
-  await backfill;
-  await ingest?.stop();
+  let where: { height: number; phase: string };
+  if (ingest !== null) {
+    await ingest.stop();
+    where = { height: ingest.height, phase: ingest.state.phase };
+  } else where = await (supervisor as Supervisor).stop();
   await server.shutdown();
-  log.info("stopped at height {height} ({phase})", { height: lastHeight, phase: state.phase });
+  log.info("stopped at height {height} ({phase})", where);
   return exitCode;
 }
 

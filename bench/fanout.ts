@@ -5,13 +5,28 @@
  * hlbook's server and feed, both in this process and driven the same way: blocks that move the top of the
  * book, at most 3 blocks in flight. Measured per leg: messages/s delivered until every connection has every
  * block; for hlbook also the server-side cost of `feed.block` per subscriber per block and its rate as a
- * share of the baseline's.
+ * share of the baseline's. Then the same with the core on this thread and 1, then 2 edge workers sharing the
+ * port (`src/workers/edge_worker.ts`, as `--edges N` runs them): each block's output posted once per edge.
  *
  * @module
  */
+import { parseConfig } from "../config.ts";
 import { Feed } from "../src/feed/mod.ts";
 import { Metrics } from "../src/metrics.ts";
-import { benchServer, emit, fmt, kill, lines, median, note, sleep, toggleMarket } from "./_common.ts";
+import { CoreHub } from "../src/workers/core_hub.ts";
+import type { FromEdge, ToEdge } from "../src/workers/control.ts";
+import {
+  benchServer,
+  emit,
+  fmt,
+  freePort,
+  kill,
+  lines,
+  median,
+  note,
+  sleep,
+  toggleMarket,
+} from "./_common.ts";
 
 const CONNECTIONS = Number(Deno.env.get("BENCH_FANOUT_CONNECTIONS") ?? 10_000);
 const BLOCKS = 40;
@@ -135,6 +150,64 @@ try {
   await server.shutdown().catch(() => {});
 }
 
+/** The core on this thread, `edges` edge workers sharing one port; blocks of a fresh market of its own. */
+async function edgesLeg(edges: number): Promise<Leg> {
+  const port = freePort();
+  const flags = [
+    ["port", port],
+    ["max-connections", CONNECTIONS + 100],
+    ["max-subscriptions", 10],
+    ["max-buffered", 64 << 20],
+    ["max-messages-per-minute", 1_000_000],
+    ["max-connections-per-ip", CONNECTIONS + 100],
+    ["connection-rate-per-ip", 1_000_000],
+    ["max-subscriptions-per-ip", 1_000_000],
+    ["max-subscriptions-total", 1_000_000],
+    ["max-buffered-per-ip", 1 << 40],
+    ["log-level", "warning"],
+  ].map(([name, value]) => `--${name}=${value}`);
+  const parsed = parseConfig(flags, {});
+  if (parsed.kind !== "run") throw new Error("bench config");
+  const market = toggleMarket(66);
+  const hub = new CoreHub({
+    metrics: new Metrics(),
+    report: (id) => ({ kind: "report", id, reason: null, metrics: [] }),
+  });
+  hub.core.reset(market.books);
+  hub.core.state({ phase: "ready", height: market.books.height, time: market.books.time });
+  const workers: Worker[] = [];
+  try {
+    for (let edge = 1; edge <= edges; edge++) {
+      const worker = new Worker(new URL("../src/workers/edge_worker.ts", import.meta.url), {
+        type: "module",
+      });
+      workers.push(worker);
+      const listening = Promise.withResolvers<void>();
+      worker.onmessage = (event: MessageEvent<FromEdge>) => {
+        if (event.data.kind === "listening") listening.resolve();
+        else if (event.data.kind === "failed") listening.reject(new Error(event.data.error));
+      };
+      worker.postMessage(
+        { kind: "start", config: parsed.config, authToken: "", port, edge } satisfies ToEdge,
+      );
+      await listening.promise;
+      const channel = new MessageChannel();
+      hub.add(edge, channel.port2);
+      worker.postMessage({ kind: "link", port: channel.port1 } satisfies ToEdge, [channel.port1]);
+    }
+    return await leg(`${edges} edge worker(s)`, port, () => {
+      const result = market.books.applyBlock(market.next());
+      if (!result.ok) throw new Error(result.error.message);
+      hub.core.block(market.books, result.diff);
+    });
+  } finally {
+    for (const worker of workers) worker.terminate();
+  }
+}
+
+const oneEdge = await edgesLeg(1);
+const twoEdges = await edgesLeg(2);
+
 const rate = (l: Leg) => l.received / l.seconds;
 const costUs = (median(hlbook.perBlock) * 1000) / hlbook.connections;
 const ratio = rate(hlbook) / rate(bare);
@@ -174,9 +247,40 @@ emit([
     pass: null,
     value: costUs,
   },
+  {
+    section: "5 fan-out",
+    figure: "  core on its thread, 1 edge worker (as --edges 1)",
+    target: "—",
+    measured: `${fmt(rate(oneEdge), 0)} msg/s (${
+      fmt(rate(oneEdge) / oneEdge.connections, 1)
+    } blocks/s to all)`,
+    pass: complete(oneEdge) ? null : false,
+    value: rate(oneEdge),
+  },
+  {
+    section: "5 fan-out",
+    figure:
+      `  core on its thread, 2 edge workers sharing the port (as --edges 2), ${navigator.hardwareConcurrency} cores`,
+    target: "—",
+    measured: `${fmt(rate(twoEdges), 0)} msg/s (${
+      fmt(rate(twoEdges) / twoEdges.connections, 1)
+    } blocks/s to all)`,
+    pass: complete(twoEdges) ? null : false,
+    value: rate(twoEdges),
+  },
+  {
+    section: "5 fan-out",
+    figure: "  2 edges ÷ 1 edge, delivered messages/s (needs cores for both edges and the clients)",
+    target: "≥ 1.5 with the cores",
+    measured: `${(rate(twoEdges) / rate(oneEdge)).toFixed(2)}`,
+    pass: navigator.hardwareConcurrency >= 4 ? rate(twoEdges) / rate(oneEdge) >= 1.5 : null,
+    value: rate(twoEdges) / rate(oneEdge),
+  },
 ], {
   size,
   baseline: { ...bare, perBlock: median(bare.perBlock) },
   hlbook: { ...hlbook, perBlock: median(hlbook.perBlock) },
+  oneEdge: { ...oneEdge, perBlock: median(oneEdge.perBlock) },
+  twoEdges: { ...twoEdges, perBlock: median(twoEdges.perBlock) },
 });
 Deno.exit(0);

@@ -104,6 +104,7 @@ Deno.test("config", async (t) => {
       "--nats-token=t",
       "--stream-max-age=60",
       "--stream-max-bytes=1GiB",
+      "--edges=3",
     ]);
     assert.deepEqual({ ...config }, {
       address: "0.0.0.0",
@@ -149,6 +150,7 @@ Deno.test("config", async (t) => {
       natsToken: "t",
       streamMaxAge: 60_000,
       streamMaxBytes: 1024 ** 3,
+      edges: 3,
     });
   });
 
@@ -193,6 +195,8 @@ Deno.test("config", async (t) => {
 
   await t.step("each invalid value is named with what is allowed", () => {
     rejects(["--port", "70000"], /^--port must be 0\.\.65535, got "70000"$/);
+    rejects(["--edges", "x"], /^--edges must be 0\.\.64, got "x"$/);
+    rejects(["--edges=65"], /^--edges must be 0\.\.64, got "65"$/);
     rejects(["--port=-1"], /--port must be 0\.\.65535, got "-1"/);
     rejects(["--port", "-1"], /--port needs a value; write --port=VALUE/);
     rejects(["--port"], /--port needs a value/);

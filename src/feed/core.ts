@@ -220,6 +220,12 @@ export class Core {
         case "info":
           this.#emit({ kind: "infoReply", id: message.id, result: this.info(message.request) });
           return;
+        case "assetCtxs": {
+          const version = this.ctxVersion();
+          const ctxs = version === message.version ? null : message.names.map((name) => this.assetCtx(name));
+          this.#emit({ kind: "assetCtxsReply", id: message.id, version, ctxs });
+          return;
+        }
       }
     } catch (error) {
       this.#fault("edge message", error);

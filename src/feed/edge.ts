@@ -13,7 +13,16 @@
  * @module
  */
 import type { Coin } from "../book/types.ts";
-import type { BlockOutput, CoreStatus, CoreToEdge, EdgeToCore, SnapshotReply } from "../link/mod.ts";
+import type {
+  AssetCtxReply,
+  BlockOutput,
+  CoreReport,
+  CoreStatus,
+  CoreToEdge,
+  EdgeToCore,
+  InfoResult,
+  SnapshotReply,
+} from "../link/mod.ts";
 import type { Counter, Gauge, Metrics } from "../metrics.ts";
 import { Faults } from "./_faults.ts";
 import { invalidSubscription } from "./official_types.ts";
@@ -28,6 +37,7 @@ import {
 } from "./messages.ts";
 import {
   type CoinCheck,
+  type InfoRequest,
   parseClientMessage,
   type Subscription,
   type SubscriptionRequest,
@@ -36,6 +46,9 @@ import { Client, type ClientLimits, type ClientSink, Delivery } from "./client.t
 import { Registry } from "./registry.ts";
 import { isUserSubscription } from "./views.ts";
 import type { InfoFallback } from "./info.ts";
+
+/** What an info request gets when the core was lost before answering. */
+const CORE_LOST: InfoResult = { ok: false, status: 503, error: "the feed's core restarted; try again" };
 
 /** The clients' side of the feed. */
 export class Edge {
@@ -52,6 +65,9 @@ export class Edge {
   #nextId = 1;
   /** Info request id → who asked (the socket `post`'s id and type). */
   readonly #posts = new Map<number, { client: Client; id: number; type: string }>();
+  /** Request id → who awaits the answer (`POST /info`, asset contexts). */
+  readonly #asks = new Map<number, (reply: InfoResult | AssetCtxReply | CoreReport | null) => void>();
+  #report: CoreReport | null = null;
   /** Coin → length of the last l4Book snapshot received for it (what a pending snapshot is estimated at). */
   readonly #l4Sizes = new Map<Coin, number>();
   #infoFallback: InfoFallback | null = null;
@@ -85,7 +101,10 @@ export class Edge {
           return;
         case "infoReply": {
           const post = this.#posts.get(message.id);
-          if (post === undefined) return;
+          if (post === undefined) {
+            this.#answer(message.id, message.result);
+            return;
+          }
           this.#posts.delete(message.id);
           const result = message.result;
           this.#reply(
@@ -96,12 +115,97 @@ export class Edge {
           );
           return;
         }
+        case "assetCtxsReply":
+          this.#answer(message.id, message);
+          return;
         case "status":
           this.#status(message);
+          return;
+        case "report":
+          this.#report = message;
+          if (message.id !== null) this.#answer(message.id, message);
           return;
       }
     } catch (error) {
       this.#fault("core message", error);
+    }
+  }
+
+  /** Asks the core for an info answer (`POST /info`); a core lost meanwhile answers 503. */
+  ask(request: InfoRequest): Promise<InfoResult> {
+    const id = this.#nextId++;
+    const { promise, resolve } = Promise.withResolvers<InfoResult>();
+    this.#asks.set(id, (reply) => resolve(reply !== null && "ok" in reply ? reply : CORE_LOST));
+    this.#send({ kind: "info", id, request });
+    return promise;
+  }
+
+  /** Asks the core for asset contexts (see `AssetCtxQuery`); null when the core was lost meanwhile. */
+  assetCtxs(names: readonly string[], version: string | null): Promise<AssetCtxReply | null> {
+    const id = this.#nextId++;
+    const { promise, resolve } = Promise.withResolvers<AssetCtxReply | null>();
+    this.#asks.set(id, (reply) => resolve(reply !== null && "ctxs" in reply ? reply : null));
+    this.#send({ kind: "assetCtxs", id, names, version });
+    return promise;
+  }
+
+  /**
+   * Asks the core for a fresh report (it becomes {@link report}); resolves when it came, the core was lost, or
+   * after `timeoutMs` (a busy core: the last report stays).
+   */
+  refreshReport(timeoutMs: number): Promise<void> {
+    const id = this.#nextId++;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const timer = setTimeout(() => {
+      this.#asks.delete(id);
+      resolve();
+    }, timeoutMs);
+    this.#asks.set(id, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    this.#send({ kind: "reportRequest", id });
+    return promise;
+  }
+
+  /** The core's state as its last status and outputs told it. */
+  status(): { phase: Phase; live: boolean; height: number; time: number } {
+    return { phase: this.#phase, live: this.#live, height: this.#height, time: this.#time };
+  }
+
+  /** The core's last report (a core apart from its edges sends them), null when none came since it started. */
+  get report(): CoreReport | null {
+    return this.#report;
+  }
+
+  /**
+   * The core is gone (its worker crashed): nothing in flight will be answered. Pending requests fail, every
+   * subscriber is told the feed is re-syncing, and the book is not served until a new core says it is.
+   */
+  coreLost(): void {
+    this.#report = null;
+    const wasLive = this.#live;
+    this.#live = false;
+    this.#phase = "resyncing";
+    this.#failPending();
+    if (!wasLive) return;
+    const text = statusMessage("resyncing", this.#height, this.#time);
+    for (const client of this.#clients) {
+      if (client.views.size > 0) this.#delivery.deliver(client, text, null);
+    }
+  }
+
+  /**
+   * A new core is linked (after {@link coreLost}): it is told every watched view and asked for every
+   * subscriber's snapshot; the next fresh books it serves are new to this edge whatever their epoch.
+   */
+  relinked(): void {
+    // What was asked while no core was linked went nowhere.
+    this.#failPending();
+    this.#epoch = 0;
+    for (const view of this.#registry.views()) {
+      const subscribers = [...view.subscribers];
+      this.#requestSnapshot(subscribers, view.key, view.subscription, true);
     }
   }
 
@@ -315,6 +419,23 @@ export class Edge {
         this.#delivery.deliver(client, statusMessage(this.#phase, this.#height, this.#time), null);
       } else for (const text of reply.texts) this.#delivery.deliver(client, text, key);
     }
+  }
+
+  #failPending(): void {
+    for (const [id, post] of this.#posts) {
+      this.#reply(post.client, postErrorResponse(post.id, "the feed's core restarted; try again"));
+      this.#posts.delete(id);
+    }
+    const asks = [...this.#asks.values()];
+    this.#asks.clear();
+    for (const answer of asks) answer(null);
+  }
+
+  #answer(id: number, reply: InfoResult | AssetCtxReply | CoreReport): void {
+    const answer = this.#asks.get(id);
+    if (answer === undefined) return;
+    this.#asks.delete(id);
+    answer(reply);
   }
 
   #reply(client: Client, text: string): void {

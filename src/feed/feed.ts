@@ -34,8 +34,40 @@ export interface FeedStatus {
   readonly subscriptions: number;
 }
 
+/** Asset contexts as `ServedFeed.assetCtxs` answers them (`ctxs` null: unchanged since `version`). */
+export interface AssetCtxs {
+  readonly version: string;
+  readonly ctxs: readonly string[] | null;
+}
+
+/**
+ * What the server needs of a feed: the edge's side (connections, messages from clients) plus answers that come
+ * from the core — at once when the core shares the thread ({@link Feed}), over the link when it runs in a
+ * worker (`LinkedFeed`).
+ */
+export interface ServedFeed {
+  attach(sink: ClientSink, limits: ClientLimits): Client;
+  detach(client: Client): void;
+  handle(client: Client, text: string): void;
+  poll(): void;
+  sendError(client: Client, text: string): void;
+  setInfoFallback(fallback: InfoFallback): void;
+  coinCheck(): CoinCheck;
+  unsentEstimate(client: Client): number;
+  l4SnapshotSize(coin: Coin): number;
+  status(): FeedStatus;
+  closeAll(code: number, reason: string): void;
+  /** Answers an info request the core answers (see `InfoAnswers`). */
+  info(request: InfoRequest): InfoResult | Promise<InfoResult>;
+  /**
+   * The asset contexts of these markets, JSON each, unless `version` (of an earlier answer) is still current;
+   * null when the core could not answer (it restarted).
+   */
+  assetCtxs(names: readonly string[], version: string | null): AssetCtxs | null | Promise<AssetCtxs | null>;
+}
+
 /** A core and an edge in one thread. */
-export class Feed {
+export class Feed implements ServedFeed {
   readonly #core: Core;
   readonly #edge: Edge;
 
@@ -104,6 +136,14 @@ export class Feed {
   /** Answers an info request (`l2Book` → `{coin,time,levels}`, `allMids` → `{coin: mid}`). */
   info(request: InfoRequest): InfoResult {
     return this.#core.info(request);
+  }
+
+  assetCtxs(names: readonly string[], version: string | null): AssetCtxs {
+    const current = this.#core.ctxVersion();
+    return {
+      version: current,
+      ctxs: current === version ? null : names.map((name) => this.#core.assetCtx(name)),
+    };
   }
 
   // ---- server side (the edge's) -----------------------------------------------------------------------

@@ -3,7 +3,8 @@
  *
  * @module
  */
-export { Feed, type FeedStatus } from "./feed.ts";
+export { type AssetCtxs, Feed, type FeedStatus, type ServedFeed } from "./feed.ts";
+export { LinkedFeed, type PeerMetrics } from "./linked.ts";
 export { Core, type CoreOptions, DEFAULT_STREAM_LIMITS } from "./core.ts";
 export { Edge } from "./edge.ts";
 export { Client, type ClientLimits, type ClientSink, Delivery, type SubscriptionGate } from "./client.ts";

@@ -9,6 +9,7 @@
  * @module
  */
 import type { InfoRequest, Phase, Subscription } from "../feed/mod.ts";
+import type { MetricSample } from "../metrics.ts";
 
 /** One serialised message of a view: the view key (`subscriptionKey`) and the text every subscriber gets. */
 export type ViewMessage = readonly [key: string, text: string];
@@ -90,6 +91,44 @@ export interface InfoReply {
   readonly result: InfoResult;
 }
 
+/**
+ * The asset contexts of these markets (JSON each, in order) for `metaAndAssetCtxs`-like answers; `version` is
+ * the one of the edge's cached answer (null: none), unchanged → the reply has no contexts.
+ */
+export interface AssetCtxQuery {
+  readonly kind: "assetCtxs";
+  readonly id: number;
+  readonly names: readonly string[];
+  readonly version: string | null;
+}
+
+export interface AssetCtxReply {
+  readonly kind: "assetCtxsReply";
+  readonly id: number;
+  /** Changes whenever an asset context may have changed (new block, trades, reset). */
+  readonly version: string;
+  /** Null when `version` is the one asked with. */
+  readonly ctxs: readonly string[] | null;
+}
+
+/**
+ * The core's side of `/health` and `/metrics`, sent a few times a second by a core that runs apart from its
+ * edges, and on request (`id`: the request's; null: a periodic one): why it is not ready beyond its phase
+ * (ingest's reason, e.g. `node wrote nothing for 9 s`) and its metrics, which an edge renders with its own.
+ */
+export interface CoreReport {
+  readonly kind: "report";
+  readonly id: number | null;
+  readonly reason: string | null;
+  readonly metrics: readonly MetricSample[];
+}
+
+/** An edge answers `/health` or `/metrics`: the core's report, now. */
+export interface ReportRequest {
+  readonly kind: "reportRequest";
+  readonly id: number;
+}
+
 /** The core's state as `/health`, `/metrics` and `hlbookStatus` messages report it. */
 export interface CoreStatus {
   readonly kind: "status";
@@ -108,7 +147,7 @@ export interface CoreStatus {
 }
 
 /** Everything an edge sends to the core. */
-export type EdgeToCore = Watch | Unwatch | SnapshotRequest | InfoQuery;
+export type EdgeToCore = Watch | Unwatch | SnapshotRequest | InfoQuery | AssetCtxQuery | ReportRequest;
 
 /** Everything the core sends to its edges. */
-export type CoreToEdge = BlockOutput | SnapshotReply | InfoReply | CoreStatus;
+export type CoreToEdge = BlockOutput | SnapshotReply | InfoReply | AssetCtxReply | CoreStatus | CoreReport;

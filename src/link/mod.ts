@@ -4,13 +4,17 @@
  * @module
  */
 export type {
+  AssetCtxQuery,
+  AssetCtxReply,
   BlockOutput,
+  CoreReport,
   CoreStatus,
   CoreToEdge,
   EdgeToCore,
   InfoQuery,
   InfoReply,
   InfoResult,
+  ReportRequest,
   SnapshotReply,
   SnapshotRequest,
   Unwatch,

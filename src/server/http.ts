@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { type Feed, parseInfoRequest } from "../feed/mod.ts";
+import { parseInfoRequest, type ServedFeed } from "../feed/mod.ts";
 import { logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
+import type { Metrics, MetricSample } from "../metrics.ts";
 import { listenError } from "./listen_error.ts";
 import { serveSocket } from "./socket.ts";
 import type { InfoProxy } from "./info_proxy.ts";
@@ -59,6 +59,12 @@ export interface ServerOptions {
   readonly guard?: GuardOptions;
   /** Milliseconds a `POST /info` body may take to arrive (default 5000). */
   readonly handshakeTimeout?: number;
+  /** Several servers of one process share the port (`--edges`; Linux `SO_REUSEPORT`, `--unstable-net`). */
+  readonly reusePort?: boolean;
+  /** Brings what `reason`, `health` and `otherMetrics` report up to date (a core in a worker is asked). */
+  readonly refresh?: () => Promise<void>;
+  /** The other threads' metrics (a core worker, other edges), rendered with this registry's in `/metrics`. */
+  readonly otherMetrics?: () => readonly (readonly MetricSample[])[];
 }
 
 const NO_GUARD: GuardOptions = {
@@ -151,7 +157,7 @@ function refuseUpgrade(refused: Refusal): Response {
 
 async function readInfo(
   request: Request,
-  feed: Feed,
+  feed: ServedFeed,
   maxSize: number,
   proxy: InfoProxy | undefined,
   timeoutMs: number,
@@ -184,7 +190,7 @@ async function readInfo(
     return await proxy.http(raw as Record<string, unknown>, bytes);
   }
   if (!parsed.ok) return json({ error: parsed.error }, 400);
-  const result = feed.info(parsed.request);
+  const result = await feed.info(parsed.request);
   return result.ok ? jsonText(result.json) : json({ error: result.error }, result.status);
 }
 
@@ -195,6 +201,7 @@ function listen(
   return Deno.serve({
     hostname: options.address,
     port: options.port,
+    reusePort: options.reusePort ?? false,
     onListen: () => {},
     onError: (error) => {
       log.error("HTTP handler failed: {error}", { error });
@@ -204,7 +211,7 @@ function listen(
 }
 
 /** Starts listening; routes as described in the module doc. Throws {@link ListenError} when it cannot. */
-export function startServer(options: ServerOptions, feed: Feed): Server {
+export function startServer(options: ServerOptions, feed: ServedFeed): Server {
   const sockets = new Set<WebSocket>();
   const limits = {
     maxBuffered: options.maxBuffered,
@@ -262,6 +269,7 @@ export function startServer(options: ServerOptions, feed: Feed): Server {
     }
     if (path === "/ws") return json({ error: "/ws expects a WebSocket upgrade" }, 426);
     if (path === "/health" && (request.method === "GET" || request.method === "HEAD")) {
+      await options.refresh?.();
       const status = feed.status();
       const live = status.live && status.phase === "ready";
       const reason = options.reason?.() ?? (live ? null : PHASE_REASONS[status.phase]);
@@ -282,10 +290,11 @@ export function startServer(options: ServerOptions, feed: Feed): Server {
       }, ready ? 200 : 503);
     }
     if (path === "/metrics" && (request.method === "GET" || request.method === "HEAD")) {
+      await options.refresh?.();
       const memory = Deno.memoryUsage();
       heapUsed.set(memory.heapUsed);
       rss.set(memory.rss);
-      return new Response(options.metrics.render(), {
+      return new Response(options.metrics.render(options.otherMetrics?.() ?? []), {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     }

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type Feed, isInfoType } from "../feed/mod.ts";
+import { isInfoType, type ServedFeed } from "../feed/mod.ts";
 import type { Counter, Metrics } from "../metrics.ts";
 import type { ForwardResult, InfoForwarder } from "./info_forward.ts";
 
@@ -59,7 +59,7 @@ function errorResponse(status: number, error: string): Response {
 /** Answers info requests the feed does not: built asset contexts, then the node, within the forwarder's bounds. */
 export class InfoProxy {
   readonly #forwarder: InfoForwarder;
-  readonly #feed: Feed;
+  readonly #feed: ServedFeed;
   /** `metaAndAssetCtxs` per dex / `spotMetaAndAssetCtxs`: rebuilt only when the node's meta or a ctx changed. */
   readonly #built = new Map<string, CtxCache>();
   readonly #ctxAnswers: Counter;
@@ -68,7 +68,7 @@ export class InfoProxy {
   /** `ctxMaxAgeMs`: see {@link CTX_MAX_AGE_MS} (tests use 0: every answer reflects the latest block). */
   constructor(
     forwarder: InfoForwarder,
-    feed: Feed,
+    feed: ServedFeed,
     metrics: Metrics,
     options: { ctxMaxAgeMs?: number } = {},
   ) {
@@ -145,14 +145,9 @@ export class InfoProxy {
     if (result.status !== 200) return { ok: false, status: result.status, error: metaText };
     this.#ctxAnswers.inc();
     const key = `${type}\u0000${dex}`;
-    const version = this.#feed.ctxVersion();
     const cached = this.#built.get(key);
-    if (
-      cached !== undefined && cached.meta === result.body &&
-      (cached.version === version || Date.now() - cached.at < this.#maxAgeMs)
-    ) {
-      return { ok: true, json: cached.json };
-    }
+    const same = cached !== undefined && cached.meta === result.body ? cached : null;
+    if (same !== null && Date.now() - same.at < this.#maxAgeMs) return { ok: true, json: same.json };
     const names = universeNames(metaText);
     if (names === null) {
       return {
@@ -161,10 +156,14 @@ export class InfoProxy {
         error: `the node's info server answered ${metaType} without a universe of named markets`,
       };
     }
-    const ctxs = names.map((name) => this.#feed.assetCtx(name));
-    const json = `[${metaText.trim()},[${ctxs.join(",")}]]`;
+    const answer = await this.#feed.assetCtxs(names, same?.version ?? null);
+    if (answer === null) return { ok: false, status: 503, error: "the feed's core restarted; try again" };
+    // Unchanged since the cached answer: it is reused (and counts as fresh again).
+    const json = answer.ctxs === null && same !== null
+      ? same.json
+      : `[${metaText.trim()},[${(answer.ctxs ?? []).join(",")}]]`;
     if (this.#built.size >= 64) this.#built.clear();
-    this.#built.set(key, { meta: result.body, version, json, at: Date.now() });
+    this.#built.set(key, { meta: result.body, version: answer.version, json, at: Date.now() });
     return { ok: true, json };
   }
 }

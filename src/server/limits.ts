@@ -20,7 +20,7 @@
  *
  * @module
  */
-import type { Client, ClientLimits, Feed, Subscription, SubscriptionGate } from "../feed/mod.ts";
+import type { Client, ClientLimits, ServedFeed, Subscription, SubscriptionGate } from "../feed/mod.ts";
 import { logger } from "../log.ts";
 import type { Counter, Gauge, Metrics } from "../metrics.ts";
 
@@ -112,7 +112,7 @@ export interface Refusal {
 /** The per-address and global budgets, auth and address resolution of one server. */
 export class Guard {
   readonly #options: GuardOptions;
-  readonly #feed: Feed;
+  readonly #feed: ServedFeed;
   readonly #usage = new Map<string, Usage>();
   #subscriptions = 0;
   readonly #tokenBytes: Uint8Array | null;
@@ -132,7 +132,7 @@ export class Guard {
   /** When full buckets were last dropped (at most once a second, so many addresses cannot make it costly). */
   #ratesPrunedAt = 0;
 
-  constructor(options: GuardOptions, feed: Feed, metrics: Metrics) {
+  constructor(options: GuardOptions, feed: ServedFeed, metrics: Metrics) {
     this.#options = options;
     this.#feed = feed;
     this.#tokenBytes = options.authToken === "" ? null : new TextEncoder().encode(options.authToken);

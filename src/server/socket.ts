@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Client, ClientLimits, Feed } from "../feed/mod.ts";
+import type { Client, ClientLimits, ServedFeed } from "../feed/mod.ts";
 import { logger } from "../log.ts";
 
 const log = logger("server");
@@ -39,7 +39,7 @@ function byteLength(text: string): number {
 /** Wires a freshly upgraded socket to the feed; `onClosed` runs once when it is gone. */
 export function serveSocket(
   socket: WebSocket,
-  feed: Feed,
+  feed: ServedFeed,
   /** `clientLimits`: what the feed enforces (a per-address share and budgets); default from `limits`. */
   options: { limits: SocketLimits; onClosed: () => void; clientLimits?: ClientLimits },
 ): void {

@@ -18,6 +18,9 @@ export interface Health {
   readonly height: number;
   readonly clients: number;
   readonly subscriptions: number;
+  /** Clients per edge (`--edges` ≥ 1). */
+  readonly edgeClients?: readonly number[];
+  readonly reason?: string | null;
 }
 
 /** A JSON log line as `LEVEL logger: message`; other output unchanged. */
@@ -43,6 +46,8 @@ export interface HlbookOptions {
   readonly extra?: readonly string[];
   /** V8 flags for the hlbook process, e.g. `--max-old-space-size=128` to turn a leak into a crash. */
   readonly v8Flags?: readonly string[];
+  /** Extra environment variables, e.g. `HLBOOK_DEBUG_CRASH=1` (a test hook of the core worker). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** The real `main.ts` as a subprocess on port 0 (it reports the port it bound), output kept line by line. */
@@ -67,7 +72,7 @@ export class Hlbook {
       "--log-format=json",
       ...(options.extra ?? []),
     ];
-    const hlbook = new Hlbook(new Subprocess(args, { readable, env: { NO_COLOR: "1" } }));
+    const hlbook = new Hlbook(new Subprocess(args, { readable, env: { NO_COLOR: "1", ...options.env } }));
     try {
       hlbook.port = await hlbook.process.port(/listening on http:\/\//, 30_000);
     } catch (error) {

@@ -7,6 +7,12 @@
 import assert from "node:assert/strict";
 import type { L4Order, Level, Trade } from "../../src/book/types.ts";
 import { formatUnits, parseUnits, type SimBlock, type Simulator } from "../../src/sim/mod.ts";
+import { l4OrdersJson } from "../../src/feed/messages.ts";
+
+/** Both sides of an L4 book as an `l4Book` snapshot's `levels` (the serialisation hlbook sends). */
+export function l4SidesJson(sides: readonly [readonly L4Order[], readonly L4Order[]]): string {
+  return `[${l4OrdersJson(sides[0])},${l4OrdersJson(sides[1])}]`;
+}
 
 /** Full-precision L2 of L4 sides (what `l2Book` without nSigFigs must show). */
 export function l2Of(
@@ -63,8 +69,16 @@ export function tradesOf(block: SimBlock): Trade[] {
   return out;
 }
 
-/** The simulator's state after each block, as hlbook should serve it: top-20 full-precision levels and trades. */
+/**
+ * The simulator's state after each block, as hlbook should serve it: top-20 full-precision levels and trades,
+ * and for `l4Coins` the whole L4 book (as `l4Book` snapshot sides, serialised).
+ */
 export class SimTruth {
+  /** Height → coin → both sides of its L4 book as `l4OrdersJson` writes them. */
+  readonly l4 = new Map<number, Map<string, string>>();
+
+  constructor(readonly l4Coins: readonly string[] = []) {}
+
   /** Block time → height. */
   readonly byTime = new Map<number, number>();
   /** Height → coin → [bids, asks] (top 20). */
@@ -78,6 +92,11 @@ export class SimTruth {
     const books = new Map<string, Level[][]>();
     for (const coin of sim.coins()) books.set(coin, l2Of(sim, coin, sim.l4(coin), 20));
     this.books.set(height, books);
+    if (this.l4Coins.length > 0) {
+      const l4 = new Map<string, string>();
+      for (const coin of this.l4Coins) l4.set(coin, l4SidesJson(sim.l4(coin)));
+      this.l4.set(height, l4);
+    }
     this.trades.set(height, block === null ? [] : tradesOf(block));
   }
 
