@@ -150,7 +150,9 @@ export class NatsCoreLink {
           const asked = this.#asked.get(message.id);
           if (asked === undefined) return;
           this.#asked.delete(message.id);
-          if (this.#publishing) respond(this.#nc, asked.msg, JSON.stringify({ ...message, id: asked.id }));
+          if (!this.#publishing) return;
+          const prev = message.kind === "snapshotReply" ? this.#chain.get(message.key) ?? null : undefined;
+          respond(this.#nc, asked.msg, JSON.stringify({ ...message, id: asked.id, prev }));
           return;
         }
       }

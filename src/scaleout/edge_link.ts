@@ -17,7 +17,8 @@
  */
 import type { Msg, NatsConnection, Subscription as NatsSubscription } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
-import type { CoreToEdge, EdgeToCore, InfoResult } from "../link/mod.ts";
+import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
+import type { CoreToEdge, EdgeToCore, InfoResult, SnapshotRequest } from "../link/mod.ts";
 import { Edge, type Feed } from "../feed/mod.ts";
 import type { Phase } from "../feed/mod.ts";
 import type { Counter, Metrics } from "../metrics.ts";
@@ -27,12 +28,15 @@ import { Requester } from "./rpc.ts";
 import { viewSubject } from "./subjects.ts";
 import {
   BLOCK_SUBJECT,
+  type Entry,
   HELLO_SUBJECT,
   INFO_SUBJECT,
   LEASE_BUCKET,
   readEntry,
   SNAPSHOT_SUBJECT,
   STATUS_SUBJECT,
+  STREAM,
+  type WireSnapshotReply,
   type WireStatus,
 } from "./wire.ts";
 import { LEASE_TTL_MS } from "./core_link.ts";
@@ -42,6 +46,52 @@ const log = logger("scaleout");
 /** A core not heard from for this long (its status comes every second) is reported stale. */
 export const SILENCE_MS = 3500;
 const REQUEST_TIMEOUT_MS = 15_000;
+/** A resume's replay from the stream gives up (and falls back to a fresh snapshot) after this long. */
+const REPLAY_TIMEOUT_MS = 10_000;
+
+/** One view message as the edge received it (live or replayed). */
+interface Received {
+  readonly entry: Entry;
+  readonly text: string;
+}
+
+/** A client's subscribe with `fromHeight`, until its replay and the core's answer are both in. */
+interface Resume {
+  readonly request: SnapshotRequest;
+  readonly fromHeight: number;
+  /** The view's live messages since the resume began, in arrival order. */
+  readonly live: Received[];
+  /** The core's answer (null: none came) and how many live messages preceded it; undefined until then. */
+  reply?: { readonly message: WireSnapshotReply | null; readonly at: number };
+  /** The replayed messages after `fromHeight` (null: the replay failed); undefined until done. */
+  replayed?: Received[] | null;
+}
+
+/**
+ * The `fromHeight` of a `subscribe` to trades or l4Book carrying the hlbook resume extension
+ * (`"hlbook":{"fromHeight":H}`), or null for every other message (which the edge handles as the official API).
+ */
+export function resumeHeight(text: string): number | null {
+  if (!text.includes('"hlbook"')) return null;
+  try {
+    const raw = JSON.parse(text);
+    const type = raw?.subscription?.type;
+    const height = raw?.hlbook?.fromHeight;
+    if (raw?.method !== "subscribe" || (type !== "trades" && type !== "l4Book")) return null;
+    return Number.isSafeInteger(height) && height >= 0 ? height : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The order of one view's messages: by height, then by the count in their message id. */
+function order(a: Received, b: Received): number {
+  return a.entry.height - b.entry.height || idCount(a.entry.id) - idCount(b.entry.id);
+}
+
+function idCount(id: string): number {
+  return Number(id.slice(id.lastIndexOf(":") + 1));
+}
 
 /** The feed methods the WebSocket server calls (`src/server`), as an edge over NATS provides them. */
 export type ServedFeed = Pick<
@@ -90,10 +140,16 @@ export class NatsEdge implements ServedFeed {
   #marker = -1;
   #timer: ReturnType<typeof setInterval> | null = null;
   #closed = false;
+  /** Set while a resuming subscribe is handled: its snapshot request becomes a resume. */
+  #resuming: number | null = null;
+  /** View key → resumes in progress on it. */
+  readonly #resumes = new Map<string, Set<Resume>>();
   readonly #received: Counter;
   readonly #gaps: Counter;
   readonly #staleCount: Counter;
   readonly #bad: Counter;
+  readonly #resumed: Counter;
+  readonly #resumeGaps: Counter;
 
   constructor(options: NatsEdgeOptions) {
     this.#nc = options.nc;
@@ -108,6 +164,11 @@ export class NatsEdge implements ServedFeed {
       "times the edge lost the core (NATS or the core away)",
     );
     this.#bad = m.counter("hlbook_nats_bad_messages_total", "NATS messages ignored as malformed");
+    this.#resumed = m.counter("hlbook_resumes_total", "subscribes with fromHeight served from the stream");
+    this.#resumeGaps = m.counter(
+      "hlbook_resume_gaps_total",
+      "subscribes with fromHeight the stream could not serve without a gap (fresh snapshot and a notice)",
+    );
   }
 
   /** Opens the lease, follows the core's status and markers and the connection's state. */
@@ -151,6 +212,10 @@ export class NatsEdge implements ServedFeed {
         return;
       }
       case "snapshot":
+        if (this.#resuming !== null) {
+          this.#resume(message, this.#resuming);
+          return;
+        }
         this.#requester.request(SNAPSHOT_SUBJECT, JSON.stringify(message), REQUEST_TIMEOUT_MS, (result) => {
           const reply = result.ok ? this.#parse(result.text, "snapshotReply") : null;
           // No answer: the subscribers are told the phase; they get a snapshot at the next re-sync.
@@ -203,7 +268,10 @@ export class NatsEdge implements ServedFeed {
       return;
     }
     this.#received.inc();
-    const item = [[key, msg.string()] as const];
+    const text = msg.string();
+    const resumes = this.#resumes.get(key);
+    if (resumes !== undefined) { for (const resume of resumes) resume.live.push({ entry, text }); }
+    const item = [[key, text] as const];
     this.#deliver({
       kind: "block",
       height: entry.height,
@@ -317,11 +385,175 @@ export class NatsEdge implements ServedFeed {
     }
   }
 
+  // ---- resume by height ------------------------------------------------------------------------------
+
+  /**
+   * Serves a subscribe with `fromHeight` (docs/scale-out.md): the view's messages after it, from the stream
+   * and the live subscription merged, when they form an unbroken chain up to the core's answer; otherwise the
+   * core's fresh snapshot (nothing for trades) after an `hlbookStatus` gap notice. The core is asked in any
+   * case: it must compute the view from now on, and its answer marks where the live messages take over.
+   */
+  #resume(request: SnapshotRequest, fromHeight: number): void {
+    const resume: Resume = { request, fromHeight, live: [] };
+    let set = this.#resumes.get(request.key);
+    if (set === undefined) this.#resumes.set(request.key, set = new Set());
+    set.add(resume);
+    this.#requester.request(SNAPSHOT_SUBJECT, JSON.stringify(request), REQUEST_TIMEOUT_MS, (result) => {
+      const message = result.ok
+        ? this.#parse(result.text, "snapshotReply") as WireSnapshotReply | null
+        : null;
+      resume.reply = { message, at: resume.live.length };
+      this.#finishResume(resume);
+    });
+    void this.#replay(request.key, fromHeight).then((replayed) => {
+      resume.replayed = replayed;
+      this.#finishResume(resume);
+    });
+  }
+
+  /** The view's stored messages after `fromHeight`, oldest first; null when the stream cannot say. */
+  async #replay(key: string, fromHeight: number): Promise<Received[] | null> {
+    // The stream is searched from a time before `fromHeight`'s block, assuming at least a block a second
+    // (Hyperliquid makes about ten): a start too late shows as a broken chain and the whole subject is read.
+    const head = Math.max(this.#marker, this.#last?.height ?? 0);
+    const estimate = Date.now() - Math.max(0, head - fromHeight) * 1000 - 10_000;
+    const timeout = AbortSignal.timeout(REPLAY_TIMEOUT_MS);
+    try {
+      let got = await this.#read(viewSubject(key), fromHeight, estimate, timeout);
+      if (got.length > 0 && !(got[0].entry.prev !== null && got[0].entry.prev <= fromHeight)) {
+        got = await this.#read(viewSubject(key), fromHeight, null, timeout);
+      }
+      return got;
+    } catch (error) {
+      log.debug("replay of {key} failed: {error}", { key, error: String(error) });
+      return null;
+    }
+  }
+
+  async #read(
+    subject: string,
+    after: number,
+    fromMs: number | null,
+    signal: AbortSignal,
+  ): Promise<Received[]> {
+    const consumer = await jetstream(this.#nc).consumers.get(STREAM, {
+      filter_subjects: subject,
+      ...(fromMs === null
+        ? { deliver_policy: DeliverPolicy.All }
+        : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(fromMs).toISOString() }),
+    });
+    const out: Received[] = [];
+    try {
+      let pending = (await consumer.info()).num_pending;
+      while (pending > 0 && !signal.aborted) {
+        const batch = await consumer.fetch({ max_messages: Math.min(pending, 1000), expires: 2000 });
+        let got = 0;
+        for await (const m of batch) {
+          got++;
+          pending = m.info.pending;
+          const entry = readEntry(m.headers);
+          if (entry !== null && entry.height > after) out.push({ entry, text: m.string() });
+          if (pending === 0) break;
+        }
+        if (got === 0) break;
+      }
+      if (signal.aborted) throw new Error("replay timed out");
+      return out;
+    } finally {
+      await consumer.delete().catch(() => {});
+    }
+  }
+
+  #finishResume(resume: Resume): void {
+    const reply = resume.reply;
+    if (reply === undefined || resume.replayed === undefined || this.#closed) return;
+    const { request, fromHeight } = resume;
+    const set = this.#resumes.get(request.key);
+    set?.delete(resume);
+    if (set?.size === 0) this.#resumes.delete(request.key);
+    if (reply.message === null) {
+      this.#resync = true;
+      this.#deliver({ kind: "snapshotReply", id: request.id, key: request.key, height: 0, texts: null });
+      return;
+    }
+    const chain = this.#chain(resume, reply.message);
+    if (chain !== null) {
+      this.#resumed.inc();
+      const last = chain.at(-1)?.entry.height ?? fromHeight;
+      this.#deliver({
+        kind: "snapshotReply",
+        id: request.id,
+        key: request.key,
+        height: last,
+        texts: chain.map((r) => r.text),
+        resume: true,
+      });
+      return;
+    }
+    // Not served without a gap: say so, then a fresh start as for a new subscriber.
+    this.#resumeGaps.inc();
+    const status = this.#last;
+    const notice = `{"channel":"hlbookStatus","data":{"phase":"${this.#phase}","height":${
+      status?.height ?? 0
+    },"time":${status?.time ?? 0},"gap":{"subscription":${
+      JSON.stringify(request.subscription)
+    },"fromHeight":${fromHeight}}}}`;
+    const after = request.subscription.type === "l4Book"
+      ? []
+      : resume.live.slice(reply.at).map((r) => r.text);
+    this.#deliver({
+      kind: "snapshotReply",
+      id: request.id,
+      key: request.key,
+      height: reply.message.height,
+      texts: reply.message.texts === null ? null : [notice, ...reply.message.texts, ...after],
+      resume: true,
+    });
+  }
+
+  /**
+   * Every message of the view after `fromHeight` up to now, replayed and live merged, when they link: the first
+   * one's previous height is at most `fromHeight`, each next one's is the one before's, and the last one
+   * published before the core's answer is the one the answer names. Null when they do not.
+   */
+  #chain(resume: Resume, reply: WireSnapshotReply): Received[] | null {
+    const replayed = resume.replayed;
+    if (replayed === null || replayed === undefined) return null;
+    const byId = new Map<string, Received>();
+    for (const r of replayed) byId.set(r.entry.id, r);
+    for (const r of resume.live) if (r.entry.height > resume.fromHeight) byId.set(r.entry.id, r);
+    const all = [...byId.values()].sort(order);
+    let prev = resume.fromHeight;
+    for (const [i, r] of all.entries()) {
+      const linked = r.entry.prev !== null && (i === 0 ? r.entry.prev <= prev : r.entry.prev === prev);
+      if (!linked) return null;
+      prev = r.entry.height;
+    }
+    // What the core had published on the view when it answered must be here too.
+    const before = resume.reply === undefined ? [] : resume.live.slice(0, resume.reply.at);
+    const lastBefore = before.at(-1)?.entry.height ?? null;
+    const published = reply.prev;
+    if (published === null) return null;
+    if (published > resume.fromHeight && !all.some((r) => r.entry.height === published)) return null;
+    if (lastBefore !== null && lastBefore > published) return null;
+    return all;
+  }
+
   // ---- the server's side ------------------------------------------------------------------------------
 
   attach: Feed["attach"] = (sink, limits) => this.#edge.attach(sink, limits);
   detach: Feed["detach"] = (client) => this.#edge.detach(client);
-  handle: Feed["handle"] = (client, text) => this.#edge.handle(client, text);
+  handle: Feed["handle"] = (client, text) => {
+    const fromHeight = resumeHeight(text);
+    if (fromHeight === null) return this.#edge.handle(client, text);
+    // The edge subscribes the client as usual (it ignores the extension); its snapshot request is the resume.
+    this.#resuming = fromHeight;
+    try {
+      this.#edge.handle(client, text);
+    } finally {
+      this.#resuming = null;
+    }
+  };
   poll: Feed["poll"] = () => this.#edge.poll();
   sendError: Feed["sendError"] = (client, text) => this.#edge.sendError(client, text);
   setInfoFallback: Feed["setInfoFallback"] = (fallback) => this.#edge.setInfoFallback(fallback);

@@ -13,7 +13,7 @@
  * @module
  */
 import { headers, type MsgHdrs } from "@nats-io/transport-node";
-import type { CoreStatus } from "../link/mod.ts";
+import type { CoreStatus, SnapshotReply } from "../link/mod.ts";
 import { SUBJECT_PREFIX } from "./subjects.ts";
 
 /** The stream of block outputs. */
@@ -66,6 +66,15 @@ export interface Entry {
   readonly kind: EntryKind;
   readonly id: string;
   /** See {@link PREV_HEADER}; null when absent. */
+  readonly prev: number | null;
+}
+
+/**
+ * A snapshot answer as published: the link's `SnapshotReply` plus the view's `Hlbook-Prev` at the moment of the
+ * answer (the height of the last message the core published on the view before it), which tells a resuming
+ * edge where the live messages take over.
+ */
+export interface WireSnapshotReply extends SnapshotReply {
   readonly prev: number | null;
 }
 

@@ -17,6 +17,20 @@ export function natsServerAvailable(): boolean {
   }
 }
 
+/**
+ * `Deno.test` options of a test that needs a nats-server: skipped with a note where there is none (never in
+ * CI, where `.ci/run` installs it), and without the op/resource sanitizers (the NATS client keeps timers).
+ */
+export function natsTestOptions(name: string) {
+  const available = natsServerAvailable();
+  return {
+    name: available ? name : `${name} — skipped: no nats-server on the PATH (apt-get install nats-server)`,
+    ignore: !available && Deno.env.get("CI") === undefined,
+    sanitizeOps: false,
+    sanitizeResources: false,
+  };
+}
+
 /** One running nats-server with JetStream. */
 export class NatsServer {
   readonly lines: string[] = [];

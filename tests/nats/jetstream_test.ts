@@ -8,18 +8,13 @@ import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { NatsServer, natsServerAvailable } from "../_support/nats.ts";
+import { NatsServer, natsTestOptions } from "../_support/nats.ts";
 import { waitFor } from "../_support/wait.ts";
 
-const available = natsServerAvailable();
-
 Deno.test({
-  name: available
-    ? "the official NATS client under Deno: dedup by message id, replay from a sequence, restart, KV TTL"
-    : "the NATS compatibility test is skipped: no nats-server on the PATH (apt-get install nats-server)",
-  ignore: !available && Deno.env.get("CI") === undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...natsTestOptions(
+    "the official NATS client under Deno: dedup by message id, replay from a sequence, restart, KV TTL",
+  ),
   async fn(t) {
     const server = await NatsServer.start();
     let nc = await connect({

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Books } from "../../src/book/mod.ts";
+import type { Books } from "../../src/book/mod.ts";
 import type { Trade } from "../../src/book/types.ts";
 import { type SimNode, startSimNode } from "../../src/sim/mod.ts";
 import { Hlbook } from "../_support/hlbook.ts";
@@ -15,7 +15,8 @@ import { NatsServer } from "../_support/nats.ts";
 import { SimTruth } from "../_support/sim_truth.ts";
 import { waitFor } from "../_support/wait.ts";
 import { WsClient } from "../_support/ws_client.ts";
-import { l4Canonical, toSnapshotFile } from "../soak/_clients.ts";
+import { l4Canonical } from "../soak/_clients.ts";
+import { applyL4Updates, booksOfL4Snapshot } from "../feed/_helpers.ts";
 
 /** The coin whose l4Book the checks rebuild (its L4 book is recorded at every block). */
 export const L4_COIN = "ETH";
@@ -121,24 +122,43 @@ export class Checker {
   static async open(
     deployment: Deployment,
     url: string,
-    options: { coins?: readonly string[]; tradeCoin?: string; l4?: boolean; extension?: unknown } = {},
+    options: {
+      coins?: readonly string[];
+      /** Subscribe with the resume extension from these heights, continuing from this rebuilt l4Book. */
+      resume?: { trades: number; l4: number; mirror: Books | null };
+    } = {},
   ): Promise<Checker> {
     const ws = await WsClient.open(url);
     const checker = new Checker(ws, deployment);
+    checker.#mirror = options.resume?.mirror ?? null;
     ws.socket.addEventListener("message", (event) => checker.#check(String(event.data)));
     for (const coin of options.coins ?? ["BTC", "@107"]) {
       ws.send({ method: "subscribe", subscription: { type: "l2Book", coin } });
     }
-    const extra = options.extension === undefined ? {} : { hlbook: options.extension };
+    const from = (height: number | undefined) =>
+      height === undefined ? {} : { hlbook: { fromHeight: height } };
     ws.send({
       method: "subscribe",
-      subscription: { type: "trades", coin: options.tradeCoin ?? "BTC" },
-      ...extra,
+      subscription: { type: "trades", coin: "BTC" },
+      ...from(options.resume?.trades),
     });
-    if (options.l4 ?? true) {
-      ws.send({ method: "subscribe", subscription: { type: "l4Book", coin: L4_COIN }, ...extra });
-    }
+    ws.send({
+      method: "subscribe",
+      subscription: { type: "l4Book", coin: L4_COIN },
+      ...from(options.resume?.l4),
+    });
     return checker;
+  }
+
+  /** The rebuilt l4Book (null before its snapshot). */
+  get mirror(): Books | null {
+    return this.#mirror;
+  }
+
+  /** Height of the block of the last trade received (from the truth: trades carry no height), 0 if none. */
+  get lastTradeHeight(): number {
+    const last = this.seen.trades.at(-1);
+    return last === undefined ? 0 : this.deployment.truth.byTime.get(last.time) ?? 0;
   }
 
   #check(text: string): void {
@@ -167,10 +187,12 @@ export class Checker {
           return;
         }
         case "l4Book":
-          this.#l4(message.data);
+          this.#l4(message.data, text);
           return;
         case "hlbookStatus":
-          this.seen.statuses.push(message.data.phase);
+          this.seen.statuses.push(
+            message.data.gap ? `gap ${message.data.gap.fromHeight}` : message.data.phase,
+          );
           return;
       }
     } catch (error) {
@@ -179,30 +201,20 @@ export class Checker {
   }
 
   // deno-lint-ignore no-explicit-any
-  #l4(data: any): void {
+  #l4(data: any, text: string): void {
     if (data.Snapshot) {
-      const s = data.Snapshot;
-      this.#mirror = Books.fromSnapshot(toSnapshotFile(s.coin, s.height, s.levels));
+      this.#mirror = booksOfL4Snapshot(data.Snapshot);
       this.seen.l4Snapshots++;
-      this.#compareL4(s.height);
+      this.#compareL4(data.Snapshot.height);
       return;
     }
-    const u = data.Updates;
+    const height = data.Updates.height;
     const mirror = this.#mirror;
     assert.ok(mirror, "l4Book Updates before a Snapshot");
-    assert.ok(u.height > mirror.height, `l4Book Updates at ${u.height} after ${mirror.height}: a duplicate`);
-    for (let h = mirror.height + 1; h < u.height; h++) {
-      mirror.applyBlock({ height: h, time: u.time, statuses: [], diffs: [] });
-    }
-    const result = mirror.applyBlock({
-      height: u.height,
-      time: u.time,
-      statuses: u.order_statuses,
-      diffs: u.book_diffs,
-    });
-    assert.ok(result.ok, `l4Book Updates at ${u.height} apply`);
+    assert.ok(height > mirror.height, `l4Book Updates at ${height} after ${mirror.height}: a duplicate`);
+    applyL4Updates(mirror, [text]);
     this.seen.l4Updates++;
-    this.#compareL4(u.height);
+    this.#compareL4(height);
   }
 
   #compareL4(height: number): void {
@@ -236,12 +248,15 @@ export class Checker {
     this.check();
   }
 
-  /** Every simulated `coin` trade between the first and last received was received, none twice. */
-  assertTradesComplete(coin = "BTC"): void {
-    const tids = this.seen.tids;
+  /**
+   * Every simulated `coin` trade between the first and last received was received, none twice (`before`: the
+   * trades a previous connection of the same client received).
+   */
+  assertTradesComplete(coin = "BTC", before: readonly Trade[] = []): void {
+    const tids = [...before.map((t) => t.tid), ...this.seen.tids];
     assert.equal(new Set(tids).size, tids.length, "no trade twice");
     if (tids.length === 0) return;
-    const times = this.seen.trades.map((t) => t.time);
+    const times = [...before, ...this.seen.trades].map((t) => t.time);
     const [first, last] = [Math.min(...times), Math.max(...times)];
     const expected = [...this.deployment.truth.tradeByTid().values()]
       .filter((t) => t.coin === coin && t.time >= first && t.time <= last).map((t) => t.tid).sort();

@@ -4,18 +4,13 @@
  * missed or repeated.
  */
 import assert from "node:assert/strict";
-import { natsServerAvailable } from "../_support/nats.ts";
+import { natsTestOptions } from "../_support/nats.ts";
 import { Checker, Deployment } from "./_deployment.ts";
 
-const available = natsServerAvailable();
-
 Deno.test({
-  name: available
-    ? "one core + two edges over NATS: every l2Book, trades and l4Book on both edges equals the simulator"
-    : "the scale-out end-to-end test is skipped: no nats-server on the PATH (apt-get install nats-server)",
-  ignore: !available && Deno.env.get("CI") === undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...natsTestOptions(
+    "one core + two edges over NATS: every l2Book, trades and l4Book on both edges equals the simulator",
+  ),
   async fn() {
     const deployment = await Deployment.start(2);
     const checkers: Checker[] = [];

@@ -7,16 +7,12 @@ import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type KV, Kvm } from "@nats-io/kv";
 import { CoreLock, EdgeLease, LeaseTable } from "../../src/scaleout/mod.ts";
-import { NatsServer, natsServerAvailable } from "../_support/nats.ts";
+import { NatsServer, natsTestOptions } from "../_support/nats.ts";
 import { waitFor } from "../_support/wait.ts";
 
-const available = natsServerAvailable();
 const natsTest = (name: string, fn: (server: NatsServer, nc: NatsConnection) => Promise<void>) =>
   Deno.test({
-    name: available ? name : `${name} — skipped: no nats-server on the PATH (apt-get install nats-server)`,
-    ignore: !available && Deno.env.get("CI") === undefined,
-    sanitizeOps: false,
-    sanitizeResources: false,
+    ...natsTestOptions(name),
     async fn() {
       const server = await NatsServer.start();
       const nc = await connect({ servers: server.url, reconnectTimeWait: 100, maxReconnectAttempts: -1 });

@@ -36,7 +36,7 @@ export function l2Canonical(levels: unknown): string {
   return JSON.stringify(levels);
 }
 
-export function toSnapshotFile(coin: string, height: number, levels: [L4Order[], L4Order[]]): SnapshotFile {
+function toSnapshotFile(coin: string, height: number, levels: [L4Order[], L4Order[]]): SnapshotFile {
   const side = (orders: L4Order[]) =>
     orders.map(({ user, ...order }) =>
       [user, { ...order, children: [], origSz: order.sz } as NodeOrder] as const
