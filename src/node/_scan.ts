@@ -20,6 +20,7 @@ import { parseNodeTime } from "../book/time.ts";
 import {
   afterColon,
   CLOSE_CURLY,
+  CLOSE_SQUARE,
   isDigit,
   keyMatches,
   LATIN1,
@@ -77,8 +78,14 @@ class Layout {
   builder: CompiledBuild | null = null;
 }
 
-/** A layout's builder compiled to one object literal: `(b, starts, ends, odds)` → the event last matched. */
-type CompiledBuild = (b: Uint8Array, starts: number[], ends: number[], odds: boolean[]) => Json;
+/** A layout's builder compiled to one object literal: `(view, b, starts, ends, odds)` → the event last matched. */
+type CompiledBuild = (
+  view: DataView<ArrayBufferLike>,
+  b: Uint8Array,
+  starts: number[],
+  ends: number[],
+  odds: boolean[],
+) => Json;
 
 /**
  * A layout's matcher compiled to straight-line code: `(view, b, i, n, k, starts, ends, odds, fail)` matches
@@ -230,11 +237,13 @@ function compileBuilder(layout: Layout): CompiledBuild {
       depth++;
       first = true;
     }
-    code += `${first ? "" : ","}${JSON.stringify(keys[k])}:value(b, starts[${k}], ends[${k}], odds[${k}])`;
+    code += `${first ? "" : ","}${
+      JSON.stringify(keys[k])
+    }:value(b, view, starts[${k}], ends[${k}], odds[${k}])`;
     first = false;
   }
   code += "}".repeat(depth + 1);
-  const body = `return function build(b, starts, ends, odds) {\nreturn ${code};\n};`;
+  const body = `return function build(view, b, starts, ends, odds) {\nreturn ${code};\n};`;
   return new Function("value", body)(valueAt) as CompiledBuild;
 }
 
@@ -521,7 +530,7 @@ export class EventLayouts {
       if (++layout.builds < COMPILE_AFTER) return this.#objects(b);
       builder = layout.builder = compileBuilder(layout);
     }
-    return builder(b, this.slotStart, this.slotEnd, this.slotOdd);
+    return builder(this.#view, b, this.slotStart, this.slotEnd, this.slotOdd);
   }
 
   /** The event last walked, built member by member (the layout's first events, before its builder is compiled). */
@@ -547,7 +556,7 @@ export class EventLayouts {
           stack[++top] = inner;
         }
       }
-      stack[top][keys[k]] = valueAt(b, starts[k], ends[k], odds[k]);
+      stack[top][keys[k]] = valueAt(b, this.#view, starts[k], ends[k], odds[k]);
     }
     return root;
   }
@@ -555,31 +564,52 @@ export class EventLayouts {
 
 /** Longest string kept in the text cache (a user address is 42 bytes). */
 const CACHED_MAX = 44;
+/** Bytes per slot of the arena: `CACHED_MAX` rounded up to whole eight-byte words. */
+const CACHE_STRIDE = 48;
 const CACHE_SLOTS = 4096;
-/** Direct-mapped cache of short texts: slot k holds `cacheText[k]`, its bytes at `k × CACHED_MAX` of the arena. */
+/** Direct-mapped cache of short texts: slot k holds `cacheText[k]`, its bytes at `k × CACHE_STRIDE` of the arena. */
 const cacheText: string[] = new Array(CACHE_SLOTS).fill("");
-const cacheArena = new Uint8Array(CACHE_SLOTS * CACHED_MAX);
+const cacheArena = new Uint8Array(CACHE_SLOTS * CACHE_STRIDE);
+const arenaView = new DataView(cacheArena.buffer);
 /** One array per size for `String.fromCharCode.apply` (an array of fixed length is never reallocated). */
 const scratch: number[][] = Array.from({ length: 201 }, (_, size) => new Array(size).fill(0));
 
-/** The text of bytes `start..end`, known to be printable ASCII; repeated short texts are shared. */
-export function asciiText(b: Uint8Array, start: number, end: number): string {
+/**
+ * The text of bytes `start..end` (`view` is a view of `b`), known to be printable ASCII; repeated short texts
+ * are shared. Texts of eight bytes or more are hashed from their last eight bytes and compared eight bytes at
+ * a time (doubles of printable ASCII are never NaN or ±0: equal exactly when their bytes are).
+ */
+export function asciiText(
+  b: Uint8Array,
+  view: DataView<ArrayBufferLike>,
+  start: number,
+  end: number,
+): string {
   const size = end - start;
   if (size > CACHED_MAX) return freshText(b, start, end);
-  // The hash reads the last eight bytes at most (prices, sizes and addresses differ there); the compare reads
-  // all of them, from the end.
-  let hash = size;
-  for (let k = size > 8 ? end - 8 : start; k < end; k++) hash = (hash * 31 + b[k]) | 0;
-  const slot = (hash ^ (hash >>> 12)) & (CACHE_SLOTS - 1);
+  let hash: number;
+  if (size >= 8) {
+    hash = Math.imul(view.getInt32(end - 4, true), 0x9e3779b1) ^ view.getInt32(end - 8, true) ^ size;
+    hash = Math.imul(hash ^ (hash >>> 15), 0x85ebca6b);
+  } else {
+    hash = size;
+    for (let k = start; k < end; k++) hash = (hash * 31 + b[k]) | 0;
+  }
+  const slot = (hash ^ (hash >>> 13)) & (CACHE_SLOTS - 1);
   const known = cacheText[slot];
-  const at = slot * CACHED_MAX;
+  const at = slot * CACHE_STRIDE;
   if (known.length === size) {
-    let k = size - 1;
-    while (k >= 0 && cacheArena[at + k] === b[start + k]) k--;
-    if (k < 0) return known;
+    let k = size - 8;
+    while (k >= 0 && view.getFloat64(start + k, true) === arenaView.getFloat64(at + k, true)) k -= 8;
+    if (k < 0) {
+      // The words from the end are the same; the bytes before them (fewer than eight) one by one.
+      let h = k + 7;
+      while (h >= 0 && cacheArena[at + h] === b[start + h]) h--;
+      if (h < 0) return known;
+    }
   }
   const text = freshText(b, start, end);
-  cacheArena.set(b.subarray(start, end), at);
+  for (let k = 0; k < size; k++) cacheArena[at + k] = b[start + k];
   cacheText[slot] = text;
   return text;
 }
@@ -594,9 +624,15 @@ function freshText(b: Uint8Array, start: number, end: number): string {
 }
 
 /** The JSON value at bytes `start..end` (already walked: valid), as `JSON.parse` gives it. */
-export function valueAt(b: Uint8Array, start: number, end: number, odd: boolean): unknown {
+export function valueAt(
+  b: Uint8Array,
+  view: DataView<ArrayBufferLike>,
+  start: number,
+  end: number,
+  odd: boolean,
+): unknown {
   const c = b[start];
-  if (c === QUOTE) return odd ? oddText(b, start, end) : asciiText(b, start + 1, end - 1);
+  if (c === QUOTE) return odd ? oddText(b, start, end) : asciiText(b, view, start + 1, end - 1);
   if (isDigit(c)) {
     if (end - start <= 15) {
       let value = 0;
@@ -608,14 +644,39 @@ export function valueAt(b: Uint8Array, start: number, end: number, odd: boolean)
       }
       if (k === end) return value;
     }
-    return Number(asciiText(b, start, end));
+    return Number(asciiText(b, view, start, end));
   }
   if (c === 110) return null;
   if (c === 116) return true;
   if (c === 102) return false;
-  if (c === 45) return Number(asciiText(b, start, end));
+  if (c === 45) return Number(asciiText(b, view, start, end));
   if (end - start === 2) return c === OPEN_SQUARE ? [] : {};
   return JSON.parse(UTF8.decode(b.subarray(start, end)));
+}
+
+/**
+ * Walks the `events` array opening at `i` (a `[`) of objects matched against `layouts`, handing each event
+ * (bytes `start..end`, its slots in `layouts`) to `take`, which returns false to turn the line down. Index
+ * past the array, or -1 (not valid JSON, an event that is not a non-empty object, or turned down).
+ */
+export function scanEvents(
+  layouts: EventLayouts,
+  b: Uint8Array,
+  i: number,
+  n: number,
+  take: (b: Uint8Array, start: number, end: number) => boolean,
+): number {
+  i = skipSpace(b, i + 1, n);
+  if (b[i] === CLOSE_SQUARE) return i + 1;
+  for (;;) {
+    if (b[i] !== OPEN_CURLY) return -1;
+    const start = i;
+    i = layouts.event(b, i, n);
+    if (i < 0 || !take(b, start, i)) return -1;
+    i = nextItem(b, i, n, CLOSE_SQUARE);
+    if (i < -1) return -1 - i;
+    if (i < 0) return -1;
+  }
 }
 
 const KEY_EVENTS = new TextEncoder().encode("events");

@@ -1,12 +1,11 @@
 /**
  * The node's batch lines (by-block and streaming: the same batch shape) and their validators: untrusted text is
  * checked once here; everything downstream trusts the types. Parsed events keep unknown fields so they can be
- * forwarded as the node wrote them. Status lines have their own fast path (`statuses.ts`), which falls back
- * to `parseBatch` + `checkStatus` to name a fault.
+ * forwarded as the node wrote them. Status and diff lines have their own fast paths (`statuses.ts`,
+ * `diffs.ts`), which fall back to `parseBatch` + `checkStatus` / `checkDiff` to name a fault.
  *
  * @module
  */
-import type { BookDiffEvent } from "../book/types.ts";
 import { parseNodeTime } from "../book/time.ts";
 import { mayInsert } from "../book/status.ts";
 import { decodeLine, isDecimal, isId, isObject, isSide, type Json, show } from "./_json.ts";
@@ -41,8 +40,7 @@ export type ParseResult<E> =
   | { readonly ok: true; readonly batch: Batch<E> }
   | { readonly ok: false; readonly error: string };
 
-/** Statuses that can put an order in the book: parsed and validated in full. Every other one stays raw text. */
-
+/** Parses and checks one batch line's text in full: the reference every fast path must agree with. */
 export function parseBatch<E>(line: string, checkEvent: (event: unknown) => string | null): ParseResult<E> {
   let value: unknown;
   try {
@@ -130,7 +128,7 @@ export function checkStatus(event: unknown): string | null {
   return checkOrder(order);
 }
 
-function checkDiff(event: unknown): string | null {
+export function checkDiff(event: unknown): string | null {
   if (!isObject(event)) return `a book diff must be an object, got ${show(event)}`;
   if (typeof event.user !== "string") return `user must be a string, got ${show(event.user)}`;
   if (!isId(event.oid)) return `oid must be a non-negative integer, got ${show(event.oid)}`;
@@ -176,16 +174,6 @@ function checkFill(event: unknown): string | null {
   if (typeof fill.crossed !== "boolean") return `fill.crossed must be a boolean, got ${show(fill.crossed)}`;
   if (!isId(fill.oid)) return `fill.oid must be a non-negative integer, got ${show(fill.oid)}`;
   return null;
-}
-
-/**
- * Parses a `node_order_statuses_*` line (by-block or streaming). `open` and `triggered` statuses come back as
- * checked `OrderStatusEvent`s, every other one as a `RawStatusEvent` holding the event's exact text.
- */
-
-export function parseDiffLine(line: string | Uint8Array): ParseResult<BookDiffEvent> {
-  const text = typeof line === "string" ? line : decodeLine(line);
-  return text === null ? { ok: false, error: "invalid UTF-8" } : parseBatch(text, checkDiff);
 }
 
 /** Parses a `node_fills_*` line (its bytes, or its text). */

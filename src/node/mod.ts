@@ -5,14 +5,8 @@
  * @module
  */
 export { decodeLine } from "./_json.ts";
-export {
-  type Batch,
-  type FillEvent,
-  type NodeFill,
-  parseDiffLine,
-  parseFillLine,
-  type ParseResult,
-} from "./lines.ts";
+export { type Batch, type FillEvent, type NodeFill, parseFillLine, type ParseResult } from "./lines.ts";
+export { DiffScanner, parseDiffLine } from "./diffs.ts";
 export { parseStatusLine, StatusScanner } from "./statuses.ts";
 export {
   checkSnapshot,

@@ -17,8 +17,8 @@ import type { OrderStatusEvent, RawStatusEvent, StatusEvent } from "../book/type
 import { mayInsert } from "../book/status.ts";
 import { type Batch, checkStatus, parseBatch, type ParseResult } from "./lines.ts";
 import { UTF8 } from "./_json.ts";
-import { CLOSE_SQUARE, LATIN1, nextItem, oddText, OPEN_CURLY, QUOTE, skipSpace } from "./_walk.ts";
-import { EventLayouts, scanBatch } from "./_scan.ts";
+import { LATIN1, oddText, QUOTE } from "./_walk.ts";
+import { EventLayouts, scanBatch, scanEvents } from "./_scan.ts";
 
 /**
  * A status the book never inserts, kept as a byte range of its line: `raw` decodes it on first use. The line's
@@ -84,6 +84,9 @@ export class StatusScanner {
   readonly #layouts = new EventLayouts(PATHS);
   readonly #events = (b: Uint8Array, i: number, n: number, out: StatusEvent[]) =>
     this.#eventsAt(b, i, n, out);
+  readonly #take = (b: Uint8Array, start: number, end: number) => this.#event(b, start, end);
+  /** The output of the line being scanned. */
+  #out: StatusEvent[] | null = null;
 
   /** The line's batch, or null when the line is not exactly what the fast path takes (see the module doc). */
   scan(bytes: Uint8Array): Batch<StatusEvent> | null {
@@ -122,37 +125,38 @@ export class StatusScanner {
 
   /** Scans the `events` array opening at `i` into `events`; index past it, or -1. */
   #eventsAt(b: Uint8Array, i: number, n: number, events: StatusEvent[]): number {
+    this.#out = events;
+    try {
+      return scanEvents(this.#layouts, b, i, n, this.#take);
+    } finally {
+      this.#out = null;
+    }
+  }
+
+  /** Adds the event `start..end` just matched to the output; false when the full parse must decide. */
+  #event(b: Uint8Array, start: number, end: number): boolean {
     const layouts = this.#layouts;
     const starts = layouts.slotStart;
     const ends = layouts.slotEnd;
     const odds = layouts.slotOdd;
-    i = skipSpace(b, i + 1, n);
-    if (b[i] === CLOSE_SQUARE) return i + 1;
-    for (;;) {
-      if (b[i] !== OPEN_CURLY) return -1;
-      const start = i;
-      i = layouts.event(b, i, n);
-      if (i < 0) return -1;
-      const marks = (layouts.layout as { readonly marks: readonly number[] }).marks;
-      const statusSlot = marks[0];
-      const coinSlot = marks[1];
-      // Missing, or not strings: the full parse names the fault.
-      if (statusSlot < 0 || coinSlot < 0) return -1;
-      if (b[starts[statusSlot]] !== QUOTE || b[starts[coinSlot]] !== QUOTE) return -1;
-      const status = this.#name(starts[statusSlot], ends[statusSlot], odds[statusSlot]).text;
-      if (mayInsert(status)) {
-        const event = layouts.build(b, start, i);
-        if (checkStatus(event) !== null) return -1;
-        events.push(event as unknown as OrderStatusEvent);
-      } else {
-        const coin = this.#name(starts[coinSlot], ends[coinSlot], odds[coinSlot]);
-        const order = coin.order ??= Object.freeze({ coin: coin.text });
-        events.push(new RawStatus(status, order, b, start, i));
-      }
-      i = nextItem(b, i, n, CLOSE_SQUARE);
-      if (i < -1) return -1 - i;
-      if (i < 0) return -1;
+    const marks = (layouts.layout as { readonly marks: readonly number[] }).marks;
+    const statusSlot = marks[0];
+    const coinSlot = marks[1];
+    // Missing, or not strings: the full parse names the fault.
+    if (statusSlot < 0 || coinSlot < 0) return false;
+    if (b[starts[statusSlot]] !== QUOTE || b[starts[coinSlot]] !== QUOTE) return false;
+    const status = this.#name(starts[statusSlot], ends[statusSlot], odds[statusSlot]).text;
+    const events = this.#out as StatusEvent[];
+    if (mayInsert(status)) {
+      const event = layouts.build(b, start, end);
+      if (checkStatus(event) !== null) return false;
+      events.push(event as unknown as OrderStatusEvent);
+    } else {
+      const coin = this.#name(starts[coinSlot], ends[coinSlot], odds[coinSlot]);
+      const order = coin.order ??= Object.freeze({ coin: coin.text });
+      events.push(new RawStatus(status, order, b, start, end));
     }
+    return true;
   }
 }
 
