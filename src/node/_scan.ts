@@ -310,6 +310,11 @@ export class EventLayouts {
     this.#view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
 
+  /** A view of the line's bytes (the same indexes), for reads of eight bytes at a time. */
+  get view(): DataView<ArrayBufferLike> {
+    return this.#view;
+  }
+
   /** Ends a line (drops the view of its bytes). */
   done(): void {
     this.#view = new DataView(new ArrayBuffer(0));

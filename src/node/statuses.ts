@@ -17,8 +17,8 @@ import type { OrderStatusEvent, RawStatusEvent, StatusEvent } from "../book/type
 import { mayInsert } from "../book/status.ts";
 import { type Batch, checkStatus, parseBatch, type ParseResult } from "./lines.ts";
 import { UTF8 } from "./_json.ts";
-import { LATIN1, oddText, QUOTE } from "./_walk.ts";
-import { EventLayouts, scanBatch, scanEvents } from "./_scan.ts";
+import { oddText, QUOTE } from "./_walk.ts";
+import { asciiText, EventLayouts, scanBatch, scanEvents } from "./_scan.ts";
 
 /**
  * A status the book never inserts, kept as a byte range of its line: `raw` decodes it on first use. The line's
@@ -61,26 +61,19 @@ class RawStatus implements RawStatusEvent {
   }
 }
 
-/** One slot of the scanner's string cache: a status or coin name as bytes, its string and `{coin}` object. */
-interface Interned {
-  readonly bytes: Uint8Array;
-  readonly text: string;
-  order: { readonly coin: string } | null;
-}
-
-/** Slots of the direct-mapped string cache (statuses and coins: a few hundred distinct names). */
-const CACHE_SLOTS = 2048;
+/** Most `{coin}` objects kept (coins: a few hundred names; the map starts over past this). */
+const ORDERS_KEPT = 4096;
 
 /** The layout paths the scanner reads: slot 0 of the marks is `status`, slot 1 `order.coin`. */
 const PATHS = [["status"], ["order", "coin"]];
 
 /**
  * The fast path of `parseStatusLine`: walks one line's bytes at a time. Its state (the line, the learned
- * event layouts, the name cache) lives in the object.
+ * event layouts, the `{coin}` objects) lives in the object.
  */
 export class StatusScanner {
-  #b: Uint8Array = new Uint8Array(0);
-  readonly #cache: (Interned | undefined)[] = new Array(CACHE_SLOTS);
+  /** One frozen `{coin}` per coin name, shared by the coin's raw statuses. */
+  readonly #orders = new Map<string, { readonly coin: string }>();
   readonly #layouts = new EventLayouts(PATHS);
   readonly #events = (b: Uint8Array, i: number, n: number, out: StatusEvent[]) =>
     this.#eventsAt(b, i, n, out);
@@ -90,37 +83,28 @@ export class StatusScanner {
 
   /** The line's batch, or null when the line is not exactly what the fast path takes (see the module doc). */
   scan(bytes: Uint8Array): Batch<StatusEvent> | null {
-    this.#b = bytes;
     this.#layouts.line(bytes);
     try {
       return scanBatch(bytes, this.#events);
     } finally {
-      this.#b = new Uint8Array(0);
       this.#layouts.done();
     }
   }
 
-  /** The string `start..end` (quotes included): from the cache when it is plain ASCII. */
-  #name(start: number, end: number, odd: boolean): Interned {
-    const b = this.#b;
-    if (odd) return { bytes: b.slice(start, end), text: oddText(b, start, end), order: null };
-    let hash = end - start;
-    for (let k = start + 1; k < end - 1; k++) hash = (hash * 31 + b[k]) | 0;
-    const slot = hash & (CACHE_SLOTS - 1);
-    const hit = this.#cache[slot];
-    if (hit !== undefined && hit.bytes.length === end - start) {
-      const bytes = hit.bytes;
-      let k = 1;
-      while (k < bytes.length && bytes[k] === b[start + k]) k++;
-      if (k === bytes.length) return hit;
+  /** The text of the string `start..end` (quotes included): shared through the text cache when plain ASCII. */
+  #text(b: Uint8Array, start: number, end: number, odd: boolean): string {
+    return odd ? oddText(b, start, end) : asciiText(b, this.#layouts.view, start + 1, end - 1);
+  }
+
+  /** The shared `{coin}` of a coin name. */
+  #order(coin: string): { readonly coin: string } {
+    let order = this.#orders.get(coin);
+    if (order === undefined) {
+      if (this.#orders.size >= ORDERS_KEPT) this.#orders.clear();
+      order = Object.freeze({ coin });
+      this.#orders.set(coin, order);
     }
-    const entry: Interned = {
-      bytes: b.slice(start, end),
-      text: LATIN1.decode(b.subarray(start + 1, end - 1)),
-      order: null,
-    };
-    this.#cache[slot] = entry;
-    return entry;
+    return order;
   }
 
   /** Scans the `events` array opening at `i` into `events`; index past it, or -1. */
@@ -145,15 +129,14 @@ export class StatusScanner {
     // Missing, or not strings: the full parse names the fault.
     if (statusSlot < 0 || coinSlot < 0) return false;
     if (b[starts[statusSlot]] !== QUOTE || b[starts[coinSlot]] !== QUOTE) return false;
-    const status = this.#name(starts[statusSlot], ends[statusSlot], odds[statusSlot]).text;
+    const status = this.#text(b, starts[statusSlot], ends[statusSlot], odds[statusSlot]);
     const events = this.#out as StatusEvent[];
     if (mayInsert(status)) {
       const event = layouts.build(b, start, end);
       if (checkStatus(event) !== null) return false;
       events.push(event as unknown as OrderStatusEvent);
     } else {
-      const coin = this.#name(starts[coinSlot], ends[coinSlot], odds[coinSlot]);
-      const order = coin.order ??= Object.freeze({ coin: coin.text });
+      const order = this.#order(this.#text(b, starts[coinSlot], ends[coinSlot], odds[coinSlot]));
       events.push(new RawStatus(status, order, b, start, end));
     }
     return true;
