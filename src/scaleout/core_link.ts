@@ -146,7 +146,8 @@ export class NatsCoreLink {
           this.#publishStatus(message);
           return;
         case "snapshotReply":
-        case "infoReply": {
+        case "infoReply":
+        case "assetCtxsReply": {
           const asked = this.#asked.get(message.id);
           if (asked === undefined) return;
           this.#asked.delete(message.id);
@@ -287,9 +288,12 @@ export class NatsCoreLink {
     this.#core?.receive({ ...request, id });
   }
 
+  /** An info or asset context query (`hlbook.ctl.info`). */
   #infoRequest(msg: Msg): void {
     const request = msg.json<EdgeToCore>();
-    if (request?.kind !== "info" || typeof request.id !== "number") throw new Error("malformed info request");
+    if ((request?.kind !== "info" && request?.kind !== "assetCtxs") || typeof request.id !== "number") {
+      throw new Error("malformed info request");
+    }
     const id = this.#nextId++;
     this.#asked.set(id, { msg, id: request.id });
     this.#core?.receive({ ...request, id });

@@ -19,8 +19,8 @@ import type { Msg, NatsConnection, Subscription as NatsSubscription } from "@nat
 import { Kvm } from "@nats-io/kv";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import type { CoreToEdge, EdgeToCore, InfoResult, SnapshotRequest } from "../link/mod.ts";
-import { Edge, type Feed } from "../feed/mod.ts";
-import type { Phase } from "../feed/mod.ts";
+import { Edge, type Feed, type ServedFeed } from "../feed/mod.ts";
+import type { AssetCtxs, FeedStatus, InfoRequest, Phase } from "../feed/mod.ts";
 import type { Counter, Metrics } from "../metrics.ts";
 import { logger } from "../log.ts";
 import { EdgeLease } from "./leases.ts";
@@ -92,23 +92,6 @@ function order(a: Received, b: Received): number {
 function idCount(id: string): number {
   return Number(id.slice(id.lastIndexOf(":") + 1));
 }
-
-/** The feed methods the WebSocket server calls (`src/server`), as an edge over NATS provides them. */
-export type ServedFeed = Pick<
-  Feed,
-  | "attach"
-  | "detach"
-  | "handle"
-  | "poll"
-  | "sendError"
-  | "setInfoFallback"
-  | "coinCheck"
-  | "unsentEstimate"
-  | "l4SnapshotSize"
-  | "status"
-  | "closeAll"
-  | "info"
->;
 
 export interface NatsEdgeOptions {
   readonly nc: NatsConnection;
@@ -232,16 +215,22 @@ export class NatsEdge implements ServedFeed {
         });
         return;
       case "info":
+      case "assetCtxs": {
+        const kind = message.kind === "info" ? "infoReply" : "assetCtxsReply";
         this.#requester.request(INFO_SUBJECT, JSON.stringify(message), REQUEST_TIMEOUT_MS, (result) => {
-          const reply = result.ok ? this.#parse(result.text, "infoReply") : null;
+          // No answer: an info error, which the edge also takes as "none" for an asset context query.
           this.#deliver(
-            reply ?? {
+            (result.ok ? this.#parse(result.text, kind) : null) ?? {
               kind: "infoReply",
               id: message.id,
-              result: { ok: false, status: 503, error: "the core did not answer" },
+              result: { ok: false, status: 503, error: "the core did not answer; try again" },
             },
           );
         });
+        return;
+      }
+      case "reportRequest":
+        // A core of a NATS deployment serves its own /health and /metrics; the edge does not wait for it.
         return;
     }
   }
@@ -268,6 +257,8 @@ export class NatsEdge implements ServedFeed {
       return;
     }
     this.#received.inc();
+    // After an outage what trickles in may follow a hole (what the server lost); the re-sync replaces it.
+    if (this.#stale) return;
     const text = msg.string();
     const resumes = this.#resumes.get(key);
     if (resumes !== undefined) { for (const resume of resumes) resume.live.push({ entry, text }); }
@@ -562,17 +553,22 @@ export class NatsEdge implements ServedFeed {
   l4SnapshotSize: Feed["l4SnapshotSize"] = (coin) => this.#edge.l4SnapshotSize(coin);
   closeAll: Feed["closeAll"] = (code, reason) => this.#edge.closeAll(code, reason);
 
-  /** `POST /info` wants an answer at once; on an edge the books are a request away, so it points to `post`. */
-  info(): InfoResult {
-    return {
-      ok: false,
-      status: 501,
-      error:
-        'an hlbook edge answers l2Book and allMids info over the WebSocket ("method":"post"), not POST /info',
-    };
+  info(request: InfoRequest): Promise<InfoResult> {
+    return this.#edge.ask(request);
   }
 
-  status(): ReturnType<Feed["status"]> {
+  async assetCtxs(names: readonly string[], version: string | null): Promise<AssetCtxs | null> {
+    const reply = await this.#edge.assetCtxs(names, version);
+    return reply === null ? null : { version: reply.version, ctxs: reply.ctxs };
+  }
+
+  /** Why the edge is not ready beyond the core's phase (`/health`). */
+  reason(): string | null {
+    if (this.#stale) return "lost NATS or the core: serving the last data until they are back";
+    return this.#core === null ? "no core heard from yet" : null;
+  }
+
+  status(): FeedStatus {
     const last = this.#last;
     return {
       phase: this.#phase,

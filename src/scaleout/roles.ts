@@ -21,9 +21,8 @@ import { VERSION } from "../../config.ts";
 import { logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { Core } from "../feed/mod.ts";
-import type { Feed } from "../feed/mod.ts";
-import { ListenError, type Server, startServer } from "../server/mod.ts";
-import { backfillFills, type Ingest, startIngest } from "../ingest/mod.ts";
+import { ListenError, type Server } from "../server/mod.ts";
+import { type RunningIngest, serveEdge, startFeedIngest, streamLimits } from "../workers/wiring.ts";
 import { NatsCoreLink } from "./core_link.ts";
 import { NatsEdge } from "./edge_link.ts";
 
@@ -104,20 +103,10 @@ export async function runCore(context: RoleContext): Promise<number> {
     metrics,
     retention: { maxAgeMs: config.streamMaxAge, maxBytes: config.streamMaxBytes },
   });
-  const core = new Core({
-    metrics,
-    emit: link.emit,
-    streams: {
-      historyMs: config.historyHours * 3600_000,
-      fillsPerUser: config.fillsPerUser,
-      maxFills: config.maxFills,
-      tradesPerCoin: 100,
-      candlesKept: config.candlesKept,
-    },
-  });
+  const core = new Core({ metrics, emit: link.emit, streams: streamLimits(config) });
   await link.start(core);
 
-  let ingest: Ingest | null = null;
+  let ingest: RunningIngest | null = null;
   let http: Deno.HttpServer<Deno.NetAddr>;
   try {
     http = serveHealth(config, metrics, () => {
@@ -151,40 +140,11 @@ export async function runCore(context: RoleContext): Promise<number> {
   }
   let exitCode = 0;
   const stall = Promise.withResolvers<void>();
-  ingest = startIngest({
-    dataDir: config.dataDir,
-    infoUrl: config.infoUrl,
-    snapshotPath: config.snapshotPath,
-    mode: config.ingest,
-    validateInterval: config.validateInterval,
-    stallTimeout: config.stallTimeout,
-    blockCache: config.blockCache,
-    metrics,
-  }, {
-    onReset: (books) => core.reset(books),
-    onBlock: (books, diff) => core.block(books, diff),
-    onTrades: (trades) => core.trades(trades),
-    onFills: (block, events) => core.fills(block, events),
-    onState: (next) => {
-      core.state(next);
-      if (next.phase === "stale" && config.exitOnStall) {
-        log.error("node stalled and --exit-on-stall is set: exiting", {});
-        exitCode = 1;
-        stall.resolve();
-      }
-    },
+  ingest = startFeedIngest(config, core, metrics, () => {
+    exitCode = 1;
+    stall.resolve();
   });
-  const stopBackfill = new AbortController();
-  const backfill = backfillFills({
-    dataDir: config.dataDir,
-    mode: config.ingest,
-    hours: config.historyHours,
-    signal: stopBackfill.signal,
-  }, core.backfill());
-
   await Promise.race([context.stopped, stall.promise]);
-  stopBackfill.abort();
-  await backfill;
   await ingest.stop();
   await link.close();
   await nc.drain().catch(() => {});
@@ -235,29 +195,13 @@ export async function runEdge(context: RoleContext, authToken: string): Promise<
   await edge.start();
   let server: Server;
   try {
-    server = startServer({
-      address: config.address,
+    // Info types the core does not answer go to --info-url, as on one machine (a node's info server).
+    server = serveEdge(config, authToken, edge, metrics, {
       port: config.port,
-      maxBuffered: config.maxBuffered,
-      maxConnections: config.maxConnections,
-      maxSubscriptions: config.maxSubscriptions,
-      maxMessageSize: config.maxMessageSize,
-      maxMessagesPerMinute: config.maxMessagesPerMinute,
-      metrics,
-      health: () => ({ version: VERSION, role: "edge" }),
-      guard: {
-        maxConnectionsPerIp: config.maxConnectionsPerIp,
-        connectionRatePerIp: config.connectionRatePerIp,
-        maxSubscriptionsPerIp: config.maxSubscriptionsPerIp,
-        maxSubscriptionsTotal: config.maxSubscriptionsTotal,
-        maxBufferedPerIp: config.maxBufferedPerIp,
-        maxInfoRequestsPerIp: config.maxInfoRequestsPerIp,
-        trustProxy: config.trustProxy,
-        authToken,
-      },
-      handshakeTimeout: config.handshakeTimeout,
-      // The server types its feed as the one-process Feed; it calls only the ServedFeed part of it.
-    }, edge as unknown as Feed);
+      reusePort: false,
+      reason: () => edge.reason(),
+      health: () => ({ role: "edge" }),
+    });
   } catch (error) {
     await edge.close();
     await nc.close();

@@ -31,7 +31,7 @@ export const STATUS_SUBJECT = "hlbook.ctl.status";
 export const BLOCK_SUBJECT = "hlbook.ctl.block";
 /** Request: the first messages of a view (`SnapshotRequest` → `SnapshotReply`). */
 export const SNAPSHOT_SUBJECT = "hlbook.ctl.snapshot";
-/** Request: an info answer (`InfoQuery` → `InfoReply`). */
+/** Request: an info answer (`InfoQuery` → `InfoReply`, `AssetCtxQuery` → `AssetCtxReply`). */
 export const INFO_SUBJECT = "hlbook.ctl.info";
 /** Request: the core's current status (an edge that just connected or reconnected). */
 export const HELLO_SUBJECT = "hlbook.ctl.hello";
