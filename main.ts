@@ -99,6 +99,7 @@ async function main(): Promise<number> {
     if (Deno.env.get("HLBOOK_DEBUG_CRASH") === "1") {
       const target = supervisor;
       Deno.addSignalListener("SIGUSR2", () => target.crashCore());
+      Deno.addSignalListener("SIGUSR1", () => target.crashEdge());
     }
   }
 

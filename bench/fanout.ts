@@ -163,7 +163,7 @@ async function edgesLeg(edges: number): Promise<Leg> {
     ["connection-rate-per-ip", 1_000_000],
     ["max-subscriptions-per-ip", 1_000_000],
     ["max-subscriptions-total", 1_000_000],
-    ["max-buffered-per-ip", 1 << 40],
+    ["max-buffered-per-ip", "64GiB"],
     ["log-level", "warning"],
   ].map(([name, value]) => `--${name}=${value}`);
   const parsed = parseConfig(flags, {});

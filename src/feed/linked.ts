@@ -1,6 +1,6 @@
 /**
  * An edge whose core runs elsewhere (a worker of the process): the server's {@link ServedFeed} over a
- * `MessagePort` carrying the typed messages of `src/link`.
+ * `MessagePort` carrying the typed messages of `src/link` (batches of them from the core, one per turn).
  *
  * What the server asks at once of a feed in one thread comes from what the core sent: phase, height and coins
  * from its status messages, `/health`'s reason and the core's metrics from its reports. Info answers and asset
@@ -55,11 +55,12 @@ export class LinkedFeed implements ServedFeed {
   link(port: MessagePort): void {
     this.#port?.close();
     this.#port = port;
-    port.onmessage = (event: MessageEvent<CoreToEdge>) => {
-      const message = event.data;
+    // The core posts what it emitted in one turn as one batch (see `CoreHub`).
+    port.onmessage = (event: MessageEvent<readonly CoreToEdge[]>) => {
+      const batch = event.data;
       // Slow clients that drained catch up first, as with a core in the same thread.
-      if (message.kind === "block") this.#edge.poll();
-      this.#edge.receive(message);
+      if (batch.some((message) => message.kind === "block")) this.#edge.poll();
+      for (const message of batch) this.#edge.receive(message);
     };
     if (this.#linkedOnce) this.#edge.relinked();
     this.#linkedOnce = true;

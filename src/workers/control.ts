@@ -46,7 +46,9 @@ export type ToEdge =
   | { readonly kind: "coreLost" }
   /** The other edges' metrics (and so their clients and subscriptions). */
   | { readonly kind: "peers"; readonly peers: readonly PeerMetrics[] }
-  | { readonly kind: "stop" };
+  | { readonly kind: "stop" }
+  /** Test-only (`HLBOOK_DEBUG_CRASH=1` and SIGUSR1): the worker throws, as a bug would. */
+  | { readonly kind: "crash" };
 
 /** Edge worker → main thread. */
 export type FromEdge =

@@ -1,6 +1,8 @@
 /**
- * One core and the ports of its edges: every block's `BlockOutput` (and status, report) is posted once to each
- * edge, replies only to the edge that asked.
+ * One core and the ports of its edges: every block's `BlockOutput` (and status, report) goes once to each
+ * edge, replies only to the edge that asked. What the core emits in one turn (a block's output, its trades,
+ * fills, replies) is posted as one batch per edge when the turn ends: one `postMessage` per block per edge,
+ * in the order emitted (a snapshot reply must not overtake the outputs before it).
  *
  * Several edges watch the same views: the core is told to watch a view key when the first edge watches it and
  * to unwatch it when the last one lets go (or dies), and request ids, numbered by each edge, are renumbered
@@ -17,6 +19,8 @@ interface EdgeLink {
   readonly port: MessagePort;
   /** View keys this edge watches. */
   readonly watched: Set<string>;
+  /** Messages of this turn not yet posted. */
+  batch: CoreToEdge[];
 }
 
 /** The edges' ports around one core: ref-counted watches, renumbered requests, outputs to every edge. */
@@ -27,6 +31,7 @@ export class CoreHub {
   /** Renumbered request id → the edge and its own id. */
   readonly #pending = new Map<number, { edge: number; id: number }>();
   #nextId = 1;
+  #flushing = false;
   readonly core: Core;
 
   readonly #report: (id: number | null) => CoreToEdge;
@@ -44,7 +49,7 @@ export class CoreHub {
   }
 
   add(id: number, port: MessagePort): void {
-    const link: EdgeLink = { port, watched: new Set() };
+    const link: EdgeLink = { port, watched: new Set(), batch: [] };
     this.#edges.set(id, link);
     port.onmessage = (event: MessageEvent<EdgeToCore>) => this.#receive(id, link, event.data);
   }
@@ -60,7 +65,24 @@ export class CoreHub {
 
   /** To every edge. */
   broadcast(message: CoreToEdge): void {
-    for (const link of this.#edges.values()) link.port.postMessage(message);
+    for (const link of this.#edges.values()) this.#queue(link, message);
+  }
+
+  #queue(link: EdgeLink, message: CoreToEdge): void {
+    link.batch.push(message);
+    if (this.#flushing) return;
+    this.#flushing = true;
+    queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushing = false;
+    for (const link of this.#edges.values()) {
+      if (link.batch.length === 0) continue;
+      const batch = link.batch;
+      link.batch = [];
+      link.port.postMessage(batch);
+    }
   }
 
   #emit(message: CoreToEdge): void {
@@ -70,7 +92,8 @@ export class CoreHub {
       const pending = this.#pending.get(message.id);
       if (pending === undefined) return;
       this.#pending.delete(message.id);
-      this.#edges.get(pending.edge)?.port.postMessage({ ...message, id: pending.id });
+      const link = this.#edges.get(pending.edge);
+      if (link !== undefined) this.#queue(link, { ...message, id: pending.id });
       return;
     }
     this.broadcast(message);
@@ -91,7 +114,7 @@ export class CoreHub {
         this.#release(message.key);
         return;
       case "reportRequest":
-        link.port.postMessage(this.#report(message.id));
+        this.#queue(link, this.#report(message.id));
         return;
       default: {
         const id = this.#nextId++;

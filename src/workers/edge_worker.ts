@@ -59,5 +59,10 @@ self.onmessage = async (event: MessageEvent<ToEdge>) => {
       await server?.shutdown();
       post({ kind: "stopped" });
       return;
+    case "crash":
+      setTimeout(() => {
+        throw new Error("edge worker crash requested (HLBOOK_DEBUG_CRASH)");
+      }, 0);
+      return;
   }
 };

@@ -136,6 +136,11 @@ export class Supervisor {
     this.#core?.postMessage({ kind: "crash" } satisfies ToCore);
   }
 
+  /** Test hook (`HLBOOK_DEBUG_CRASH=1`, SIGUSR1): the first edge worker throws. */
+  crashEdge(): void {
+    this.#workers.get(1)?.worker.postMessage({ kind: "crash" } satisfies ToEdge);
+  }
+
   /** Stops the edge workers, then the core (ingest first); bounded. Returns where the core was. */
   async stop(): Promise<{ height: number; phase: Phase }> {
     this.#stopping = true;

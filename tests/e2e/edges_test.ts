@@ -7,7 +7,8 @@
  * - with two edges, clients spread over both get identical payloads; a client that never reads on one edge
  *   does not hold back a client on the other;
  * - the core worker crashed mid-stream: clients keep their connections, are told, get fresh snapshots and end
- *   equal to the simulator.
+ *   equal to the simulator; an edge worker crashed: its clients are closed (they reconnect), the other edge's
+ *   carry on, and a new edge worker serves the port with the main thread.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -170,13 +171,14 @@ async function withHlbook(
 /** Opens watchers until every edge has at least one (the kernel spreads connections); bounded. */
 async function watchersOnEveryEdge(hlbook: Hlbook, edges: number): Promise<Watcher[]> {
   const watchers: Watcher[] = [];
+  const already = (await hlbook.health()).clients;
   for (;;) {
     for (let i = 0; i < 2; i++) watchers.push(await Watcher.open(hlbook.wsUrl));
     const health = await waitFor(
-      `/health counting ${watchers.length} clients`,
+      `/health counting ${already + watchers.length} clients`,
       async () => {
         const h = await hlbook.health();
-        return h.clients === watchers.length ? h : null;
+        return h.clients === already + watchers.length ? h : null;
       },
       10_000,
     );
@@ -221,7 +223,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "--edges 2: clients on both edges get the simulator's books and identical payloads, a slow client on one edge holds back none on the other, and a core worker crash is survived",
+    "--edges 2: clients on both edges get the simulator's books and identical payloads, a slow client on one edge holds back none on the other, core and edge worker crashes are survived",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
@@ -351,6 +353,39 @@ Deno.test({
               assert.equal(await hlbook.metric("hlbook_core_restarts_total"), 1);
               assert.equal(hlbook.matching(/the core worker crashed/).length, 1, "one log line");
               assert.ok((await hlbook.health()).ready, "ready again");
+            },
+          );
+
+          await t.step(
+            "an edge worker crashes: its clients are closed, the other edge's carry on, a new one serves",
+            async () => {
+              const spread = (await hlbook.health()).edgeClients ?? [];
+              assert.equal(spread.length, 2);
+              const l2Before = watchers.map((w) => w.count("l2Book"));
+              Deno.kill(hlbook.pid, "SIGUSR1");
+              await waitFor(
+                `the ${spread[1]} clients of edge 2 closed`,
+                () => watchers.filter((w) => w.client.closed !== null).length === spread[1],
+                10_000,
+              );
+              const open = watchers.filter((w) => w.client.closed === null);
+              assert.equal(open.length, spread[0], "the main thread's clients are connected");
+              await waitFor(
+                "20 more l2Book messages on the other edge",
+                () => open.every((w) => w.count("l2Book") >= l2Before[watchers.indexOf(w)] + 20),
+                30_000,
+              );
+              for (const w of watchers) w.check(truth, false);
+              assert.equal(await hlbook.metric("hlbook_edge_restarts_total"), 1);
+              assert.equal(hlbook.matching(/edge worker 2 crashed/).length, 1, "one log line");
+              const fresh = await watchersOnEveryEdge(hlbook, 2);
+              watchers.push(...fresh);
+              await waitFor(
+                "20 l2Book messages each on the new edge too",
+                () => fresh.every((w) => w.count("l2Book") >= 20),
+                30_000,
+              );
+              for (const w of fresh) w.check(truth, true);
             },
           );
         } finally {
