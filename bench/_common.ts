@@ -141,6 +141,64 @@ export function heapMeter(): () => number {
   };
 }
 
+/**
+ * Resident memory of a process by kind of mapping, in bytes, from `/proc/<pid>/smaps` (empty where there is
+ * none): `file` = pages of mapped files (the deno binary, libraries), `brk` = glibc's main heap (`[heap]`),
+ * `anonymous` = every other private mapping (V8's heap pages, malloc's mmapped chunks and thread arenas,
+ * thread stacks).
+ */
+export interface MemoryMap {
+  readonly file: number;
+  readonly brk: number;
+  readonly anonymous: number;
+}
+
+export function memoryMap(pid: number | "self" = "self"): MemoryMap | null {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/smaps`);
+  } catch {
+    return null;
+  }
+  const kb = { file: 0, brk: 0, anonymous: 0 };
+  let kind: keyof typeof kb = "anonymous";
+  for (const line of text.split("\n")) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head !== null) kind = head[1].startsWith("/") ? "file" : head[1] === "[heap]" ? "brk" : "anonymous";
+    else if (line.startsWith("Rss:")) kb[kind] += parseInt(line.slice(4));
+  }
+  return { file: kb.file * 1024, brk: kb.brk * 1024, anonymous: kb.anonymous * 1024 };
+}
+
+/** A process's memory at one moment (bytes): `Deno.memoryUsage()` figures, V8's committed pages, smaps. */
+export interface ProcessMemory {
+  /** As the process sat, before any forced GC. */
+  readonly rss: number;
+  /** The rest after two full GCs. */
+  readonly heapTotal: number;
+  readonly heapUsed: number;
+  /** Backing stores of `ArrayBuffer`s (typed arrays bigger than a few dozen bytes live there, off the heap). */
+  readonly external: number;
+  /** V8's committed (physical) bytes by space, e.g. `new`, `old`, `large_object`. */
+  readonly v8Committed: Record<string, number>;
+  readonly map: MemoryMap | null;
+}
+
+/**
+ * The environment `deno task start` gives hlbook: the `NAME=value` words its task line in deno.json starts with
+ * (glibc's allocator settings, see README "Deploying"), so a bench measures hlbook as it is run.
+ */
+export function startTaskEnv(): Record<string, string> {
+  const config = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url)));
+  const env: Record<string, string> = {};
+  for (const word of String(config.tasks.start).split(/\s+/)) {
+    const assignment = /^([A-Za-z_][A-Za-z0-9_]*)=(\S*)$/.exec(word);
+    if (assignment === null) break;
+    env[assignment[1]] = assignment[2];
+  }
+  return env;
+}
+
 /** Lines of a child's stdout, as they come. */
 export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   let rest = "";

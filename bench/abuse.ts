@@ -19,7 +19,18 @@
  * @module
  */
 import { join } from "node:path";
-import { cpuSeconds, emit, fmt, kill, lines, note, quantile, type Row, sleep } from "./_common.ts";
+import {
+  cpuSeconds,
+  emit,
+  fmt,
+  kill,
+  lines,
+  note,
+  quantile,
+  type Row,
+  sleep,
+  startTaskEnv,
+} from "./_common.ts";
 
 const here = new URL(".", import.meta.url).pathname;
 const root = new URL("..", import.meta.url).pathname;
@@ -38,21 +49,9 @@ function freePort(): number {
   return port;
 }
 
-/**
- * The environment `deno task start` gives hlbook: the `NAME=value` words its task line in deno.json starts with
- * (the allocator settings, see README "Deploying"), so the bench measures hlbook as it is run.
- * `BENCH_ABUSE_TASK_ENV=0` leaves them out, to compare.
- */
-function startTaskEnv(): Record<string, string> {
-  if (Deno.env.get("BENCH_ABUSE_TASK_ENV") === "0") return {};
-  const config = JSON.parse(Deno.readTextFileSync(join(root, "deno.json")));
-  const env: Record<string, string> = {};
-  for (const word of String(config.tasks.start).split(/\s+/)) {
-    const assignment = /^([A-Za-z_][A-Za-z0-9_]*)=(\S*)$/.exec(word);
-    if (assignment === null) break;
-    env[assignment[1]] = assignment[2];
-  }
-  return env;
+/** `deno task start`'s environment (`startTaskEnv`); `BENCH_ABUSE_TASK_ENV=0` leaves it out, to compare. */
+function hlbookTaskEnv(): Record<string, string> {
+  return Deno.env.get("BENCH_ABUSE_TASK_ENV") === "0" ? {} : startTaskEnv();
 }
 
 function rssMiB(pid: number): number {
@@ -134,7 +133,7 @@ try {
     }
   }
   const logLines: string[] = [];
-  const hlbookEnv = startTaskEnv();
+  const hlbookEnv = hlbookTaskEnv();
   const profile = Deno.env.get("BENCH_HLBOOK_PROFILE"); // a dir: CPU profile of hlbook (written at SIGTERM)
   const hlbook = new Deno.Command(Deno.execPath(), {
     args: [
