@@ -66,6 +66,11 @@ class Layout {
     readonly marks: readonly number[],
     /** The first byte of slot k's value in the event the layout was learned from (its kind). */
     readonly kinds: readonly number[],
+    /**
+     * Slot k's value while it has been the same plain string (quotes included) in every event matched so far
+     * (a status, `"N/A"`, `"Limit"`), else null: the compiled matcher compares it whole before walking.
+     */
+    readonly constants: (Uint8Array | null)[],
   ) {}
 
   /** Events matched so far by the generic matcher (the layout is compiled at `COMPILE_AFTER`). */
@@ -103,6 +108,9 @@ type CompiledMatch = (
   fail: Int32Array,
 ) => number;
 
+/** Longest value (quotes included) a layout keeps as a constant. */
+const CONSTANT_MAX = 64;
+
 /** Events a layout matches before it is compiled (layouts seen a few times only are never compiled). */
 const COMPILE_AFTER = 64;
 
@@ -129,10 +137,35 @@ export function walkSlot(b: Uint8Array, i: number, n: number): number {
 /**
  * Compiles a layout's matcher. The generated code holds only numbers taken from the runs (their bytes as
  * doubles or integers, their sizes) and the slots' indexes: the run compares are unrolled with the words as
- * constants, string slots are walked inline four bytes at a time, every other value goes through `walkSlot`.
+ * constants, a slot whose value has always been the same string is compared whole first, string slots are
+ * walked inline eight bytes at a time, every other value goes through `walkSlot`.
  * It does exactly what the generic loop does (the status fuzz tests run both: a layout is compiled after
  * `COMPILE_AFTER` events), without its per-slot loads of runs, words and sizes.
  */
+/**
+ * The tests (code, joined by `||`) that the bytes at `i` differ from `bytes`: their words compared as
+ * constants, eight bytes at a time when printable ASCII (see `Layout.words`), else four or one.
+ */
+function differs(bytes: Uint8Array): string[] {
+  const size = bytes.length;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tests: string[] = [];
+  if (size >= 8 && bytes.every((c) => c >= 0x20 && c <= 0x7e)) {
+    for (let w = 0; w + 8 <= size; w += 8) {
+      tests.push(`view.getFloat64(i + ${w}, true) !== ${view.getFloat64(w, true)}`);
+    }
+    if (size % 8 !== 0) {
+      tests.push(`view.getFloat64(i + ${size - 8}, true) !== ${view.getFloat64(size - 8, true)}`);
+    }
+  } else if (size >= 4 && size < 8) {
+    tests.push(`view.getInt32(i, true) !== ${view.getInt32(0, true)}`);
+    tests.push(`view.getInt32(i + ${size - 4}, true) !== ${view.getInt32(size - 4, true)}`);
+  } else {
+    for (let j = 0; j < size; j++) tests.push(`b[i + ${j}] !== ${bytes[j]}`);
+  }
+  return tests;
+}
+
 function compileLayout(layout: Layout): CompiledMatch {
   const runs = layout.runs;
   const last = runs.length - 1;
@@ -141,22 +174,7 @@ function compileLayout(layout: Layout): CompiledMatch {
   for (let k = 0; k <= last; k++) {
     const run = runs[k];
     const size = run.length;
-    const view = new DataView(run.buffer, run.byteOffset, run.byteLength);
-    const printable = run.every((c) => c >= 0x20 && c <= 0x7e);
-    const tests: string[] = [];
-    if (size >= 8 && printable) {
-      for (let w = 0; w + 8 <= size; w += 8) {
-        tests.push(`view.getFloat64(i + ${w}, true) !== ${view.getFloat64(w, true)}`);
-      }
-      if (size % 8 !== 0) {
-        tests.push(`view.getFloat64(i + ${size - 8}, true) !== ${view.getFloat64(size - 8, true)}`);
-      }
-    } else if (size >= 4 && size < 8) {
-      tests.push(`view.getInt32(i, true) !== ${view.getInt32(0, true)}`);
-      tests.push(`view.getInt32(i + ${size - 4}, true) !== ${view.getInt32(size - 4, true)}`);
-    } else {
-      for (let j = 0; j < size; j++) tests.push(`b[i + ${j}] !== ${run[j]}`);
-    }
+    const tests = differs(run);
     lines.push(`case ${k}:`, "at = i;", `if (i + ${size} > n) ${failAt(k, "i")}`);
     if (tests.length > 0) lines.push(`if (${tests.join(" || ")}) ${failAt(k, "i")}`);
     lines.push(`i += ${size};`);
@@ -173,6 +191,13 @@ function compileLayout(layout: Layout): CompiledMatch {
       "i = e < -1 ? -2 - e : e;",
       "}",
     ].join(" ");
+    const constant = layout.constants[k];
+    if (constant !== null) {
+      // The same plain string in every event so far: compared whole (a quote, its text, a quote), else walked.
+      const size = constant.length;
+      lines.push(`if (i + ${size} <= n && !(${differs(constant).join(" || ")})) {`);
+      lines.push(`odds[${k}] = false; i += ${size};`, "} else {");
+    }
     const kind = layout.kinds[k];
     if (kind === QUOTE) {
       // Eight bytes at a time while none is a control, a quote, a backslash or non-ASCII, then byte by byte.
@@ -210,6 +235,7 @@ function compileLayout(layout: Layout): CompiledMatch {
       for (let j = 0; j < text.length; j++) tests.push(`b[i + ${j}] === ${text.charCodeAt(j)}`);
       lines.push(`if (${tests.join(" && ")}) { odds[${k}] = false; i += ${text.length}; }`, `else ${walked}`);
     } else lines.push(walked);
+    if (constant !== null) lines.push("}");
     lines.push(`ends[${k}] = i;`);
   }
   lines.push("}", "return -2;");
@@ -245,6 +271,13 @@ function compileBuilder(layout: Layout): CompiledBuild {
   code += "}".repeat(depth + 1);
   const body = `return function build(view, b, starts, ends, odds) {\nreturn ${code};\n};`;
   return new Function("value", body)(valueAt) as CompiledBuild;
+}
+
+/** Whether bytes `start..end` of `b` are `bytes`. */
+function sameBytes(b: Uint8Array, start: number, end: number, bytes: Uint8Array): boolean {
+  if (end - start !== bytes.length) return false;
+  for (let j = 0; j < bytes.length; j++) if (b[start + j] !== bytes[j]) return false;
+  return true;
 }
 
 function wordsOf(run: Uint8Array): Float64Array {
@@ -379,6 +412,7 @@ export class EventLayouts {
     const starts = this.slotStart;
     const ends = this.slotEnd;
     const odds = this.slotOdd;
+    const constants = layout.constants;
     for (;; k++) {
       const at = i;
       const run = runs[k];
@@ -424,6 +458,8 @@ export class EventLayouts {
         if (i < 0) return this.#differs(k, at);
       }
       ends[k] = i;
+      const constant = constants[k];
+      if (constant !== null && !sameBytes(b, starts[k], i, constant)) constants[k] = null;
     }
   }
 
@@ -469,6 +505,13 @@ export class EventLayouts {
       learning.assignable,
       marks,
       learning.keys.map((_, k) => b[this.slotStart[k]]),
+      learning.keys.map((_, k) => {
+        const start = this.slotStart[k];
+        const end = this.slotEnd[k];
+        return b[start] === QUOTE && !this.slotOdd[k] && end - start <= CONSTANT_MAX
+          ? b.slice(start, end)
+          : null;
+      }),
     );
     if (this.#layouts.length === MAX_LAYOUTS) this.#layouts.shift();
     this.#layouts.push(layout);

@@ -209,7 +209,21 @@ Deno.test("the diff fast path agrees with JSON.parse and the validator on simula
         for (const name of path.slice(0, -1)) node = node[name] as Record<string, unknown>;
         node[path[path.length - 1]] = "@@value@@";
         const template = JSON.stringify(marked);
-        for (const variant of variants) {
+        // A string the compiled matcher compares whole (the same in every event): near misses of it too.
+        let value: unknown = base;
+        for (const name of path) value = (value as Record<string, unknown>)[name];
+        const text = JSON.stringify(value);
+        const near = typeof value === "string"
+          ? [
+            `${text.slice(0, -1)}x"`,
+            `${text.slice(0, -2)}${text.at(-2) === "x" ? "y" : "x"}"`,
+            `${text}x`,
+            text.slice(0, -1),
+            `"x${text.slice(1)}`,
+            `"${value}${value}"`,
+          ]
+          : [];
+        for (const variant of [...variants, ...near]) {
           const odd = template.replace('"@@value@@"', variant);
           const before = 10 + Math.floor(random() * 80); // before and after the layout is compiled
           const events = [...Array(before).fill(plain), odd, plain, plain];
