@@ -9,51 +9,22 @@
  * @module
  */
 import { join } from "node:path";
-import {
-  emit,
-  fmt,
-  freePort,
-  generate,
-  hlbookArgs,
-  kill,
-  lines,
-  median,
-  note,
-  nowEpoch,
-  quantile,
-  type Row,
-  sleep,
-  walk,
-} from "./_common.ts";
+import { emit, fmt, freePort, generate, hlbookArgs, kill, median, note, type Row, sleep } from "./_common.ts";
+import { type ClientRun, loadBlockLines, measure, NodeWriter, snapshotServer, summary } from "./_latency.ts";
 
 const CLIENTS = Number(Deno.env.get("BENCH_CLIENTS") ?? 1000);
 const MEASURE_BLOCKS = Number(Deno.env.get("BENCH_LATENCY_BLOCKS") ?? 150);
-const RATE = 15;
 /** Longest wait for hlbook to apply the last written block before the clients stop. */
 const DRAIN_SECONDS = Number(Deno.env.get("BENCH_DRAIN_SECONDS") ?? 30);
 /** Simulator load (10 = the issue's 10× mainnet; `--load 1` for mainnet-like flow). */
 const LOAD = Number(Deno.args[Deno.args.indexOf("--load") + 1] ?? 10) || 10;
-const STREAMS = ["fills", "raw_book_diffs", "order_statuses"] as const;
 /** hlbook's `--edges` (unset: its default; `0`: core and edge on one thread, as before issue 12). */
 const EDGES = Deno.env.get("BENCH_LATENCY_EDGES");
 
 const { dir, meta } = await generate(LOAD);
 const here = new URL(".", import.meta.url).pathname;
 
-/** Each stream's lines by block index, with the hourly file (relative) they belong in. */
-const blockLines: { rel: string; bytes: Uint8Array }[][] = STREAMS.map(() => []);
-for (const [s, stream] of STREAMS.entries()) {
-  const base = join(dir, "node");
-  for await (const file of walk(join(base, `node_${stream}_by_block`))) {
-    const bytes = await Deno.readFile(file);
-    const rel = file.slice(base.length + 1);
-    let start = 0;
-    for (let end = bytes.indexOf(10); end >= 0; end = bytes.indexOf(10, start)) {
-      blockLines[s].push({ rel, bytes: bytes.subarray(start, end + 1) });
-      start = end + 1;
-    }
-  }
-}
+const blockLines = await loadBlockLines(dir);
 note(
   `latency: ${meta.blocks} blocks loaded, ${CLIENTS} clients, ${MEASURE_BLOCKS} measured blocks per server`,
 );
@@ -71,138 +42,12 @@ function parseCost(): number {
   return median(costs);
 }
 
-class NodeWriter {
-  readonly #files = new Map<string, Deno.FsFile>();
-  /** Block time (ms) → write instant of its last line (epoch ms). */
-  readonly written = new Map<number, number>();
-  next = 0;
-  writeCost: number[] = [];
-  constructor(readonly dataDir: string) {}
-
-  write(): void {
-    const i = this.next++;
-    const t0 = performance.now();
-    for (const lines of blockLines) {
-      const { rel, bytes } = lines[i];
-      let file = this.#files.get(rel);
-      if (!file) {
-        Deno.mkdirSync(join(this.dataDir, rel, ".."), { recursive: true });
-        file = Deno.openSync(join(this.dataDir, rel), { append: true, create: true });
-        this.#files.set(rel, file);
-      }
-      let off = 0;
-      while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
-    }
-    this.written.set(meta.times[i], nowEpoch());
-    this.writeCost.push(performance.now() - t0);
-  }
-
-  /** Writes `count` blocks at `RATE` per second (absolute schedule). */
-  async run(count: number, until?: () => boolean): Promise<void> {
-    const t0 = performance.now();
-    for (let k = 0; k < count && this.next < meta.blocks; k++) {
-      if (until?.()) return;
-      const due = t0 + (k * 1000) / RATE - performance.now();
-      if (due > 0) await sleep(due);
-      this.write();
-    }
-  }
-
-  close(): void {
-    for (const file of this.#files.values()) file.close();
-  }
-}
-
-interface ClientRun {
-  latencies: Float64Array;
-  stats: Record<string, unknown> & { bytes: Record<string, number>; messages: Record<string, number> };
-  measured: number;
-  /** ms after the last write until the server had applied it. */
-  drainMs: number;
-}
-
-/** Starts the clients, waits until subscribed, writes the measured blocks, collects latencies. */
-async function measure(
-  url: string,
-  writer: NodeWriter,
-  tmp: string,
-  drained: () => Promise<void> = () => sleep(0),
-): Promise<ClientRun> {
-  const out = join(tmp, "samples.bin");
-  const args = [
-    "run",
-    "--allow-net",
-    "--allow-write",
-    join(here, "clients.ts"),
-    "--url",
-    url,
-    "--clients",
-    String(CLIENTS),
-    "--coins",
-    meta.coins.join(","),
-    "--out",
-    out,
-    "--max-seconds",
-    "150",
-  ];
-  const child = new Deno.Command("deno", { args, stdin: "piped", stdout: "piped", stderr: "inherit" })
-    .spawn();
-  try {
-    const output = lines(child.stdout);
-    const readyLine = await Promise.race([output.next(), sleep(90_000).then(() => null)]);
-    if (!readyLine || readyLine.done || !readyLine.value.startsWith("ready")) {
-      throw new Error(`clients did not get ready: ${JSON.stringify(readyLine)}`);
-    }
-    note(`    clients ${readyLine.value}`);
-    const first = writer.next;
-    await writer.run(MEASURE_BLOCKS);
-    const last = writer.next;
-    const writeEnd = performance.now();
-    await drained();
-    const drainMs = performance.now() - writeEnd;
-    await sleep(500);
-    const stdin = child.stdin.getWriter();
-    await stdin.write(new TextEncoder().encode("stop\n"));
-    let done: IteratorResult<string> | null = null;
-    for (;;) {
-      done = await Promise.race([output.next(), sleep(30_000).then(() => null)]);
-      if (!done || done.done || done.value.startsWith("done")) break;
-    }
-    if (!done || done.done) throw new Error("clients did not finish");
-    const stats = JSON.parse(done.value.slice(5));
-    const raw = new Float64Array((await Deno.readFile(out)).buffer);
-    const measuredTimes = new Set(meta.times.slice(first, last));
-    const values: number[] = [];
-    for (let i = 0; i < raw.length; i += 2) {
-      if (!measuredTimes.has(raw[i])) continue;
-      values.push(raw[i + 1] - (writer.written.get(raw[i]) as number));
-    }
-    const latencies = Float64Array.from(values).sort();
-    return { latencies, stats, measured: last - first, drainMs };
-  } finally {
-    kill(child);
-    await child.status.catch(() => {});
-  }
-}
-
-function summary(run: ClientRun): { p50: number; p99: number; max: number } {
-  const l = run.latencies;
-  return { p50: quantile(l, 0.5), p99: quantile(l, 0.99), max: l.length ? l[l.length - 1] : NaN };
-}
-
 async function runHlbook(): Promise<ClientRun> {
   const tmp = await Deno.makeTempDir({ prefix: "hlbook-bench-lat-" });
   const dataDir = join(tmp, "data");
   await Deno.mkdir(dataDir);
-  const writer = new NodeWriter(dataDir);
-  const info = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
-    const body = await request.json();
-    // the newest snapshot at or below what was written (the node's snapshot lags its head too)
-    const height = meta.startHeight + writer.next;
-    const at = meta.snapshots.filter((h) => h <= height).at(-1) as number;
-    await Deno.copyFile(join(dir, `snap-${at}.json`), body.outPath);
-    return new Response("null", { headers: { "content-type": "application/json" } });
-  });
+  const writer = new NodeWriter(dataDir, blockLines, meta);
+  const info = snapshotServer(dir, writer);
   const port = freePort();
   const profile = Deno.env.get("BENCH_HLBOOK_PROFILE"); // a dir: CPU profile of hlbook
   const args = hlbookArgs(
@@ -244,7 +89,12 @@ async function runHlbook(): Promise<ClientRun> {
         await sleep(100);
       }
     };
-    const result = await measure(`ws://127.0.0.1:${port}/ws`, writer, tmp, caughtUp);
+    const result = await measure(`ws://127.0.0.1:${port}/ws`, writer, {
+      clients: CLIENTS,
+      blocks: MEASURE_BLOCKS,
+      tmp,
+      drained: caughtUp,
+    });
     return result;
   } finally {
     writer.close();
@@ -271,7 +121,7 @@ async function runBaseline(
   const tmp = await Deno.makeTempDir({ prefix: "hlbook-bench-base-" });
   const dataDir = join(tmp, "data");
   await Deno.mkdir(dataDir);
-  const writer = new NodeWriter(dataDir);
+  const writer = new NodeWriter(dataDir, blockLines, meta);
   const port = freePort();
   const args = [
     "run",
@@ -300,7 +150,12 @@ async function runBaseline(
     }
     writer.next = Math.max(0, meta.blocks - MEASURE_BLOCKS - 1);
     writer.write();
-    return await measure(`ws://127.0.0.1:${port}/ws`, writer, tmp);
+    return await measure(`ws://127.0.0.1:${port}/ws`, writer, {
+      clients: CLIENTS,
+      blocks: MEASURE_BLOCKS,
+      tmp,
+      drained: () => sleep(0),
+    });
   } finally {
     writer.close();
     kill(child);

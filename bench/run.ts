@@ -3,7 +3,7 @@
  * mix), prints one markdown table (figure, target, measured, pass/fail) and writes it to `bench/results.json`.
  * Method and the latest numbers: bench/README.md.
  *
- *   deno task bench [--only ingest,latency10,latency1,booksize,memory,fanout,assetctx,abuse,users,stall]
+ *   deno task bench [--only ingest,latency10,latency1,booksize,memory,fanout,assetctx,abuse,users,stall,scaleout]
  *
  * @module
  */
@@ -49,6 +49,7 @@ const SECTIONS: Section[] = [
     timeout: 300,
   },
   { name: "stall", title: "9 serving stall", args: ["-A", `${here}stall.ts`], timeout: 240 },
+  { name: "scaleout", title: "10 scale-out", args: ["-A", `${here}scaleout.ts`], timeout: 420 },
 ];
 
 const { values } = parseArgs({ args: Deno.args, options: { only: { type: "string" } } });
