@@ -26,6 +26,13 @@ Deno.test({
         assert.equal(checker.seen.l4Snapshots, 1, "one l4Book snapshot, then updates only");
         checker.assertTradesComplete();
       }
+      // POST /info on an edge is answered by the core over NATS, equal to the simulator at the block it names.
+      for (const edge of deployment.edges) {
+        const { status, body } = await edge.info({ type: "l2Book", coin: "BTC" });
+        assert.equal(status, 200);
+        const answer = body as { time: number; levels: unknown };
+        assert.deepEqual(answer.levels, deployment.truth.bookAt("BTC", answer.time));
+      }
       const published = await deployment.core!.metric("hlbook_nats_published_total");
       assert.ok(published > 0, "the core published view messages");
       for (const edge of deployment.edges) {
