@@ -117,7 +117,8 @@ export function streamConfig(retention: Retention) {
     subjects: [STREAM_SUBJECTS],
     max_age: retention.maxAgeMs * 1_000_000,
     max_bytes: retention.maxBytes,
-    // A restarted core re-publishing what it published in the last two minutes stores nothing twice.
-    duplicate_window: 120_000_000_000,
+    // A restarted core re-publishing what it published in the last two minutes stores nothing twice (JetStream
+    // wants the window within the age limit).
+    duplicate_window: Math.min(120_000, retention.maxAgeMs) * 1_000_000,
   };
 }

@@ -62,16 +62,21 @@ export class Deployment {
 
   /** Starts (or restarts) the core and waits until it is ready. */
   async startCore(): Promise<Hlbook> {
-    const core = await Hlbook.start({
+    const core = await this.spawnCore();
+    this.core = core;
+    await waitFor("the core ready", async () => (await core.health()).ready, 30_000, 100);
+    return core;
+  }
+
+  /** Starts a core process without waiting for anything (a second one, say). */
+  spawnCore(): Promise<Hlbook> {
+    return Hlbook.start({
       dataDir: join(this.dir, "data"),
       infoUrl: this.node.infoUrl ?? "",
       snapshotPath: join(this.dir, "snapshot.json"),
       stallTimeout: 5,
       extra: ["--role=core", `--nats=${this.nats.url}`],
     });
-    this.core = core;
-    await waitFor("the core ready", async () => (await core.health()).ready, 30_000, 100);
-    return core;
   }
 
   /** Starts one more edge and waits until it follows the core. */

@@ -33,6 +33,20 @@ Deno.test({
         const answer = body as { time: number; levels: unknown };
         assert.deepEqual(answer.levels, deployment.truth.bookAt("BTC", answer.time));
       }
+      // A second core started by mistake stands by: it publishes nothing, the clients stay equal to the truth.
+      const second = await deployment.spawnCore();
+      try {
+        await second.process.line(/another core holds the core lock/, 30_000);
+        const before = checkers.map((c) => c.seen.l2);
+        for (const [i, checker] of checkers.entries()) {
+          await checker.until("20 more l2Book messages", (seen) => seen.l2 >= before[i] + 20);
+        }
+        assert.equal(await second.metric("hlbook_nats_published_total"), 0, "the second core published");
+        assert.equal(await second.metric("hlbook_nats_core_lock_held"), 0);
+        assert.equal((await second.health()).ready, false, "a stand-by core is not ready");
+      } finally {
+        await second.close();
+      }
       const published = await deployment.core!.metric("hlbook_nats_published_total");
       assert.ok(published > 0, "the core published view messages");
       for (const edge of deployment.edges) {
