@@ -14,13 +14,12 @@
  */
 import { OrderColumns } from "../book/snapshot_columns.ts";
 import { parsePx, parseSzBytesInto, type Sz } from "../book/decimal.ts";
-import { DECIMAL } from "./_json.ts";
+import { isDecimal, isDecimalIn } from "./_json.ts";
 import {
   afterColon,
   CLOSE_CURLY,
   CLOSE_SQUARE,
   COMMA,
-  isDigit,
   nextItem,
   oddText,
   OPEN_CURLY,
@@ -36,7 +35,7 @@ interface Known {
   readonly size: number;
   readonly hash: number;
   readonly text: string;
-  /** `DECIMAL.test(text)` (the snapshot check of limitPx, triggerPx). */
+  /** `isDecimal(text)` (the snapshot check of limitPx, triggerPx). */
   readonly decimal: boolean;
   /** `parsePx(text)`: NaN when not a price the book can hold. */
   readonly px: number;
@@ -123,17 +122,6 @@ function booleanEnd(b: Uint8Array, i: number, n: number): number {
     }
   }
   return -1;
-}
-
-/** Whether the plain string contents `b[start..end)` match `DECIMAL` (`\d+(\.\d+)?`). */
-function isDecimalBytes(b: Uint8Array, start: number, end: number): boolean {
-  let i = start;
-  while (i < end && isDigit(b[i])) i++;
-  if (i === start) return false;
-  if (i === end) return true;
-  if (b[i] !== 46 || i + 1 === end) return false;
-  for (i++; i < end; i++) if (!isDigit(b[i])) return false;
-  return true;
 }
 
 /** Scans snapshot entries into `OrderColumns` rows (see the module doc); keeps its string cache across calls. */
@@ -292,7 +280,7 @@ export class SnapshotOrderScanner {
       size,
       hash,
       text,
-      decimal: DECIMAL.test(text),
+      decimal: isDecimal(text),
       px: parsePx(text),
     };
     this.#arenaEnd += size;
@@ -463,7 +451,7 @@ export class SnapshotOrderScanner {
         case K_ORIG_SZ:
           if (c !== QUOTE) return -1;
           end = stringEnd(b, i, n);
-          if (end < 0 || !isDecimalBytes(b, i + 1, end - 1)) return -1;
+          if (end < 0 || !isDecimalIn(b, i + 1, end - 1)) return -1;
           break;
         case K_COIN:
           if (c !== QUOTE) return -1;

@@ -13,6 +13,8 @@ import type { RawStatusEvent, StatusEvent } from "../../src/book/types.ts";
 import { l4UpdatesMessage } from "../../src/feed/messages.ts";
 import { fixtureTest, readFixtureLines, readFixtureText } from "../_support/fixtures.ts";
 import { OPEN_STATUS } from "../_support/mutate.ts";
+import { isDecimal, isDecimalIn } from "../../src/node/_json.ts";
+import { rng } from "../_support/rng.ts";
 
 const STATUS = OPEN_STATUS;
 const DIFF = { user: "0x5e", oid: 4120, coin: "BTC", side: "A", px: "81308.0", raw_book_diff: "remove" };
@@ -159,6 +161,46 @@ Deno.test("statuses that cannot insert an order stay as the node's text", async 
       assert.match(result.error, error);
     });
   }
+});
+
+Deno.test("a decimal is digits[.digits], as /^\\d+(\\.\\d+)?$/ says, for strings and bytes alike", () => {
+  const rule = /^\d+(\.\d+)?$/;
+  const fixed = [
+    "",
+    "0",
+    "81308.0",
+    "0.00033",
+    "1.",
+    ".5",
+    "1.2.3",
+    "01",
+    " 1",
+    "1 ",
+    "1\n",
+    "-1",
+    "1e5",
+    "١",
+    "1.٢",
+  ];
+  const random = rng(5);
+  const alphabet = "0123456789.9.-e x";
+  const made = Array.from(
+    { length: 3000 },
+    () =>
+      Array.from({ length: Math.floor(random() * 7) }, () => alphabet[Math.floor(random() * alphabet.length)])
+        .join(""),
+  );
+  const encoder = new TextEncoder();
+  let decimals = 0;
+  for (const text of [...fixed, ...made]) {
+    const want = rule.test(text);
+    if (want) decimals++;
+    assert.equal(isDecimal(text), want, JSON.stringify(text));
+    const bytes = encoder.encode(`"${text}"`);
+    assert.equal(isDecimalIn(bytes, 1, bytes.length - 1), want, JSON.stringify(text));
+  }
+  assert.ok(decimals > 300, `${decimals} decimals among the cases`);
+  assert.equal(isDecimal(5), false);
 });
 
 Deno.test("malformed node lines are rejected with a clear error", async (t) => {
