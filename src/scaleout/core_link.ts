@@ -327,6 +327,8 @@ export class NatsCoreLink {
         this.#core?.receive({ kind: "unwatch", key });
       }
       for (const key of wanted) this.#watch(key);
+      // A view nobody leases or asked for lately is forgotten (its next first watcher asks again).
+      for (const key of this.#subscriptions.keys()) if (!wanted.has(key)) this.#subscriptions.delete(key);
       this.#views.set(this.#active.size);
     } catch (error) {
       this.#fail("lease reconcile", error);

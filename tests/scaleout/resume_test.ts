@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { natsTestOptions } from "../_support/nats.ts";
 import { sleep } from "../_support/wait.ts";
+import { resumeHeight } from "../../src/scaleout/edge_link.ts";
 import { Checker, Deployment, L4_COIN } from "./_deployment.ts";
 
 Deno.test({
@@ -63,4 +64,27 @@ Deno.test({
       await deployment.stop();
     }
   },
+});
+
+Deno.test("only a trades or l4Book subscribe with a whole fromHeight ≥ 0 is a resume", () => {
+  const sub = (subscription: unknown, hlbook?: unknown) =>
+    JSON.stringify({ method: "subscribe", subscription, ...(hlbook === undefined ? {} : { hlbook }) });
+  assert.equal(resumeHeight(sub({ type: "trades", coin: "BTC" }, { fromHeight: 7 })), 7);
+  assert.equal(resumeHeight(sub({ type: "l4Book", coin: "@107" }, { fromHeight: 0 })), 0);
+  for (
+    const text of [
+      sub({ type: "trades", coin: "BTC" }),
+      sub({ type: "l2Book", coin: "BTC" }, { fromHeight: 7 }),
+      sub({ type: "trades", coin: "BTC" }, { fromHeight: -1 }),
+      sub({ type: "trades", coin: "BTC" }, { fromHeight: 1.5 }),
+      sub({ type: "trades", coin: "BTC" }, { fromHeight: "7" }),
+      sub({ type: "trades", coin: "BTC" }, null),
+      JSON.stringify({
+        method: "unsubscribe",
+        subscription: { type: "trades", coin: "BTC" },
+        hlbook: { fromHeight: 7 },
+      }),
+      '{"method":"subscribe","hlbook":',
+    ]
+  ) assert.equal(resumeHeight(text), null, text);
 });
