@@ -42,6 +42,9 @@ function parseCost(): number {
   return median(costs);
 }
 
+/** Means per block of hlbook's own histograms, read from its `/metrics` after the run. */
+let inside = { fanoutMs: NaN, holdMs: NaN, linkMs: NaN, edgeOutputMs: NaN };
+
 async function runHlbook(): Promise<ClientRun> {
   const tmp = await Deno.makeTempDir({ prefix: "hlbook-bench-lat-" });
   const dataDir = join(tmp, "data");
@@ -95,6 +98,24 @@ async function runHlbook(): Promise<ClientRun> {
       tmp,
       drained: caughtUp,
     });
+    // Where a block's time goes inside hlbook (whole-process figures: the core's and the edges').
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text().catch(() => "");
+    const mean = (name: string) => {
+      const sum = Number(new RegExp(`^${name}_sum (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+      const count = Number(new RegExp(`^${name}_count (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+      return sum / count;
+    };
+    inside = {
+      fanoutMs: mean("hlbook_fanout_ms"),
+      holdMs: mean("hlbook_core_hold_ms"),
+      linkMs: mean("hlbook_link_ms"),
+      edgeOutputMs: mean("hlbook_edge_output_ms"),
+    };
+    note(
+      `    inside hlbook, means per block: views ${inside.fanoutMs.toFixed(2)} ms, held ${
+        inside.holdMs.toFixed(2)
+      } ms, core → edge ${inside.linkMs.toFixed(2)} ms, edge → sockets ${inside.edgeOutputMs.toFixed(2)} ms`,
+    );
     return result;
   } finally {
     writer.close();
@@ -249,4 +270,5 @@ emit(rows, {
   sizes,
   shares,
   parseMs,
+  inside,
 });

@@ -10,8 +10,8 @@
  * @module
  */
 import type { Coin } from "../book/types.ts";
-import type { CoreToEdge, EdgeToCore, InfoResult } from "../link/mod.ts";
-import type { Metrics, MetricSample } from "../metrics.ts";
+import type { CoreBatch, EdgeToCore, InfoResult } from "../link/mod.ts";
+import type { Histogram, Metrics, MetricSample } from "../metrics.ts";
 import type { Client, ClientLimits, ClientSink } from "./client.ts";
 import { Edge } from "./edge.ts";
 import type { AssetCtxs, FeedStatus, ServedFeed } from "./feed.ts";
@@ -40,11 +40,21 @@ export class LinkedFeed implements ServedFeed {
   #linkedOnce = false;
   readonly #peers: () => readonly PeerMetrics[];
   readonly #number: number;
+  readonly #linkMs: Histogram;
+  readonly #outputMs: Histogram;
 
   /** `edge`: this edge's number; `peers`: the other edges' metrics (their clients count in `status()`). */
   constructor(options: { metrics: Metrics; edge?: number; peers?: () => readonly PeerMetrics[] }) {
     this.#peers = options.peers ?? (() => []);
     this.#number = options.edge ?? 0;
+    this.#linkMs = options.metrics.histogram(
+      "hlbook_link_ms",
+      "core → edge: from the core posting a turn's messages to the edge starting on them (ms)",
+    );
+    this.#outputMs = options.metrics.histogram(
+      "hlbook_edge_output_ms",
+      "time an edge takes to hand a turn's messages from the core to its clients' sockets (ms)",
+    );
     this.#edge = new Edge({
       metrics: options.metrics,
       send: (message: EdgeToCore) => this.#port?.postMessage(message),
@@ -56,11 +66,14 @@ export class LinkedFeed implements ServedFeed {
     this.#port?.close();
     this.#port = port;
     // The core posts what it emitted in one turn as one batch (see `CoreHub`).
-    port.onmessage = (event: MessageEvent<readonly CoreToEdge[]>) => {
-      const batch = event.data;
+    port.onmessage = (event: MessageEvent<CoreBatch>) => {
+      const start = performance.now();
+      const { at, messages } = event.data;
+      this.#linkMs.observe(performance.timeOrigin + start - at);
       // Slow clients that drained catch up first, as with a core in the same thread.
-      if (batch.some((message) => message.kind === "block")) this.#edge.poll();
-      for (const message of batch) this.#edge.receive(message);
+      if (messages.some((message) => message.kind === "block")) this.#edge.poll();
+      for (const message of messages) this.#edge.receive(message);
+      this.#outputMs.observe(performance.now() - start);
     };
     if (this.#linkedOnce) this.#edge.relinked();
     this.#linkedOnce = true;

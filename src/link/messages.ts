@@ -149,5 +149,15 @@ export interface CoreStatus {
 /** Everything an edge sends to the core. */
 export type EdgeToCore = Watch | Unwatch | SnapshotRequest | InfoQuery | AssetCtxQuery | ReportRequest;
 
+/**
+ * What a core apart from its edges emitted in one turn, posted together (one `postMessage` per block per
+ * edge); `at`: when it was posted, ms since the epoch with sub-ms precision (`performance.timeOrigin +
+ * performance.now()`, comparable across the threads of a process).
+ */
+export interface CoreBatch {
+  readonly at: number;
+  readonly messages: readonly CoreToEdge[];
+}
+
 /** Everything the core sends to its edges. */
 export type CoreToEdge = BlockOutput | SnapshotReply | InfoReply | AssetCtxReply | CoreStatus | CoreReport;

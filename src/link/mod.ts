@@ -7,6 +7,7 @@ export type {
   AssetCtxQuery,
   AssetCtxReply,
   BlockOutput,
+  CoreBatch,
   CoreReport,
   CoreStatus,
   CoreToEdge,

@@ -12,8 +12,8 @@
  */
 import { Core } from "../feed/mod.ts";
 import type { StreamLimits } from "../feed/user_streams.ts";
-import type { CoreToEdge, EdgeToCore } from "../link/mod.ts";
-import type { Metrics } from "../metrics.ts";
+import type { CoreBatch, CoreToEdge, EdgeToCore } from "../link/mod.ts";
+import type { Histogram, Metrics } from "../metrics.ts";
 
 interface EdgeLink {
   readonly port: MessagePort;
@@ -32,6 +32,9 @@ export class CoreHub {
   readonly #pending = new Map<number, { edge: number; id: number }>();
   #nextId = 1;
   #flushing = false;
+  /** When the batch being gathered got its first message. */
+  #gathering = 0;
+  readonly #hold: Histogram;
   readonly core: Core;
 
   readonly #report: (id: number | null) => CoreToEdge;
@@ -46,6 +49,10 @@ export class CoreHub {
       emit: (message) => this.#emit(message),
     });
     this.#report = options.report;
+    this.#hold = options.metrics.histogram(
+      "hlbook_core_hold_ms",
+      "core: from a turn's first message for the edges to its batch being posted (the rest of the turn, ms)",
+    );
   }
 
   add(id: number, port: MessagePort): void {
@@ -72,14 +79,16 @@ export class CoreHub {
     link.batch.push(message);
     if (this.#flushing) return;
     this.#flushing = true;
+    this.#gathering = performance.now();
     queueMicrotask(() => this.#flush());
   }
 
   #flush(): void {
     this.#flushing = false;
+    this.#hold.observe(performance.now() - this.#gathering);
     for (const link of this.#edges.values()) {
       if (link.batch.length === 0) continue;
-      const batch = link.batch;
+      const batch: CoreBatch = { at: performance.timeOrigin + performance.now(), messages: link.batch };
       link.batch = [];
       link.port.postMessage(batch);
     }
