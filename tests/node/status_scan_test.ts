@@ -257,6 +257,26 @@ Deno.test("the status fast path agrees with JSON.parse and the validator on simu
     }
     assert.ok(rounds > bases.length * paths.length * variants.length, `${rounds} rounds`);
   });
+  await t.step("a string of a compiled layout with an escape, a control, a quote or UTF-8 anywhere", () => {
+    // The compiled matcher finds a string's end four bytes at a time: every length, every position.
+    const specials = ['\\"', "\\u0041", "\\\\", "\u00e9", "\u20ac", "\u0001", "\\x", '"', "\\"];
+    const scanner = new StatusScanner();
+    const plain = JSON.stringify(OPEN_STATUS);
+    const template = JSON.stringify({ ...OPEN_STATUS, user: "@@value@@" });
+    let taken = 0;
+    for (let size = 0; size <= 19; size++) {
+      for (let at = 0; at <= size; at++) {
+        for (const special of specials) {
+          const text = `"${"a".repeat(at)}${special}${"b".repeat(size - at)}"`;
+          const events = [...Array(70).fill(plain), template.replace('"@@value@@"', text), plain];
+          if (check(scanner, encoder.encode(`${HEADER}${events.join(",")}]}`), `${size}/${at} ${special}`)) {
+            taken++;
+          }
+        }
+      }
+    }
+    assert.ok(taken > 500, `${taken} lines taken by the scanner`);
+  });
   await t.step("inserting statuses of several layouts are built as JSON.parse gives them", () => {
     const open = OPEN_STATUS;
     const variants = [
