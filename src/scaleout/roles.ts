@@ -59,16 +59,74 @@ function serversText(config: Config): string {
   return config.nats.map((url) => url.replace(/\/\/[^@/]*@/, "//")).join(",");
 }
 
-async function connectNats(config: Config, name: string): Promise<NatsConnection> {
-  const nc = await connect(await natsOptions(config, name));
-  log.info("connected to NATS {servers} as {name}", { servers: serversText(config), name });
-  void (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === "disconnect") log.warn("NATS connection lost: reconnecting", {});
-      else if (status.type === "reconnect") log.info("NATS connection back", {});
+/** `text` with every configured credential replaced: an error message may echo what it was given. */
+function redacted(config: Config, text: string): string {
+  let out = text;
+  for (const secret of [config.natsPassword, config.natsToken]) {
+    if (secret !== "") out = out.replaceAll(secret, "***");
+  }
+  return out;
+}
+
+/**
+ * Connects, retrying every 2 s while the servers refuse (bad credentials, say) until `stopped`; null when
+ * stopped first. An unreachable server is retried by the client itself (`waitOnFirstConnect`).
+ */
+async function connectNats(
+  config: Config,
+  name: string,
+  stopped: Promise<void>,
+): Promise<NatsConnection | null> {
+  const options = await natsOptions(config, name);
+  const servers = serversText(config);
+  let stop = false;
+  void stopped.then(() => (stop = true));
+  log.info("connecting to NATS {servers} as {name}", { servers, name });
+  let told = false;
+  while (!stop) {
+    try {
+      const nc = await connect(options);
+      log.info("connected to NATS {servers} as {name}", { servers, name });
+      void (async () => {
+        for await (const status of nc.status()) {
+          if (status.type === "disconnect") log.warn("NATS connection lost: reconnecting", {});
+          else if (status.type === "reconnect") log.info("NATS connection back", {});
+        }
+      })().catch(() => {});
+      return nc;
+    } catch (error) {
+      if (!told) {
+        log.error("cannot connect to NATS {servers}: {error}; retrying every 2 s", {
+          servers,
+          error: redacted(config, String(error)),
+        });
+        told = true;
+      }
+      await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, 2000))]);
     }
-  })().catch(() => {});
-  return nc;
+  }
+  return null;
+}
+
+/**
+ * The NATS client's Node socket can raise a reset (`ECONNRESET`, `EPIPE`) with no listener after a refused
+ * or dropped connection, which would end the process; the client reconnects by itself, so such an error is
+ * counted and logged once instead. Anything else still ends the process.
+ */
+function survivePeerResets(metrics: Metrics): void {
+  const count = metrics.counter(
+    "hlbook_nats_socket_resets_total",
+    "NATS socket resets raised with no listener",
+  );
+  let told = false;
+  globalThis.addEventListener("error", (event) => {
+    const code = (event.error as { code?: unknown } | null)?.code;
+    if (code !== "ECONNRESET" && code !== "EPIPE") return;
+    event.preventDefault();
+    count.inc();
+    if (!told) log.warn("NATS socket reset ({code}): the client reconnects", { code: String(code) });
+    told = true;
+  });
 }
 
 /** A short id for this process in locks and leases. */
@@ -89,6 +147,16 @@ export async function runRole(config: Config, metrics: Metrics, authToken: strin
     });
   }
   const context = { config, metrics, stopped: stopped.promise };
+  survivePeerResets(metrics);
+  if (config.natsCreds !== "") {
+    try {
+      await Deno.stat(config.natsCreds);
+    } catch (error) {
+      // deno-lint-ignore no-console
+      console.error(`hlbook: cannot read --nats-creds ${config.natsCreds}: ${(error as Error).message}`);
+      return 2;
+    }
+  }
   return config.role === "core" ? await runCore(context) : await runEdge(context, authToken);
 }
 
@@ -96,7 +164,8 @@ export async function runRole(config: Config, metrics: Metrics, authToken: strin
 export async function runCore(context: RoleContext): Promise<number> {
   const { config, metrics } = context;
   const id = processId("core");
-  const nc = await connectNats(config, id);
+  const nc = await connectNats(config, id, context.stopped);
+  if (nc === null) return 0;
   const link = new NatsCoreLink({
     nc,
     id,
@@ -190,7 +259,8 @@ function serveHealth(config: Config, metrics: Metrics, health: () => { ready: bo
 export async function runEdge(context: RoleContext, authToken: string): Promise<number> {
   const { config, metrics } = context;
   const id = processId("edge");
-  const nc = await connectNats(config, id);
+  const nc = await connectNats(config, id, context.stopped);
+  if (nc === null) return 0;
   const edge = new NatsEdge({ nc, metrics, id });
   await edge.start();
   let server: Server;

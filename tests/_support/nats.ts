@@ -38,11 +38,14 @@ export class NatsServer {
   #exited = false;
   port = 0;
 
-  private constructor(readonly storeDir: string) {}
+  private constructor(readonly storeDir: string, readonly args: readonly string[]) {}
 
-  /** Starts a server with JetStream on 127.0.0.1 and waits until it accepts clients. */
-  static async start(): Promise<NatsServer> {
-    const server = new NatsServer(await Deno.makeTempDir({ prefix: "hlbook-nats-" }));
+  /**
+   * Starts a server with JetStream on 127.0.0.1 and waits until it accepts clients; `args` go to nats-server
+   * too (e.g. `--user u --pass p`).
+   */
+  static async start(args: readonly string[] = []): Promise<NatsServer> {
+    const server = new NatsServer(await Deno.makeTempDir({ prefix: "hlbook-nats-" }), args);
     try {
       await server.#spawn(-1);
     } catch (error) {
@@ -58,7 +61,7 @@ export class NatsServer {
 
   async #spawn(port: number): Promise<void> {
     const child = new Deno.Command("nats-server", {
-      args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", this.storeDir],
+      args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", this.storeDir, ...this.args],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
