@@ -25,7 +25,7 @@ import {
   summary,
 } from "./_latency.ts";
 import type { ClientSink } from "../src/feed/mod.ts";
-import type { CoreToEdge, EdgeToCore } from "../src/link/mod.ts";
+import type { CoreBatch, CoreToEdge, EdgeToCore } from "../src/link/mod.ts";
 import { LinkedFeed } from "../src/feed/mod.ts";
 import { Metrics } from "../src/metrics.ts";
 import { NatsCoreLink } from "../src/scaleout/core_link.ts";
@@ -177,7 +177,11 @@ async function portThroughput(): Promise<number> {
   channel.port1.onmessage = (event: MessageEvent<EdgeToCore>) => {
     const m = event.data;
     if (m.kind === "snapshot") {
-      channel.port1.postMessage([{ kind: "snapshotReply", id: m.id, key: m.key, height: 0, texts: [TEXT] }]);
+      const reply: CoreBatch = {
+        at: performance.timeOrigin + performance.now(),
+        messages: [{ kind: "snapshotReply", id: m.id, key: m.key, height: 0, texts: [TEXT] }],
+      };
+      channel.port1.postMessage(reply);
     }
   };
   // subscription response + snapshot + the messages
@@ -195,7 +199,8 @@ async function portThroughput(): Promise<number> {
       l4: [],
       queued: [],
     };
-    channel.port1.postMessage([output]);
+    const batch: CoreBatch = { at: performance.timeOrigin + performance.now(), messages: [output] };
+    channel.port1.postMessage(batch);
   }
   const t1 = await counter.done;
   channel.port1.close();
