@@ -12,8 +12,12 @@
  *   the pages are (V8's committed spaces, `/proc/<pid>/smaps`). This process's own RSS (it built the book,
  *   a parsed copy and a 320 MB JSON string) says nothing about hlbook's and is only noted.
  *
+ * - hlbook itself (`main.ts`, the start task's env) started on the same snapshot with an empty data dir: its
+ *   RSS (the whole process: core worker and edge) once a second for 60 s with validation on (the default
+ *   10 s), then for 40 s with `--validate-interval 0`.
+ *
  * Knobs: `BENCH_MEMORY_IDLE_SECONDS` (20), `BENCH_MEMORY_VALIDATIONS` (3), `BENCH_MEMORY_V8_FLAGS` (V8 flags
- * of the loading process, comma-separated, to compare).
+ * of the loading process, comma-separated, to compare), `BENCH_MEMORY_HLBOOK_SECONDS` (60; 0 skips hlbook).
  *
  * @module
  */
@@ -23,10 +27,14 @@ import {
   cpuSeconds,
   emit,
   fmt,
+  freePort,
   heapMeter,
+  hlbookArgs,
+  kill,
   note,
   type ProcessMemory,
   type Row,
+  sleep,
   startTaskEnv,
   syntheticBook,
 } from "./_common.ts";
@@ -112,13 +120,59 @@ interface LoadRun {
   readonly validatingRss: number[];
   readonly validated: ProcessMemory;
 }
+const HLBOOK_SECONDS = Number(Deno.env.get("BENCH_MEMORY_HLBOOK_SECONDS") ?? 60);
 const env = startTaskEnv();
 // the node's info server: the file is already written, answer 200 like the node does
+let snapshotRequests = 0;
 const info = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
   await request.text();
+  snapshotRequests++;
   return new Response("null", { headers: { "content-type": "application/json" } });
 });
+
+/** hlbook itself: RSS (from /proc) and its count of snapshot requests over the run. */
+interface HlbookRun {
+  readonly validateInterval: string;
+  readonly rss: number[];
+  readonly requests: number;
+}
+
+/**
+ * Runs hlbook (`main.ts`, the start task's env) on the snapshot with an empty data dir for `seconds`,
+ * recording its RSS every second: the whole process, core worker and edge included.
+ */
+async function hlbookRun(validateInterval: string, seconds: number): Promise<HlbookRun> {
+  const dataDir = join(tmp, `data-${validateInterval}`);
+  for (const stream of ["order_statuses", "raw_book_diffs", "fills"]) {
+    await Deno.mkdir(join(dataDir, `node_${stream}_by_block`, "hourly"), { recursive: true });
+  }
+  const before = snapshotRequests;
+  const child = new Deno.Command("deno", {
+    args: hlbookArgs(
+      { dataDir, infoPort: info.addr.port, snapshotPath: file, port: freePort() },
+      { extra: ["--validate-interval", validateInterval] },
+    ),
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  const rss: number[] = [];
+  try {
+    for (let second = 0; second < seconds; second++) {
+      await sleep(1000);
+      const status = await Deno.readTextFile(`/proc/${child.pid}/status`).catch(() => "");
+      rss.push(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) * 1024);
+    }
+  } finally {
+    kill(child);
+    await child.status.catch(() => {});
+  }
+  return { validateInterval, rss, requests: snapshotRequests - before };
+}
+
 let run: LoadRun;
+let hlbook: HlbookRun[] = [];
 try {
   const output = await new Deno.Command("deno", {
     args: [
@@ -139,6 +193,9 @@ try {
   const line = new TextDecoder().decode(output.stdout).split("\n").find((l) => l.startsWith("RESULT "));
   if (!output.success || line === undefined) throw new Error(`memory_load.ts exited with ${output.code}`);
   run = JSON.parse(line.slice(7));
+  if (HLBOOK_SECONDS > 0) {
+    hlbook = [await hlbookRun("10", HLBOOK_SECONDS), await hlbookRun("0", Math.ceil(HLBOOK_SECONDS * 2 / 3))];
+  }
 } finally {
   await info.shutdown();
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
@@ -180,6 +237,33 @@ note(`  RSS after the load ${mib(run.loadedRss)} MiB, idle: ${run.idleRss.map(mi
 note(`  idle ${run.idleSeconds} s: ${mib(run.idle.rss)} MiB RSS; ${live(run.idle)}; ${where(run.idle)}`);
 note(`  ${run.rounds} validations 10 s apart: ${run.validatingRss.map(mib).join(" ")}`);
 note(`  after them: ${mib(run.validated.rss)} MiB RSS; ${live(run.validated)}; ${where(run.validated)}`);
+
+for (const h of hlbook) {
+  note(
+    `  hlbook, --validate-interval ${h.validateInterval} (${h.requests} snapshots): ${
+      h.rss.map(mib).join(" ")
+    }`,
+  );
+}
+/** The book's live size, measured in `memory_load.ts`'s process (the same snapshot). */
+const liveBytes = run.idle.heapUsed + run.idle.external;
+const hlbookRows: Row[] = hlbook.map((h) => {
+  const end = h.rss.at(-1) ?? NaN;
+  const max = Math.max(...h.rss);
+  const validating = h.validateInterval !== "0";
+  return {
+    section: "4 memory",
+    figure: validating
+      ? `hlbook itself (main.ts, the start task's env) on that snapshot, ${h.rss.length} s, validation every ${h.validateInterval} s (the default; ${h.requests} snapshots)`
+      : `  the same with --validate-interval 0, ${h.rss.length} s`,
+    target: "≤ 2 × (heap used + external)",
+    measured: `${mib(end)} MiB at the end (${(end / liveBytes).toFixed(2)}×), max ${mib(max)} MiB (${
+      (max / liveBytes).toFixed(2)
+    }×)`,
+    pass: (validating ? max : end) <= 2 * liveBytes,
+    value: validating ? max : end,
+  };
+});
 
 const rows: Row[] = [
   {
@@ -228,6 +312,7 @@ const rows: Row[] = [
     pass: ratio(peak, run.validated) <= 2,
     value: peak,
   },
+  ...hlbookRows,
   {
     section: "4 start-up",
     figure: `snapshot load, 1 M orders: request → ${
@@ -281,5 +366,6 @@ emit(rows, {
   env,
   v8Flags: V8_FLAGS,
   run,
+  hlbook,
   benchProcessRss: own.rss,
 });

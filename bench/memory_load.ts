@@ -55,7 +55,7 @@ function memoryAt(): ProcessMemory {
 /** RSS once a second until `until` (a `performance.now()` time), no GC forced. */
 async function sampleUntil(until: number, into: number[]): Promise<void> {
   while (performance.now() < until) {
-    await sleep(Math.min(1000, until - performance.now()));
+    await sleep(Math.max(0, Math.min(1000, until - performance.now())));
     into.push(Deno.memoryUsage().rss);
   }
 }
