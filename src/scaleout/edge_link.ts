@@ -308,7 +308,8 @@ export class NatsEdge implements ServedFeed {
   }
 
   #onMarker(msg: Msg): void {
-    const height = Number(msg.string());
+    const text = msg.string();
+    const height = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
     if (!Number.isSafeInteger(height)) {
       this.#bad.inc();
       return;

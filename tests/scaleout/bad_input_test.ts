@@ -33,12 +33,13 @@ Deno.test({
     });
     const edge = new NatsEdge({ nc: edgeConnection, metrics: edgeMetrics, id: "edge-test" });
     const sent: string[] = [];
+    let snapshots = 0;
     try {
       await link.start({
         receive: (m) => {
-          if (m.kind === "snapshot") {
-            link.emit({ kind: "snapshotReply", id: m.id, key: m.key, height: 1, texts: [] });
-          }
+          if (m.kind !== "snapshot") return;
+          snapshots++;
+          link.emit({ kind: "snapshotReply", id: m.id, key: m.key, height: 1, texts: [] });
         },
       });
       await waitFor("the lock", () => link.publishing, 10_000);
@@ -91,6 +92,31 @@ Deno.test({
       await waitFor("the edge's snapshot answer", () => sent.length >= 1, 5000);
       link.emit({ kind: "block", height: 2, time: 2, views: [], l4: [], queued: [[KEY, trade]] });
       await waitFor("the trade", () => sent.includes(trade), 5000);
+
+      // A skipped block height (here a marker from nowhere) re-syncs the view and tells the client.
+      const status = {
+        kind: "status",
+        phase: "ready",
+        live: true,
+        height: 3,
+        time: 3,
+        epoch: 1,
+        coins: ["BTC"],
+        told: null,
+      } as const;
+      link.emit(status);
+      await waitFor("the edge to follow the core", () => snapshots >= 2, 5000);
+      link.emit({ kind: "block", height: 4, time: 4, views: [], l4: [], queued: [] });
+      await waitFor("the marker of height 4", () => edge.status().height === 4, 5000);
+      const before = { snapshots, sent: sent.length };
+      rogue.publish(BLOCK_SUBJECT, "9");
+      await waitFor("the gap to re-sync the view", () => snapshots > before.snapshots, 5000);
+      assert.equal(edgeMetrics.value("hlbook_nats_gaps_total"), 1);
+      await waitFor(
+        "the client told",
+        () => sent.slice(before.sent).some((t) => t.includes('"hlbookStatus"')),
+        5000,
+      );
     } finally {
       await edge.close();
       await link.close();
