@@ -1,8 +1,15 @@
 /**
  * The soak's client fleet, run as its own process: N WebSocket clients of a running hlbook, each following one
  * l2Book view (and every twentieth an l4Book, rebuilt from its Snapshot and Updates), some sending bad inputs now
- * and then. Commands on stdin, one per line: `verify` prints one JSON line `{"type":"report",…}` with a digest of
- * every client's latest l2Book levels and rebuilt L4 book; `exit` closes everything.
+ * and then. Commands on stdin, one per line: `stats` prints the counters (with how many clients are settled),
+ * `verify` prints one JSON line `{"type":"report",…}` with a digest of every client's latest l2Book levels and
+ * rebuilt L4 book; `exit` closes everything.
+ *
+ * A client's books belong to its current connection: on a close they are dropped (the last l2Book is kept only
+ * for the diagnosis of a wrong book), and a client is *settled* only once its current connection is open and has
+ * brought an l2Book (and, for an l4Book client, a Snapshot). A client whose re-subscribe was never answered is
+ * then reported as not settled instead of being compared with what its dead connection last carried. Events of
+ * a socket that is no longer the client's current one are ignored.
  *
  * @module
  */
@@ -44,7 +51,8 @@ function toSnapshotFile(coin: string, height: number, levels: [L4Order[], L4Orde
   return [height, [[coin, [side(levels[0]), side(levels[1])]]]];
 }
 
-interface Stats {
+/** The fleet's counters. */
+export interface Stats {
   connected: number;
   reconnects: number;
   messages: number;
@@ -57,13 +65,38 @@ interface Stats {
   errors: Record<string, number>;
 }
 
-class SoakClient {
+/** Counters at zero. */
+export function newStats(): Stats {
+  return {
+    connected: 0,
+    reconnects: 0,
+    messages: 0,
+    errorsAnswered: 0,
+    badSent: 0,
+    l4Snapshots: 0,
+    l4Broken: 0,
+    closes: {},
+    errors: {},
+  };
+}
+
+/** One client of the fleet: reconnects 200–700 ms after a close and subscribes again. */
+export class SoakClient {
   socket: WebSocket | null = null;
+  /** No more reconnects (the fleet exits, or a test is done). */
+  stopped = false;
   /** The latest l2Book message, unparsed (parsing each would cost the fleet more than the server). */
   l2: string | null = null;
   /** For a wrong book's diagnosis: l2Book messages on the current connection, and the one before the last. */
   l2Count = 0;
   previousL2: string | null = null;
+  /** The last l2Book of the connection before the current one (diagnosis only, never verified). */
+  lastOfPrevious: string | null = null;
+  /** Subscription acknowledgements and error replies received on the current connection. */
+  acks = 0;
+  errorReplies = 0;
+  /** When the current connection opened (ms since the epoch), 0 while none is open. */
+  openedAt = 0;
   connections = 0;
   mirror: Books | null = null;
   open = false;
@@ -81,9 +114,13 @@ class SoakClient {
       const socket = new WebSocket(this.url);
       this.socket = socket;
       socket.onopen = () => {
+        if (this.socket !== socket) return;
         this.open = true;
+        this.openedAt = Date.now();
         this.connections++;
         this.l2Count = 0;
+        this.acks = 0;
+        this.errorReplies = 0;
         this.stats.connected++;
         socket.send(
           JSON.stringify({
@@ -98,16 +135,25 @@ class SoakClient {
         }
         resolve();
       };
-      socket.onmessage = (event) => this.#message(String(event.data));
+      socket.onmessage = (event) => {
+        if (this.socket === socket) this.#message(String(event.data));
+      };
       socket.onclose = (event) => {
+        resolve();
+        if (this.socket !== socket) return;
         if (this.open) this.stats.connected--;
         this.open = false;
+        this.openedAt = 0;
         const key = `${event.code} ${event.reason}`.trim().slice(0, 60);
         this.stats.closes[key] = (this.stats.closes[key] ?? 0) + 1;
-        resolve();
-        if (!stopping) {
+        // What the dead connection carried is no book of the next one.
+        if (this.l2 !== null) this.lastOfPrevious = this.l2;
+        this.l2 = null;
+        this.previousL2 = null;
+        this.l2Count = 0;
+        this.mirror = null;
+        if (!stopping && !this.stopped) {
           this.stats.reconnects++;
-          this.mirror = null;
           setTimeout(() => this.connect(), 200 + Math.random() * 500);
         }
       };
@@ -153,7 +199,25 @@ class SoakClient {
       }
       return;
     }
-    if (text.startsWith('{"channel":"error"')) this.stats.errorsAnswered++;
+    if (text.startsWith('{"channel":"subscriptionResponse"')) {
+      this.acks++;
+      return;
+    }
+    if (text.startsWith('{"channel":"error"')) {
+      this.errorReplies++;
+      this.stats.errorsAnswered++;
+    }
+  }
+
+  /** Its current connection is open and brought its books: what it holds can be compared with the truth. */
+  get settled(): boolean {
+    return this.open && this.l2 !== null && (!this.l4 || this.mirror !== null);
+  }
+
+  /** Closes the connection for good. */
+  stop(): void {
+    this.stopped = true;
+    this.socket?.close();
   }
 
   send(text: string): boolean {
@@ -182,17 +246,7 @@ if (import.meta.main) {
   const coins = (values.coins ?? "").split(",");
   const n = Number(values.clients);
   const rng = new Rng(Number(values.seed));
-  const stats: Stats = {
-    connected: 0,
-    reconnects: 0,
-    messages: 0,
-    errorsAnswered: 0,
-    badSent: 0,
-    l4Snapshots: 0,
-    l4Broken: 0,
-    closes: {},
-    errors: {},
-  };
+  const stats = newStats();
   const clients: SoakClient[] = [];
   for (let i = 0; i < n; i++) {
     clients.push(
@@ -227,7 +281,9 @@ if (import.meta.main) {
     while ((index = buffer.indexOf("\n")) >= 0) {
       const command = buffer.slice(0, index).trim();
       buffer = buffer.slice(index + 1);
-      if (command === "stats") out({ type: "stats", ...stats });
+      if (command === "stats") {
+        out({ type: "stats", ...stats, settled: clients.filter((c) => c.settled).length });
+      }
       if (command === "verify") {
         const reports = [];
         for (const c of clients) {
@@ -236,6 +292,11 @@ if (import.meta.main) {
             coin: c.coin,
             view: c.view,
             open: c.open,
+            settled: c.settled,
+            openForMs: c.openedAt === 0 ? null : Date.now() - c.openedAt,
+            acks: c.acks,
+            errorReplies: c.errorReplies,
+            lastOfPrevious: c.lastOfPrevious,
             l2: c.l2 === null ? null : await digest(l2Canonical(JSON.parse(c.l2).data.levels)),
             l2Time: c.l2 === null ? null : JSON.parse(c.l2).data.time,
             l2Text: c.l2,

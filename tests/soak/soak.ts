@@ -1,5 +1,5 @@
 /**
- * Soak test (`deno task soak [--minutes 10] [--clients 1000]`): the real main.ts fed by a simulated node at a
+ * Soak test (`deno task soak [--minutes 10] [--clients 1000] [--seed 1] [--max-buffered 64KiB]`): the real main.ts fed by a simulated node at a
  * mainnet-like rate, 1,000 WebSocket clients in a separate process (tests/soak/_clients.ts), a node-side or
  * info-server fault injected every 30 s and bad client inputs every few seconds. At the end every client's
  * latest l2Book and rebuilt l4Book must equal the simulator's, and the process must still be up. Prints a
@@ -23,6 +23,8 @@ const { values } = parseArgs({
     clients: { type: "string", default: "1000" },
     seed: { type: "string", default: "1" },
     "fault-every": { type: "string", default: "30" },
+    /** hlbook's --max-buffered (e.g. 64KiB: slow clients closed with 1008 and reconnecting, as run 1 had). */
+    "max-buffered": { type: "string" },
     out: { type: "string" },
     log: { type: "string", default: "/tmp/hlbook-soak.log" },
   },
@@ -199,6 +201,7 @@ async function main(): Promise<number> {
       snapshotPath: dirs.snapshot,
       stallTimeout: 2,
       validateInterval: 5,
+      extra: values["max-buffered"] ? [`--max-buffered=${values["max-buffered"]}`] : [],
     });
     const server = hlbook;
     pump.start();
@@ -310,21 +313,26 @@ async function main(): Promise<number> {
       problems.push(`hlbook's own books: ${(error as Error).message.slice(0, 500)}`);
       return 0;
     });
-    // Wait until the fleet has read everything hlbook sent and every client is connected again.
+    // Wait until the fleet has read everything hlbook sent and every client is settled: connected again, with
+    // its books from its current connection. Those still not settled after the wait are reported as such below.
     let last = "";
     await waitFor(
       "the clients to settle",
       async () => {
-        const stats = await ask("stats", "stats", 60_000) as { messages: number; connected: number };
+        const stats = await ask("stats", "stats", 60_000) as {
+          messages: number;
+          connected: number;
+          settled: number;
+        };
         const sent = await server.metric("hlbook_messages_sent_total");
-        const key = `${stats.messages}/${sent}/${stats.connected}`;
-        const settled = key === last && stats.connected === clientCount;
+        const key = `${stats.messages}/${sent}/${stats.connected}/${stats.settled}`;
+        const settled = key === last && stats.settled === clientCount;
         last = key;
         return settled;
       },
       180_000,
       2000,
-    );
+    ).catch((error) => say(`${(error as Error).message} (last messages/sent/connected/settled ${last})`));
     const report = await ask("verify", "report") as {
       stats: Record<string, unknown>;
       clients: {
@@ -332,6 +340,11 @@ async function main(): Promise<number> {
         coin: string;
         view: Record<string, number | null>;
         open: boolean;
+        settled: boolean;
+        openForMs: number | null;
+        acks: number;
+        errorReplies: number;
+        lastOfPrevious: string | null;
         l2: string | null;
         l2Time: number | null;
         l2Text: string | null;
@@ -361,7 +374,23 @@ async function main(): Promise<number> {
     let l2Verified = 0;
     let l4Verified = 0;
     const wrong: string[] = [];
+    // Not settled is not wrong: the client holds no books of its current connection to compare.
+    const unsettled: string[] = [];
     for (const c of report.clients) {
+      if (!c.settled) {
+        unsettled.push(
+          `client ${c.id} ${c.coin} ${JSON.stringify(c.view)} (open ${c.open}, open for ${c.openForMs} ms, ` +
+            `${c.acks} acks, ${c.errorReplies} error replies, l2Book ${c.l2 !== null}, ` +
+            `l4Book ${c.l4 === undefined ? "-" : c.l4 !== null}, connection ${c.connections}; the last ` +
+            `l2Book of the connection before ${
+              c.lastOfPrevious === null ? "none" : diagnose(
+                { ...c, l2Text: c.lastOfPrevious },
+                truthText.get(`${c.coin} ${JSON.stringify(c.view)}`),
+              )
+            })`,
+        );
+        continue;
+      }
       if (c.l2 === truthL2.get(`${c.coin} ${JSON.stringify(c.view)}`)) l2Verified++;
       else {
         wrong.push(
@@ -379,7 +408,13 @@ async function main(): Promise<number> {
       }
     }
     if (wrong.length > 0) {
-      problems.push(`${wrong.length} client books differ: ${wrong.slice(0, 5).join("; ")}`);
+      problems.push(`${wrong.length} client books differ (wrong book): ${wrong.slice(0, 5).join("; ")}`);
+    }
+    if (unsettled.length > 0) {
+      problems.push(
+        `${unsettled.length} clients not settled (no books from their current connection): ` +
+          unsettled.slice(0, 5).join("; "),
+      );
     }
     rss.push({ at: Date.now(), kib: server.rssKiB() });
     const metrics = await server.metrics();
@@ -394,6 +429,8 @@ async function main(): Promise<number> {
       badInputsSent: report.stats.badSent,
       errorsAnswered: report.stats.errorsAnswered,
       booksVerified: { l2Book: l2Verified, l4Book: l4Verified, hlbookViaInfoAndL4: compared },
+      wrongBooks: wrong.length,
+      notSettled: unsettled.length,
       clientStats: report.stats,
       rssKiB: {
         afterWarmUp: rss[0]?.kib,
