@@ -32,6 +32,8 @@ export interface ReplayOptions {
   readonly onBlock?: (books: Books, block: BlockInput) => void;
   /** Called with each block's trades. */
   readonly onTrades?: (trades: readonly Trade[]) => void;
+  /** Bytes per read buffer (default 16 MiB; tests use small ones to reuse buffers within a short file). */
+  readonly bufferSize?: number;
 }
 
 /** What a replay did. */
@@ -64,114 +66,160 @@ async function streamFiles(dir: string): Promise<string[]> {
   return await listStreamFiles(dir);
 }
 
-/** Bytes read at a time from a plain file, each time into a fresh buffer (lines are views of it). */
-const READ_SIZE = 8 * 1024 * 1024;
-
-/** Fills `buffer` from the file as far as it goes: the bytes read (fewer than its size only at the end). */
-async function readFull(handle: Deno.FsFile, buffer: Uint8Array): Promise<number> {
-  let filled = 0;
-  while (filled < buffer.length) {
-    const read = await handle.read(buffer.subarray(filled));
-    if (read === null) break;
-    filled += read;
-  }
-  return filled;
-}
+/** Size of the read buffers: a read fills what the unfinished line carried to its front leaves free. */
+const READ_SIZE = 16 * 1024 * 1024;
 
 /**
- * A file's bytes in chunks the caller owns (never reused, so lines may be views of them): plain files are read
- * `readSize` bytes at a time, the next read under way while the caller parses the current chunk (the read
- * runs off the main thread: ~45 ms less wall time per bench replay of 160 MB); `.gz` recordings are
- * decompressed as they stream.
+ * The read buffers of one stream. Lines are views of the buffer they were read into, and a raw status keeps
+ * a view of its line until it is decoded, so a buffer may be read into again only when nothing can still
+ * reach a line of it: by default never (every read gets a fresh buffer); with `reuse`, a buffer goes back to
+ * the pool once the reader is past all its lines, unless the consumer `keep`s one of them (a batch the aligner
+ * still holds). A fresh 16 MiB buffer costs ~6 ms of zeroing and page faults.
  */
-async function* fileChunks(file: string, readSize: number): AsyncGenerator<Uint8Array> {
-  const handle = await Deno.open(file);
-  if (file.endsWith(".gz")) {
-    for await (const chunk of handle.readable.pipeThrough(new DecompressionStream("gzip"))) {
-      yield chunk.slice(); // the stream may reuse its buffer
-    }
-    return;
+export class ReadBuffers {
+  readonly size: number;
+  readonly #reuse: boolean;
+  readonly #free: Uint8Array[] = [];
+  readonly #kept = new WeakSet<ArrayBufferLike>();
+
+  constructor(size = READ_SIZE, reuse = false) {
+    this.size = size;
+    this.#reuse = reuse;
   }
-  let buffer = new Uint8Array(readSize);
-  let next: Promise<number> | null = readFull(handle, buffer);
-  try {
-    for (;;) {
-      const filled = await next;
-      next = null;
-      const chunk = buffer.subarray(0, filled);
-      if (filled === buffer.length) {
-        buffer = new Uint8Array(readSize);
-        next = readFull(handle, buffer);
-      }
-      if (filled > 0) yield chunk;
-      if (next === null) return;
+
+  /** A buffer of `size` bytes to read into. */
+  take(): Uint8Array {
+    return this.#free.pop() ?? new Uint8Array(this.size);
+  }
+
+  /** Something may still reach `bytes` (a view of a read buffer): its buffer is never read into again. */
+  keep(bytes: Uint8Array): void {
+    this.#kept.add(bytes.buffer);
+  }
+
+  /** The reader is past every line of `buffer`. */
+  done(buffer: Uint8Array): void {
+    if (
+      this.#reuse && buffer.length === this.size && !this.#kept.has(buffer.buffer) && this.#free.length < 2
+    ) {
+      this.#free.push(buffer);
     }
-  } finally {
-    // A consumer that stops early leaves a read under way: let it end before the file is closed.
-    if (next !== null) await next.catch(() => 0);
-    handle.close();
   }
 }
 
+/** A file's bytes: `fill` writes the next ones from the start of its target (fewer than it holds only at the end). */
+interface Source {
+  fill(target: Uint8Array): number | Promise<number>;
+  close(): Promise<void>;
+}
+
 /**
- * The non-empty lines of the files, in order, as bytes (views of the read buffers, or one copy for a line cut
- * by a read), with their file and 1-based line number. `readSize`: bytes per read (tests use small ones).
+ * A plain file, read synchronously (a copy out of the page cache, ~1.3 ms per 8 MiB into a warm buffer; an
+ * async read costs as much again in event-loop turns and waits on a loaded machine); a `.gz` recording,
+ * decompressed as it streams.
+ */
+async function openSource(file: string): Promise<Source> {
+  const handle = await Deno.open(file);
+  if (!file.endsWith(".gz")) {
+    return {
+      fill(target) {
+        let filled = 0;
+        while (filled < target.length) {
+          const read = handle.readSync(target.subarray(filled));
+          if (read === null) break;
+          filled += read;
+        }
+        return filled;
+      },
+      close: () => Promise.resolve(handle.close()),
+    };
+  }
+  const reader = handle.readable.pipeThrough(new DecompressionStream("gzip")).getReader();
+  let chunk = new Uint8Array(0);
+  let at = 0;
+  let ended = false;
+  return {
+    async fill(target) {
+      let filled = 0;
+      while (filled < target.length) {
+        if (at === chunk.length) {
+          const next = await reader.read();
+          if (next.done) {
+            ended = true;
+            break;
+          }
+          chunk = next.value;
+          at = 0;
+        }
+        const count = Math.min(target.length - filled, chunk.length - at);
+        target.set(chunk.subarray(at, at + count), filled);
+        filled += count;
+        at += count;
+      }
+      return filled;
+    },
+    // Cancelling the stream closes the file; a stream read to its end has closed it.
+    close: () => ended ? Promise.resolve() : reader.cancel(),
+  };
+}
+
+/**
+ * The non-empty lines of the files, in order, as bytes (views of the read buffers), with their file and
+ * 1-based line number. A read fills a buffer; the line it cuts off is copied to the front of the next buffer
+ * (a pooled one while it takes at most half of it, else a fresh one twice its size), so no line is joined
+ * from pieces and each newline is searched for once. `buffers`: the buffer size (tests use small ones) and
+ * whether buffers are read into again (see `ReadBuffers`: a consumer that keeps a line past asking for the
+ * next one must `keep` it).
  */
 export async function* streamLines(
   files: readonly string[],
-  readSize = READ_SIZE,
+  buffers: ReadBuffers = new ReadBuffers(),
 ): AsyncGenerator<{ file: string; line: number; bytes: Uint8Array }> {
   for (const file of files) {
-    // Newlines are looked for only in each new chunk, and a line's pieces are joined once: lines of several
-    // MB may span chunks, and rescanning a growing buffer would be quadratic.
-    let pieces: Uint8Array[] = [];
-    let pending = 0;
-    let line = 0;
-    for await (const chunk of fileChunks(file, readSize)) {
-      let start = 0;
-      for (let index = chunk.indexOf(10); index >= 0; index = chunk.indexOf(10, start)) {
-        line++;
-        let bytes = chunk.subarray(start, index);
-        if (pieces.length > 0) {
-          bytes = join(pieces, pending, bytes);
-          pieces = [];
-          pending = 0;
+    const source = await openSource(file);
+    try {
+      let line = 0;
+      let buffer = buffers.take();
+      let carried = 0; // bytes of an unfinished line at the front of `buffer`: no newline among them
+      for (;;) {
+        const filled = carried + await source.fill(buffer.subarray(carried));
+        const bytes = buffer.subarray(0, filled);
+        let start = 0;
+        for (let index = bytes.indexOf(10, carried); index >= 0; index = bytes.indexOf(10, start)) {
+          line++;
+          if (index > start) yield { file, line, bytes: bytes.subarray(start, index) };
+          start = index + 1;
         }
-        if (bytes.length > 0) yield { file, line, bytes };
-        start = index + 1;
+        if (filled < buffer.length) {
+          // The end of the file, maybe a last line without its newline.
+          if (start < filled) yield { file, line: line + 1, bytes: bytes.subarray(start) };
+          buffers.done(buffer);
+          break;
+        }
+        carried = filled - start;
+        const next = carried * 2 <= buffers.size
+          ? buffers.take()
+          : new Uint8Array(Math.max(buffers.size, carried * 2));
+        next.set(bytes.subarray(start), 0);
+        buffers.done(buffer);
+        buffer = next;
       }
-      if (start < chunk.length) {
-        pieces.push(chunk.subarray(start));
-        pending += chunk.length - start;
-      }
-    }
-    if (pending > 0) {
-      line++;
-      yield { file, line, bytes: join(pieces, pending, new Uint8Array(0)) };
+    } finally {
+      await source.close();
     }
   }
 }
 
-/** The pieces (of `size` bytes in all) followed by `last`, in one array. */
-function join(pieces: readonly Uint8Array[], size: number, last: Uint8Array): Uint8Array {
-  const out = new Uint8Array(size + last.length);
-  let at = 0;
-  for (const piece of pieces) {
-    out.set(piece, at);
-    at += piece.length;
-  }
-  out.set(last, at);
-  return out;
-}
-
+/** Each line's batch (a `ReplayError` for a malformed line) with the line's bytes (for `ReadBuffers.keep`). */
 async function* batches<E>(
   files: readonly string[],
   parse: (line: Uint8Array) => ParseResult<E>,
-): AsyncGenerator<Batch<E>> {
-  for await (const { file, line, bytes } of streamLines(files)) {
+  buffers?: ReadBuffers,
+): AsyncGenerator<{ batch: Batch<E>; bytes: Uint8Array }> {
+  for await (const { file, line, bytes } of streamLines(files, buffers)) {
     const result = parse(bytes);
     if (!result.ok) throw new ReplayError(`${file} line ${line}: ${result.error}`);
-    yield result.batch;
+    yield { batch: result.batch, bytes };
   }
 }
 
@@ -258,21 +306,32 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     },
   });
   const files = await nodeFiles(options.dataDir, mode);
-  const statuses = batches<StatusEvent>(files.statuses, parseStatusLine);
+  // Raw statuses are views of their line's read buffer. By-block, with no onBlock to keep a block, a status
+  // line is unreachable once its block is applied, which happens as it is pushed (its diffs go first): its
+  // buffer is read into again unless the aligner still holds the batch (then it is kept). Diff and fill lines
+  // are parsed into objects, but they are few (~6 % of the bytes): fresh buffers.
+  const statusBuffers = new ReadBuffers(
+    options.bufferSize ?? READ_SIZE,
+    mode === "by-block" && options.onBlock === undefined,
+  );
+  const statuses = batches<StatusEvent>(files.statuses, parseStatusLine, statusBuffers);
   const diffs = batches<BookDiffEvent>(files.diffs, parseDiffLine);
   let s = await statuses.next();
   let d = await diffs.next();
   let last = 0;
-  // Feed the stream that is behind, as live tailing would.
+  // Feed the stream that is behind, as live tailing would; a block's diffs before its statuses.
   while ((!s.done || !d.done) && !failure) {
-    if (d.done || (!s.done && s.value.blockNumber <= d.value.blockNumber)) {
-      const batch = (s as IteratorYieldResult<Batch<StatusEvent>>).value;
+    if (d.done || (!s.done && s.value.batch.blockNumber < d.value.batch.blockNumber)) {
+      const { batch, bytes } = (s as IteratorYieldResult<{ batch: Batch<StatusEvent>; bytes: Uint8Array }>)
+        .value;
       last = Math.max(last, batch.blockNumber);
       aligner.pushStatuses(batch);
+      const applied = aligner.lastEmitted;
+      if (applied === null || applied < batch.blockNumber) statusBuffers.keep(bytes);
       s = await statuses.next();
     } else {
-      last = Math.max(last, d.value.blockNumber);
-      aligner.pushDiffs(d.value);
+      last = Math.max(last, d.value.batch.blockNumber);
+      aligner.pushDiffs(d.value.batch);
       d = await diffs.next();
     }
   }
@@ -285,7 +344,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   }
   if (failure) throw failure;
   const assembler = new TradeAssembler(mode);
-  for await (const batch of batches<FillEvent>(files.fills, parseFillLine)) {
+  for await (const { batch } of batches<FillEvent>(files.fills, parseFillLine)) {
     const { trades } = assembler.push(batch);
     tradeCount += trades.length;
     if (trades.length > 0) options.onTrades?.(trades);
