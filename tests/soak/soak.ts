@@ -1,9 +1,10 @@
 /**
- * Soak test (`deno task soak [--minutes 10] [--clients 1000] [--seed 1] [--max-buffered 64KiB]`): the real main.ts fed by a simulated node at a
- * mainnet-like rate, 1,000 WebSocket clients in a separate process (tests/soak/_clients.ts), a node-side or
- * info-server fault injected every 30 s and bad client inputs every few seconds. At the end every client's
- * latest l2Book and rebuilt l4Book must equal the simulator's, and the process must still be up. Prints a
- * summary (and writes it as JSON with `--out`); exits 1 when anything failed.
+ * Soak test (`deno task soak [--minutes 10] [--clients 1000] [--seed 1] [--max-buffered 64KiB]`): the real
+ * main.ts fed by a simulated node at a mainnet-like rate, 1,000 WebSocket clients in a separate process
+ * (tests/soak/_clients.ts), a node-side or info-server fault injected every 30 s and bad client inputs every
+ * few seconds. At the end every client's latest l2Book and rebuilt l4Book must equal the simulator's (a client
+ * whose current connection never brought them is reported as not settled, apart from a wrong book), and the
+ * process must still be up. Prints a summary (and writes it as JSON with `--out`); exits 1 when anything failed.
  *
  * @module
  */
