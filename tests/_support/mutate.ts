@@ -68,6 +68,28 @@ export function smallLine(events: readonly unknown[]): string {
   return `${HEADER}${events.map((event) => JSON.stringify(event)).join(",")}]}`;
 }
 
+/**
+ * `rounds` fuzz lines for the scanners' tests: each a {@link smallLine} of 1 to `most` events picked from
+ * `events`, then edited by {@link mutate} once, or 1 to `edits` times when `edits` is more than 1.
+ */
+export function* mutatedLines(
+  events: readonly unknown[],
+  random: () => number,
+  options: { readonly rounds: number; readonly most: number; readonly edits: number },
+): Generator<readonly [round: number, bytes: Uint8Array]> {
+  const encoder = new TextEncoder();
+  for (let round = 0; round < options.rounds; round++) {
+    const pick = Array.from(
+      { length: 1 + Math.floor(random() * options.most) },
+      () => events[Math.floor(random() * events.length)],
+    );
+    let bytes: Uint8Array = encoder.encode(smallLine(pick));
+    const edits = options.edits > 1 ? 1 + Math.floor(random() * options.edits) : 1;
+    for (let k = 0; k < edits; k++) bytes = mutate(bytes, random);
+    yield [round, bytes];
+  }
+}
+
 /** An `open` status as the node writes it (a BTC ALO ask). */
 export const OPEN_STATUS = {
   time: "2026-05-05T17:39:13.024084407",

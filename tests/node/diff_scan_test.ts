@@ -13,7 +13,7 @@ import { decodeLine } from "../../src/node/_json.ts";
 import type { BookDiffEvent } from "../../src/book/types.ts";
 import { blockLines, Simulator } from "../../src/sim/mod.ts";
 import { fixtureTest, readFixtureLines } from "../_support/fixtures.ts";
-import { HEADER, mutate, smallLine } from "../_support/mutate.ts";
+import { HEADER, mutatedLines } from "../_support/mutate.ts";
 import { rng } from "../_support/rng.ts";
 
 const encoder = new TextEncoder();
@@ -100,13 +100,7 @@ Deno.test({
       const random = rng(15);
       const events = texts.slice(0, 51).flatMap((text) => JSON.parse(text).events as unknown[]);
       let rejected = 0;
-      for (let round = 0; round < 4000; round++) {
-        const pick = Array.from(
-          { length: 1 + Math.floor(random() * 4) },
-          () => events[Math.floor(random() * events.length)],
-        );
-        let bytes: Uint8Array = encoder.encode(smallLine(pick));
-        for (let k = Math.floor(random() * 3); k >= 0; k--) bytes = mutate(bytes, random);
+      for (const [round, bytes] of mutatedLines(events, random, { rounds: 4000, most: 4, edits: 3 })) {
         if (!reference(bytes).ok) rejected++;
         check(scanner, bytes, `round ${round}`);
       }
@@ -129,12 +123,8 @@ Deno.test("the diff fast path agrees with JSON.parse and the validator on simula
   await t.step("mutated simulated lines: same events or the same error", () => {
     const random = rng(42);
     const events = lines.flatMap((text) => JSON.parse(text).events as unknown[]);
-    for (let round = 0; round < 3000; round++) {
-      const pick = Array.from(
-        { length: 1 + Math.floor(random() * 3) },
-        () => events[Math.floor(random() * events.length)],
-      );
-      check(scanner, mutate(encoder.encode(smallLine(pick)), random), `round ${round}`);
+    for (const [round, bytes] of mutatedLines(events, random, { rounds: 3000, most: 3, edits: 1 })) {
+      check(scanner, bytes, `round ${round}`);
     }
   });
   await t.step("odd but valid layouts: key order, spaces, escapes, duplicate keys, extra fields", () => {

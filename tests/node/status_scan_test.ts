@@ -14,7 +14,7 @@ import { mayInsert } from "../../src/book/mod.ts";
 import type { OrderStatusEvent, StatusEvent } from "../../src/book/types.ts";
 import { blockLines, Simulator } from "../../src/sim/mod.ts";
 import { fixtureTest, readFixtureLines } from "../_support/fixtures.ts";
-import { HEADER, mutate, OPEN_STATUS, smallLine } from "../_support/mutate.ts";
+import { HEADER, mutatedLines, OPEN_STATUS } from "../_support/mutate.ts";
 import { rng } from "../_support/rng.ts";
 
 const encoder = new TextEncoder();
@@ -103,13 +103,7 @@ Deno.test({
       const random = rng(14);
       const events = texts.slice(0, 51).flatMap((text) => JSON.parse(text).events as unknown[]);
       let rejected = 0;
-      for (let round = 0; round < 4000; round++) {
-        const pick = Array.from(
-          { length: 1 + Math.floor(random() * 4) },
-          () => events[Math.floor(random() * events.length)],
-        );
-        let bytes: Uint8Array = encoder.encode(smallLine(pick));
-        for (let k = Math.floor(random() * 3); k >= 0; k--) bytes = mutate(bytes, random);
+      for (const [round, bytes] of mutatedLines(events, random, { rounds: 4000, most: 4, edits: 3 })) {
         if (!reference(bytes).ok) rejected++;
         check(scanner, bytes, `round ${round}`);
       }
@@ -132,12 +126,8 @@ Deno.test("the status fast path agrees with JSON.parse and the validator on simu
   await t.step("mutated simulated lines: same events or the same error", () => {
     const random = rng(41);
     const events = lines.flatMap((text) => JSON.parse(text).events as unknown[]);
-    for (let round = 0; round < 3000; round++) {
-      const pick = Array.from(
-        { length: 1 + Math.floor(random() * 3) },
-        () => events[Math.floor(random() * events.length)],
-      );
-      check(scanner, mutate(encoder.encode(smallLine(pick)), random), `round ${round}`);
+    for (const [round, bytes] of mutatedLines(events, random, { rounds: 3000, most: 3, edits: 1 })) {
+      check(scanner, bytes, `round ${round}`);
     }
   });
   await t.step(
