@@ -130,6 +130,36 @@ export function cpuSeconds(pid: number = Deno.pid): number {
   }
 }
 
+/**
+ * Runs `work` with a 1 ms ticker on this thread; returns its value, its seconds, the longest gap between
+ * ticks (ms: how long the event loop was blocked at most) and the process's CPU seconds meanwhile (all
+ * threads: GC helpers included).
+ */
+export async function ticking<T>(
+  work: () => Promise<T>,
+): Promise<{ value: T; seconds: number; maxGap: number; cpu: number }> {
+  let last = performance.now();
+  let maxGap = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxGap = Math.max(maxGap, now - last);
+    last = now;
+  }, 1);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  last = performance.now();
+  maxGap = 0;
+  const t0 = performance.now();
+  const cpu0 = cpuSeconds();
+  let value: T;
+  try {
+    value = await work();
+  } finally {
+    clearInterval(timer);
+  }
+  maxGap = Math.max(maxGap, performance.now() - last);
+  return { value, seconds: (performance.now() - t0) / 1000, maxGap, cpu: cpuSeconds() - cpu0 };
+}
+
 /** A heap meter: used heap bytes after two full GCs. Throws at once unless run with `--v8-flags=--expose-gc`. */
 export function heapMeter(): () => number {
   const gc = (globalThis as { gc?: () => void }).gc;

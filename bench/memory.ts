@@ -24,7 +24,6 @@
 import { join } from "node:path";
 import { Books, type SnapshotFile } from "../src/book/mod.ts";
 import {
-  cpuSeconds,
   emit,
   fmt,
   freePort,
@@ -37,6 +36,7 @@ import {
   sleep,
   startTaskEnv,
   syntheticBook,
+  ticking,
 } from "./_common.ts";
 
 const heap = heapMeter();
@@ -56,34 +56,6 @@ note(
 
 let snapshot: SnapshotFile | null = books.toSnapshot();
 books = null;
-
-/**
- * Runs `work` with a 1 ms ticker; returns its seconds, the longest gap between ticks (ms) and the process's CPU
- * seconds meanwhile (all threads: GC helpers included).
- */
-async function ticking(
-  work: () => Promise<unknown>,
-): Promise<{ seconds: number; maxGap: number; cpu: number }> {
-  let last = performance.now();
-  let maxGap = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    maxGap = Math.max(maxGap, now - last);
-    last = now;
-  }, 1);
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  last = performance.now();
-  maxGap = 0;
-  const t0 = performance.now();
-  const cpu0 = cpuSeconds();
-  try {
-    await work();
-  } finally {
-    clearInterval(timer);
-  }
-  maxGap = Math.max(maxGap, performance.now() - last);
-  return { seconds: (performance.now() - t0) / 1000, maxGap, cpu: cpuSeconds() - cpu0 };
-}
 
 const direct = await ticking(async () => {
   const loading = Books.loadSnapshot(snapshot as SnapshotFile);

@@ -19,7 +19,7 @@
  */
 import v8 from "node:v8";
 import { requestSnapshot } from "../src/ingest/mod.ts";
-import { cpuSeconds, heapMeter, memoryMap, type ProcessMemory, sleep } from "./_common.ts";
+import { heapMeter, memoryMap, type ProcessMemory, sleep, ticking } from "./_common.ts";
 
 const [infoUrl, snapshotPath, idleArg, roundsArg] = Deno.args;
 const idleSeconds = Number(idleArg ?? 20);
@@ -61,22 +61,8 @@ async function sampleUntil(until: number, into: number[]): Promise<void> {
 }
 
 const started = memoryAt();
-let last = performance.now();
-let maxGap = 0;
-const timer = setInterval(() => {
-  const now = performance.now();
-  maxGap = Math.max(maxGap, now - last);
-  last = now;
-}, 1);
-await sleep(20);
-last = performance.now();
-maxGap = 0;
-const t0 = performance.now();
-const cpu0 = cpuSeconds();
-const books = await requestSnapshot({ infoUrl, snapshotPath }).finally(() => clearInterval(timer));
-maxGap = Math.max(maxGap, performance.now() - last);
-const seconds = (performance.now() - t0) / 1000;
-const cpu = cpuSeconds() - cpu0;
+const load = await ticking(() => requestSnapshot({ infoUrl, snapshotPath }));
+const { value: books, seconds, maxGap, cpu } = load;
 const loadedRss = Deno.memoryUsage().rss;
 const idleRss: number[] = [];
 await sampleUntil(performance.now() + idleSeconds * 1000, idleRss);

@@ -21,7 +21,7 @@ import { VERSION } from "../../config.ts";
 import { logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { Core } from "../feed/mod.ts";
-import { ListenError, type Server } from "../server/mod.ts";
+import { healthFigures, ListenError, type Server } from "../server/mod.ts";
 import { type RunningIngest, serveEdge, startFeedIngest, streamLimits } from "../workers/wiring.ts";
 import { NatsCoreLink } from "./core_link.ts";
 import { NatsEdge } from "./edge_link.ts";
@@ -183,15 +183,8 @@ export async function runCore(context: RoleContext): Promise<number> {
       const reason = !link.publishing
         ? "not publishing: another core holds the lock, or NATS is away"
         : ingest?.reason ?? null;
-      const ready = status.live && status.phase === "ready" && reason === null;
       return {
-        ready,
-        stale: status.phase === "stale",
-        phase: status.phase,
-        reason,
-        height: status.height,
-        blockTime: status.time > 0 ? status.time : null,
-        lagMs: status.time > 0 ? Date.now() - status.time : null,
+        ...healthFigures(status, reason),
         role: "core",
         publishing: link.publishing,
         clients: 0,

@@ -39,6 +39,26 @@ const PHASE_REASONS: Readonly<Record<string, string>> = {
 };
 
 /** What {@link startServer} needs. */
+/**
+ * The book's part of a `/health` answer (edges and `--role core` alike): ready only when a book is served,
+ * the phase is `ready` and nothing else is wrong (`reason` null).
+ */
+export function healthFigures(
+  status: { readonly phase: string; readonly live: boolean; readonly height: number; readonly time: number },
+  reason: string | null,
+) {
+  return {
+    ready: status.live && status.phase === "ready" && reason === null,
+    stale: status.phase === "stale",
+    phase: status.phase,
+    reason,
+    height: status.height,
+    // A book loaded from a snapshot before any block was read has no known time: null, never 0.
+    blockTime: status.time > 0 ? status.time : null,
+    lagMs: status.time > 0 ? Date.now() - status.time : null,
+  };
+}
+
 export interface ServerOptions {
   readonly address: string;
   /** 0 = any free port (see {@link Server.port}). */
@@ -272,22 +292,17 @@ export function startServer(options: ServerOptions, feed: ServedFeed): Server {
       await options.refresh?.();
       const status = feed.status();
       const live = status.live && status.phase === "ready";
-      const reason = options.reason?.() ?? (live ? null : PHASE_REASONS[status.phase]);
-      const ready = live && reason === null;
+      const figures = healthFigures(
+        status,
+        options.reason?.() ?? (live ? null : PHASE_REASONS[status.phase]),
+      );
       // Load balancers and probes read the status code: 503 whenever the book is not current.
       return json({
-        ready,
-        stale: status.phase === "stale",
-        phase: status.phase,
-        reason,
-        height: status.height,
-        // A book loaded from a snapshot before any block was read has no known time: null, never 0.
-        blockTime: status.time > 0 ? status.time : null,
-        lagMs: status.time > 0 ? Date.now() - status.time : null,
+        ...figures,
         clients: status.clients,
         subscriptions: status.subscriptions,
         ...options.health(),
-      }, ready ? 200 : 503);
+      }, figures.ready ? 200 : 503);
     }
     if (path === "/metrics" && (request.method === "GET" || request.method === "HEAD")) {
       await options.refresh?.();

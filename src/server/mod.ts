@@ -3,7 +3,7 @@
  *
  * @module
  */
-export { type Server, type ServerOptions, startServer } from "./http.ts";
+export { healthFigures, type Server, type ServerOptions, startServer } from "./http.ts";
 export { ListenError } from "./listen_error.ts";
 export { serveSocket, type SocketLimits } from "./socket.ts";
 export {
