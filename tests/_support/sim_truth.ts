@@ -6,7 +6,14 @@
  */
 import assert from "node:assert/strict";
 import type { L4Order, Level, Trade } from "../../src/book/types.ts";
-import { formatUnits, parseUnits, type SimBlock, type Simulator } from "../../src/sim/mod.ts";
+import {
+  formatUnits,
+  parseUnits,
+  type SimBlock,
+  type SimNode,
+  type Simulator,
+  startSimNode,
+} from "../../src/sim/mod.ts";
 import { l4OrdersJson } from "../../src/feed/messages.ts";
 
 /** Both sides of an L4 book as an `l4Book` snapshot's `levels` (the serialisation hlbook sends). */
@@ -112,4 +119,25 @@ export class SimTruth {
     for (const list of this.trades.values()) for (const trade of list) out.set(trade.tid, trade);
     return out;
   }
+}
+
+/**
+ * A live simulated node (15 blocks/s, load 0.15, its info server on a free port) writing into `dataDir`,
+ * with the {@link SimTruth} of every block it writes, from its start on.
+ */
+export async function startRecordedNode(
+  dataDir: string,
+  options: { readonly seed: number; readonly l4Coins?: readonly string[] },
+): Promise<{ node: SimNode; truth: SimTruth }> {
+  const truth = new SimTruth(options.l4Coins);
+  const node = await startSimNode({
+    dataDir,
+    infoPort: 0,
+    rate: 15,
+    load: 0.15,
+    seed: options.seed,
+    onBlock: (block, sim) => truth.record(sim, block.height, block.time, block),
+  });
+  truth.record(node.sim, node.height, node.sim.time, null);
+  return { node, truth };
 }

@@ -10,9 +10,8 @@ import ccxt from "ccxt";
 import { BASE_URLS, Hyperliquid, WSS_URLS } from "hyperliquid";
 import { HttpTransport, InfoClient, SubscriptionClient, WebSocketTransport } from "@nktkas/hyperliquid";
 import type { Level } from "../../src/book/types.ts";
-import { startSimNode } from "../../src/sim/mod.ts";
 import { Hlbook } from "../_support/hlbook.ts";
-import { SimTruth } from "../_support/sim_truth.ts";
+import { startRecordedNode } from "../_support/sim_truth.ts";
 import { waitFor } from "../_support/wait.ts";
 
 type Side = [number, number][];
@@ -60,16 +59,7 @@ Deno.test({
   sanitizeOps: false,
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "hlbook-clients-" });
-    const truth = new SimTruth();
-    const node = await startSimNode({
-      dataDir: join(dir, "data"),
-      infoPort: 0,
-      rate: 15,
-      load: 0.15,
-      seed: 21,
-      onBlock: (block, sim) => truth.record(sim, block.height, block.time, block),
-    });
-    truth.record(node.sim, node.height, node.sim.time, null);
+    const { node, truth } = await startRecordedNode(join(dir, "data"), { seed: 21 });
     let hlbook: Hlbook | null = null;
     try {
       hlbook = await Hlbook.start({

@@ -12,11 +12,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startSimNode } from "../../src/sim/mod.ts";
 import { applyL4Updates, booksOfL4Snapshot } from "../feed/_helpers.ts";
 import { RawSocket } from "../reliability/_fuzz.ts";
 import { type Health, Hlbook } from "../_support/hlbook.ts";
-import { l4SidesJson, SimTruth } from "../_support/sim_truth.ts";
+import { l4SidesJson, type SimTruth, startRecordedNode } from "../_support/sim_truth.ts";
 import { waitFor } from "../_support/wait.ts";
 import { WsClient } from "../_support/ws_client.ts";
 import type { Books } from "../../src/book/mod.ts";
@@ -138,16 +137,10 @@ async function withHlbook(
   fn: (running: Running) => Promise<void>,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "hlbook-edges-" });
-  const truth = new SimTruth([L4_COIN]);
-  const node = await startSimNode({
-    dataDir: join(dir, "data"),
-    infoPort: 0,
-    rate: 15,
-    load: 0.15,
+  const { node, truth } = await startRecordedNode(join(dir, "data"), {
     seed: options.seed,
-    onBlock: (block, sim) => truth.record(sim, block.height, block.time, block),
+    l4Coins: [L4_COIN],
   });
-  truth.record(node.sim, node.height, node.sim.time, null);
   let hlbook: Hlbook | null = null;
   try {
     hlbook = await Hlbook.start({
